@@ -1,0 +1,140 @@
+// Typed configuration in sections, read from environment variables with local defaults and validated
+// once at start. An error names the variable and what is wrong with it.
+import * as path from 'node:path';
+import { z } from 'zod';
+
+const ROOT = path.resolve(__dirname, '..');
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const duration = z
+  .string()
+  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 10m, 2h or 7d')
+  .transform(parseDurationMs);
+
+export function parseDurationMs(s: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
+  if (!m) throw new Error(`not a duration: ${s}`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
+const writeKeys = z
+  .string()
+  .transform((s, ctx) => {
+    const out: Record<string, string> = {};
+    for (const pair of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+      const [shop, key, ...rest] = pair.split(':');
+      if (!shop || !key || rest.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" is not shop_id:write_key` });
+        return z.NEVER;
+      }
+      out[key] = shop;
+    }
+    return out;
+  });
+
+/** Each entry: config path -> [environment variable, schema, local default]. */
+const spec = {
+  nats: {
+    url: ['NATS_URL', z.string().min(1), 'nats://127.0.0.1:4222'],
+    user: ['NATS_USER', z.string(), ''],
+    password: ['NATS_PASSWORD', z.string(), ''],
+    token: ['NATS_TOKEN', z.string(), ''],
+    credsFile: ['NATS_CREDS_FILE', z.string(), ''],
+    /** Prefix of every subject, stream, consumer and bucket name; tests randomise it. */
+    prefix: ['SHOPSTREAM_PREFIX', z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower-case letters, digits and _'), 'shopstream'],
+    partitions: ['NATS_PARTITIONS', positiveInt.max(1024), '16'],
+    replicas: ['NATS_REPLICAS', z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5'), '1'],
+    eventsMaxAgeMs: ['NATS_EVENTS_MAX_AGE', duration, '7d'],
+    duplicateWindowMs: ['NATS_DUPLICATE_WINDOW', duration, '10m'],
+    dlqMaxAgeMs: ['NATS_DLQ_MAX_AGE', duration, '30d'],
+  },
+  temporal: {
+    address: ['TEMPORAL_ADDRESS', z.string().min(1), '127.0.0.1:7233'],
+    namespace: ['TEMPORAL_NAMESPACE', z.string().min(1), 'default'],
+    taskQueue: ['TEMPORAL_TASK_QUEUE', z.string().min(1), 'shopstream'],
+  },
+  clickhouse: {
+    /** Empty: embedded chDB in this process. Set: a ClickHouse server (http(s)://host:port). */
+    url: ['CLICKHOUSE_URL', z.union([z.literal(''), z.string().regex(/^https?:\/\/[^/\s]+/, 'must be a URL such as http://localhost:8123')]), ''],
+    user: ['CLICKHOUSE_USER', z.string(), 'default'],
+    password: ['CLICKHOUSE_PASSWORD', z.string(), ''],
+    database: ['CLICKHOUSE_DATABASE', z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier'), 'shopstream'],
+    dataDir: ['CLICKHOUSE_DATA_DIR', z.string().min(1), path.join(ROOT, '.data', 'clickhouse')],
+  },
+  collector: {
+    host: ['COLLECTOR_HOST', z.string().min(1), '127.0.0.1'],
+    port: ['COLLECTOR_PORT', port, '8088'],
+    /** Comma-separated shop_id:write_key pairs. */
+    writeKeys: ['COLLECTOR_WRITE_KEYS', writeKeys, 'demo-shop:demo-write-key'],
+    maxBodyBytes: ['COLLECTOR_MAX_BODY_BYTES', positiveInt, '1048576'],
+    maxBatch: ['COLLECTOR_MAX_BATCH', positiveInt, '500'],
+  },
+  sink: {
+    batchSize: ['SINK_BATCH_SIZE', positiveInt.max(100_000), '5000'],
+    flushMs: ['SINK_FLUSH_INTERVAL', duration, '1s'],
+    ackWaitMs: ['SINK_ACK_WAIT', duration, '30s'],
+  },
+  admin: {
+    host: ['ADMIN_HOST', z.string().min(1), '127.0.0.1'],
+    /** Metrics, health and the local SQL endpoint of the pipeline service. */
+    port: ['ADMIN_PORT', port, '8089'],
+  },
+  stack: {
+    natsPort: ['STACK_NATS_PORT', port, '4222'],
+    natsMonitorPort: ['STACK_NATS_MONITOR_PORT', port, '8222'],
+    temporalPort: ['STACK_TEMPORAL_PORT', port, '7233'],
+    temporalUiPort: ['STACK_TEMPORAL_UI_PORT', port, '8233'],
+    toolsDir: ['SHOPSTREAM_TOOLS_DIR', z.string().min(1), path.join(ROOT, '.tools')],
+    dataDir: ['SHOPSTREAM_DATA_DIR', z.string().min(1), path.join(ROOT, '.data')],
+  },
+  log: {
+    level: ['LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'],
+  },
+} as const;
+
+type Spec = typeof spec;
+type Entry = readonly [string, z.ZodType, string];
+export type Config = {
+  [S in keyof Spec]: { [K in keyof Spec[S]]: Spec[S][K] extends readonly [string, infer T, string] ? (T extends z.ZodType ? z.output<T> : never) : never };
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join('\n')}`);
+  }
+}
+
+/** Reads and validates the whole configuration; throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: { variable: string; message: string }[] = [];
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [section, entries] of Object.entries(spec)) {
+    out[section] = {};
+    for (const [key, entry] of Object.entries(entries as Record<string, Entry>)) {
+      const [variable, schema, fallback] = entry;
+      const raw = env[variable];
+      const parsed = schema.safeParse(raw === undefined || raw === '' ? fallback : raw);
+      if (parsed.success) out[section][key] = parsed.data;
+      else problems.push({ variable, message: `${parsed.error.issues.map((i) => i.message).join('; ')} (got "${raw}")` });
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return out as Config;
+}
+
+/** Every variable with its default, for .env.example and `shopstream config`. */
+export function describeVariables(): { section: string; variable: string; default: string }[] {
+  return Object.entries(spec).flatMap(([section, entries]) =>
+    Object.values(entries as Record<string, Entry>).map(([variable, , fallback]) => ({
+      section,
+      variable,
+      default: fallback.startsWith(ROOT) ? path.relative(ROOT, fallback) : fallback,
+    })),
+  );
+}
+
+export const PROJECT_ROOT = ROOT;

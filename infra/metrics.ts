@@ -1,0 +1,53 @@
+// Prometheus metrics, one registry per process; names carry their unit (_seconds, _total, _bytes).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'shopstream_' });
+  return {
+    registry,
+    sinkEvents: new Counter({
+      name: 'shopstream_sink_events_total',
+      help: 'Events handled by the ClickHouse sink, by result (stored, duplicate, dead_lettered, retried)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    sinkBatchSeconds: new Histogram({
+      name: 'shopstream_sink_batch_duration_seconds',
+      help: 'Time to decode, insert and ack one sink batch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    sinkBatchRows: new Histogram({
+      name: 'shopstream_sink_batch_rows',
+      help: 'Rows per ClickHouse insert',
+      buckets: [1, 10, 100, 500, 1000, 2500, 5000, 10000],
+      registers: [registry],
+    }),
+    sinkLagSeconds: new Gauge({
+      name: 'shopstream_sink_event_lag_seconds',
+      help: 'Age of the newest stored event at insert time (now - occurred_at)',
+      registers: [registry],
+    }),
+    dlqPublished: new Counter({
+      name: 'shopstream_dlq_published_total',
+      help: 'Events written to the dead-letter stream, by reason',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    collectorEvents: new Counter({
+      name: 'shopstream_collector_events_total',
+      help: 'Events received by the HTTP collector, by result (accepted, duplicate, rejected)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    collectorRequestSeconds: new Histogram({
+      name: 'shopstream_collector_request_duration_seconds',
+      help: 'Time to answer one POST /v1/events',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

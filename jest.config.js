@@ -1,0 +1,16 @@
+// Test tiers by file name: *.test.ts needs no server; *.int.test.ts starts real NATS / ClickHouse;
+// *.e2e.test.ts runs the whole pipeline.
+const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
+const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'int',
+      testMatch: ['<rootDir>/test/int/**/*.int.test.ts', '<rootDir>/test/e2e/**/*.e2e.test.ts'],
+      testTimeout: 120000,
+    },
+  ],
+};

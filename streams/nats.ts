@@ -1,0 +1,34 @@
+// One way to connect to NATS, with errors that say where and how to fix it.
+import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
+import { readFileSync } from 'node:fs';
+import type { Config } from '../infra/config';
+
+export class NatsUnavailableError extends Error {
+  override readonly name = 'NatsUnavailableError';
+  readonly code = 'NATS_UNAVAILABLE';
+}
+
+export async function connectNats(cfg: Config['nats'], name: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+  const opts: ConnectionOptions = {
+    servers: cfg.url.split(',').map((s) => s.trim()),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    timeout: 5000,
+    ...extra,
+  };
+  if (cfg.user) {
+    opts.user = cfg.user;
+    opts.pass = cfg.password;
+  }
+  if (cfg.token) opts.token = cfg.token;
+  if (cfg.credsFile) opts.authenticator = credsAuthenticator(readFileSync(cfg.credsFile));
+  try {
+    return await connect(opts);
+  } catch (err) {
+    throw new NatsUnavailableError(
+      `cannot connect to NATS at ${cfg.url} (${(err as Error).message}). Is it running? \`make up\` starts a local one; NATS_URL points elsewhere.`,
+      { cause: err },
+    );
+  }
+}

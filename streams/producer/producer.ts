@@ -1,0 +1,202 @@
+// The producer SDK for platform engineers: typed track() per event type, validation before sending,
+// protobuf encoding, Nats-Msg-Id = event_id (the server drops duplicates), a bounded window of
+// in-flight publishes, retry on timeouts, flush() and close().
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { headers, type JetStreamClient, type NatsConnection, type PubAck } from 'nats';
+import { encodeEnvelope } from '../../schemas/codec';
+import {
+  SCHEMA_VERSION,
+  channelValue,
+  payloadField,
+  payloadTypeOf,
+  type ChannelName,
+  type EnvelopeInit,
+  type EventType,
+  type PayloadMap,
+} from '../../schemas/events';
+import { newEventId } from '../../schemas/ulid';
+import { EventValidationError, validateEnvelope } from '../../schemas/validate';
+import type { Config } from '../../infra/config';
+import { connectNats } from '../nats';
+import { checkTopology, eventSubject, names, partitionOf, userKey } from '../topology';
+import { InFlightWindow } from './window';
+
+export interface ProducerOptions {
+  nats: Pick<Config['nats'], 'url' | 'prefix' | 'partitions'> & Partial<Config['nats']>;
+  /** The shop every event belongs to unless track() names another. */
+  shopId: string;
+  /** Scopes `sequence`; defaults to host, pid and a random suffix. */
+  producerId?: string;
+  /** Most publishes awaiting a JetStream ack at once; track() waits for room beyond that. Default 1000. */
+  maxInFlight?: number;
+  /** Per attempt. Default 5000 ms. */
+  publishTimeoutMs?: number;
+  /** Retries after a timeout or a temporarily unavailable stream. Default 5. */
+  retries?: number;
+  /** Reuse a connection (it is not closed by close()). */
+  connection?: NatsConnection;
+}
+
+export interface TrackInput<T extends EventType> {
+  userId?: string;
+  anonymousId?: string;
+  sessionId?: string;
+  channel: ChannelName;
+  /** Epoch milliseconds or a Date; default now. */
+  occurredAt?: number | Date;
+  /** Your own ULID, to make a retried track() idempotent across restarts; default a new one. */
+  eventId?: string;
+  shopId?: string;
+  properties: PayloadMap[T];
+}
+
+export interface TrackReceipt {
+  eventId: string;
+  subject: string;
+  stream: string;
+  seq: number;
+  /** True when the server already had this event_id (within the duplicate window) and dropped it. */
+  duplicate: boolean;
+}
+
+export interface ProducerStats {
+  published: number;
+  duplicates: number;
+  retries: number;
+  failed: number;
+  inFlight: number;
+}
+
+export class PublishError extends Error {
+  override readonly name = 'PublishError';
+  constructor(
+    message: string,
+    readonly code: 'PUBLISH_TIMEOUT' | 'NO_STREAM' | 'CLOSED' | 'PUBLISH_FAILED',
+    readonly eventId: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface Producer {
+  track<T extends EventType>(type: T, input: TrackInput<T>): Promise<TrackReceipt>;
+  /** Publishes an already built envelope (the collector and DLQ replay use this). Validated too. */
+  publish(envelope: EnvelopeInit): Promise<TrackReceipt>;
+  /** Resolves when every publish so far has been acked or has failed. */
+  flush(): Promise<void>;
+  /** Flushes, then closes the connection if the producer opened it. Idempotent. */
+  close(): Promise<void>;
+  stats(): ProducerStats;
+  readonly producerId: string;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : '';
+}
+
+function isRetryable(err: unknown): boolean {
+  const code = errorCode(err);
+  // TIMEOUT: no ack in time; 503: no responders (stream leader moving, server restarting)
+  return code === 'TIMEOUT' || code === '503' || /timeout|no responders/i.test((err as Error)?.message ?? '');
+}
+
+export async function createProducer(options: ProducerOptions): Promise<Producer> {
+  const maxInFlight = options.maxInFlight ?? 1000;
+  const timeout = options.publishTimeoutMs ?? 5000;
+  const retries = options.retries ?? 5;
+  const producerId = options.producerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const n = names(options.nats.prefix);
+  const ownsConnection = !options.connection;
+  const nc =
+    options.connection ??
+    (await connectNats(options.nats as Config['nats'], `shopstream-producer ${producerId}`, { noAsyncTraces: true }));
+  try {
+    await checkTopology(await nc.jetstreamManager(), { nats: options.nats } as Config, { streams: [n.eventsStream] });
+  } catch (err) {
+    if (ownsConnection) await nc.close();
+    throw err;
+  }
+  const js: JetStreamClient = nc.jetstream();
+  const window = new InFlightWindow(maxInFlight);
+  const stats = { published: 0, duplicates: 0, retries: 0, failed: 0 };
+  let sequence = 0;
+  let closed = false;
+
+  async function send(envelope: EnvelopeInit): Promise<TrackReceipt> {
+    if (closed) throw new PublishError('producer is closed', 'CLOSED', envelope.eventId ?? '');
+    const issues = validateEnvelope(envelope);
+    if (issues.length > 0) throw new EventValidationError(issues);
+    const eventId = envelope.eventId!;
+    const type = payloadTypeOf(envelope)!; // validation guarantees one payload
+    const subject = eventSubject(n.prefix, partitionOf(envelope.shopId!, userKey(envelope), options.nats.partitions), type);
+    const data = encodeEnvelope(envelope);
+    await window.acquire();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const h = headers();
+          h.set('Content-Type', 'application/x-protobuf; proto=shopstream.events.v1.Envelope');
+          const ack: PubAck = await js.publish(subject, data, {
+            msgID: eventId,
+            timeout,
+            headers: h,
+            expect: { streamName: n.eventsStream },
+          });
+          stats.published++;
+          if (ack.duplicate) stats.duplicates++;
+          return { eventId, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+        } catch (err) {
+          if (isRetryable(err) && attempt < retries && !closed) {
+            stats.retries++;
+            await sleep(Math.min(2000, 50 * 2 ** attempt));
+            continue;
+          }
+          stats.failed++;
+          const code = errorCode(err) === '503' ? 'NO_STREAM' : isRetryable(err) ? 'PUBLISH_TIMEOUT' : 'PUBLISH_FAILED';
+          throw new PublishError(`publish of ${eventId} to ${subject} failed after ${attempt + 1} attempt(s): ${(err as Error).message}`, code, eventId, { cause: err });
+        }
+      }
+    } finally {
+      window.release();
+    }
+  }
+
+  return {
+    producerId,
+    track<T extends EventType>(type: T, input: TrackInput<T>): Promise<TrackReceipt> {
+      const occurredAt = input.occurredAt instanceof Date ? input.occurredAt.getTime() : (input.occurredAt ?? Date.now());
+      const envelope: EnvelopeInit = {
+        eventId: input.eventId ?? newEventId(),
+        schemaVersion: SCHEMA_VERSION,
+        shopId: input.shopId ?? options.shopId,
+        userId: input.userId ?? '',
+        anonymousId: input.anonymousId ?? '',
+        sessionId: input.sessionId ?? '',
+        channel: channelValue(input.channel),
+        occurredAt,
+        sequence: ++sequence,
+        producerId,
+        [payloadField(type)]: input.properties,
+      };
+      return send(envelope);
+    },
+    publish(envelope: EnvelopeInit): Promise<TrackReceipt> {
+      return send(envelope);
+    },
+    async flush(): Promise<void> {
+      await window.idle();
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      await window.idle();
+      closed = true;
+      if (ownsConnection) await nc.drain();
+    },
+    stats: () => ({ ...stats, inFlight: window.inFlight + window.waiting }),
+  };
+}

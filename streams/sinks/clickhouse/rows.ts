@@ -1,0 +1,105 @@
+// Pure: an Envelope becomes one row of the events table. Common payload fields get typed columns for
+// fast analytics; the whole payload is kept as JSON in `properties`.
+import { envelopeToJson } from '../../../schemas/codec';
+import { camelToSnake, channelName, chatRoleName, payloadField, type Envelope, type EventType, type Product } from '../../../schemas/events';
+import { userKey } from '../../topology';
+
+export interface EventRow {
+  event_id: string;
+  event_type: EventType;
+  schema_version: number;
+  shop_id: string;
+  user_key: string;
+  user_id: string;
+  anonymous_id: string;
+  session_id: string;
+  channel: string;
+  occurred_at: string;
+  sequence: number;
+  producer_id: string;
+  sku: string;
+  product_id: string;
+  category: string;
+  brand: string;
+  price_minor: number;
+  quantity: number;
+  cart_id: string;
+  cart_total_minor: number;
+  order_id: string;
+  total_minor: number;
+  discount_minor: number;
+  coupon_code: string;
+  currency: string;
+  search_query: string;
+  result_count: number;
+  conversation_id: string;
+  chat_role: string;
+  chat_text: string;
+  flow: string;
+  workflow_id: string;
+  campaign_id: string;
+  tier: string;
+  properties: string;
+  stream_seq: number;
+}
+
+/** '2026-11-24 05:13:25.123', the unambiguous DateTime64(3, 'UTC') text form. */
+export function toClickHouseTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+function snakeKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(snakeKeys);
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [camelToSnake(k), snakeKeys(x)]));
+  }
+  return v;
+}
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+export function toEventRow(e: Envelope, type: EventType, streamSeq: number): EventRow {
+  const field = payloadField(type);
+  const p = (e[field] ?? {}) as Record<string, unknown>;
+  const product = (p['product'] ?? {}) as Product;
+  const row: EventRow = {
+    event_id: e.eventId,
+    event_type: type,
+    schema_version: e.schemaVersion,
+    shop_id: e.shopId,
+    user_key: userKey(e),
+    user_id: e.userId,
+    anonymous_id: e.anonymousId,
+    session_id: e.sessionId,
+    channel: channelName(e.channel),
+    occurred_at: toClickHouseTime(e.occurredAt),
+    sequence: e.sequence,
+    producer_id: e.producerId,
+    sku: str(product.sku),
+    product_id: str(product.productId),
+    category: str(product.category) || str(p['category']),
+    brand: str(product.brand),
+    price_minor: num(product.priceMinor),
+    quantity: num(product.quantity),
+    cart_id: str(p['cartId']),
+    cart_total_minor: num(p['cartTotalMinor']),
+    order_id: str(p['orderId']),
+    total_minor: num(p['totalMinor']),
+    discount_minor: num(p['discountMinor']) || num(p['amountMinor']),
+    coupon_code: str(p['couponCode']),
+    currency: str(p['currency']),
+    search_query: str(p['query']),
+    result_count: num(p['resultCount']),
+    conversation_id: str(p['conversationId']),
+    chat_role: type === 'chat_turn' ? chatRoleName(p['role'] as number) : '',
+    chat_text: str(p['text']),
+    flow: str(p['flow']),
+    workflow_id: str(p['workflowId']),
+    campaign_id: str(p['campaignId']),
+    tier: str(p['tier']),
+    properties: JSON.stringify(snakeKeys(envelopeToJson(e)[field] ?? {})),
+    stream_seq: streamSeq,
+  };
+  return row;
+}

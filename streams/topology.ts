@@ -1,0 +1,232 @@
+// Topology as code: every subject, stream, consumer and bucket name, and the stream settings.
+//
+// Per-user order with scale-out: a producer puts each event on
+//   <prefix>.events.<partition>.<event_type>
+// where partition = fnv1a(shop_id + "/" + user key) mod `partitions`. One user's events always share a
+// partition, and JetStream keeps a subject filter's messages in publish order, so a processor that
+// owns a partition (filter `<prefix>.events.<p>.>`) and applies one user's events one at a time sees
+// them in order, while different partitions go to different instances. The partition count is fixed
+// for a stream's life: changing it re-routes users (drain first).
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  RetentionPolicy,
+  StorageType,
+  nanos,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from 'nats';
+import type { Config } from '../infra/config';
+import type { EventType } from '../schemas/events';
+
+export interface Names {
+  prefix: string;
+  eventsStream: string;
+  eventsSubjectAll: string;
+  dlqStream: string;
+  dlqSubjectAll: string;
+  sinkConsumer: string;
+}
+
+export function names(prefix: string): Names {
+  const upper = prefix.toUpperCase();
+  return {
+    prefix,
+    eventsStream: `${upper}_EVENTS`,
+    eventsSubjectAll: `${prefix}.events.>`,
+    dlqStream: `${upper}_DLQ`,
+    dlqSubjectAll: `${prefix}.dlq.>`,
+    sinkConsumer: 'sink_clickhouse',
+  };
+}
+
+/** FNV-1a, 32 bit: stable across processes and languages. */
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The key that orders a user's events: the customer id, or the anonymous id before login. */
+export function userKey(e: { userId?: string | null; anonymousId?: string | null }): string {
+  return e.userId || (e.anonymousId ? `anon:${e.anonymousId}` : '');
+}
+
+export function partitionOf(shopId: string, key: string, partitions: number): number {
+  return fnv1a(`${shopId}/${key}`) % partitions;
+}
+
+export function eventSubject(prefix: string, partition: number, type: EventType): string {
+  return `${prefix}.events.${partition}.${type}`;
+}
+
+export function partitionFilter(prefix: string, partition: number): string {
+  return `${prefix}.events.${partition}.>`;
+}
+
+/** Typed reasons an event is kept in the dead-letter stream instead of being processed. */
+export const DLQ_REASONS = [
+  'decode_failed', // bytes are not an Envelope
+  'unknown_payload', // no payload this build knows (a newer producer?)
+  'invalid_event', // decodes, but breaks a schema rule
+  'collector_rejected', // an HTTP event that could not be mapped or validated
+  'processing_failed', // a processor gave up after retries
+] as const;
+export type DlqReason = (typeof DLQ_REASONS)[number];
+
+export function dlqSubject(prefix: string, reason: DlqReason): string {
+  return `${prefix}.dlq.${reason}`;
+}
+
+/** Headers on dead letters. The message body is the original bytes, untouched. */
+export const DLQ_HEADERS = {
+  reason: 'Shopstream-Dlq-Reason',
+  detail: 'Shopstream-Dlq-Detail',
+  sourceSubject: 'Shopstream-Dlq-Source-Subject',
+  sourceSequence: 'Shopstream-Dlq-Source-Sequence',
+  failedAt: 'Shopstream-Dlq-Failed-At',
+  contentType: 'Content-Type',
+  shopId: 'Shopstream-Shop-Id',
+} as const;
+
+export function streamConfigs(cfg: Config['nats']): Partial<StreamConfig>[] {
+  const n = names(cfg.prefix);
+  return [
+    {
+      name: n.eventsStream,
+      description: 'shopstream events: <prefix>.events.<partition>.<event_type>, protobuf Envelope',
+      subjects: [n.eventsSubjectAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(cfg.eventsMaxAgeMs),
+      duplicate_window: nanos(cfg.duplicateWindowMs),
+      max_msg_size: 1024 * 1024,
+      num_replicas: cfg.replicas,
+      deny_delete: true,
+      deny_purge: false,
+      allow_direct: true,
+    },
+    {
+      name: n.dlqStream,
+      description: 'shopstream dead letters: original bytes plus Shopstream-Dlq-* headers',
+      subjects: [n.dlqSubjectAll],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(cfg.dlqMaxAgeMs),
+      duplicate_window: nanos(cfg.duplicateWindowMs),
+      num_replicas: cfg.replicas,
+      // replay removes a dead letter once its fixed event is republished
+      deny_delete: false,
+      allow_direct: true,
+    },
+  ];
+}
+
+export function consumerConfigs(cfg: Config): { stream: string; config: Partial<ConsumerConfig> }[] {
+  const n = names(cfg.nats.prefix);
+  return [
+    {
+      stream: n.eventsStream,
+      config: {
+        durable_name: n.sinkConsumer,
+        description: 'ClickHouse sink: batches events into the events table',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: n.eventsSubjectAll,
+        ack_wait: nanos(cfg.sink.ackWaitMs),
+        max_ack_pending: Math.max(cfg.sink.batchSize * 4, 1000),
+        max_deliver: -1,
+        max_waiting: 512,
+      },
+    },
+  ];
+}
+
+export class TopologyError extends Error {
+  override readonly name = 'TopologyError';
+  readonly code = 'TOPOLOGY_MISSING';
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return e?.code === '404' || e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
+}
+
+/** Creates or updates every stream and consumer. Safe to run any number of times. */
+export async function applyTopology(jsm: JetStreamManager, cfg: Config): Promise<{ created: string[]; updated: string[] }> {
+  const created: string[] = [];
+  const updated: string[] = [];
+  for (const sc of streamConfigs(cfg.nats)) {
+    try {
+      const info = await jsm.streams.info(sc.name!);
+      const current = info.config;
+      const differs = (Object.keys(sc) as (keyof StreamConfig)[]).some(
+        (k) => JSON.stringify(current[k]) !== JSON.stringify(sc[k]),
+      );
+      if (differs) {
+        await jsm.streams.update(sc.name!, { ...current, ...sc });
+        updated.push(sc.name!);
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.streams.add(sc);
+      created.push(sc.name!);
+    }
+  }
+  for (const { stream, config } of consumerConfigs(cfg)) {
+    try {
+      await jsm.consumers.info(stream, config.durable_name!);
+      await jsm.consumers.update(stream, config.durable_name!, {
+        description: config.description,
+        ack_wait: config.ack_wait,
+        max_ack_pending: config.max_ack_pending,
+        max_deliver: config.max_deliver,
+        max_waiting: config.max_waiting,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(stream, config);
+      created.push(`${stream}/${config.durable_name!}`);
+    }
+  }
+  return { created, updated };
+}
+
+/** Fails fast, naming what is missing, when the topology a process needs is not there. */
+export async function checkTopology(
+  jsm: JetStreamManager,
+  cfg: Config,
+  need: { streams?: string[]; consumers?: { stream: string; name: string }[] } = {},
+): Promise<void> {
+  const n = names(cfg.nats.prefix);
+  const streams = need.streams ?? [n.eventsStream, n.dlqStream];
+  const missing: string[] = [];
+  for (const s of streams) {
+    try {
+      await jsm.streams.info(s);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      missing.push(`stream ${s}`);
+    }
+  }
+  for (const c of need.consumers ?? []) {
+    try {
+      await jsm.consumers.info(c.stream, c.name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      missing.push(`consumer ${c.stream}/${c.name}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new TopologyError(
+      `NATS topology missing at ${cfg.nats.url}: ${missing.join(', ')}. Apply it with \`npx shopstream topology apply\` (make up does this).`,
+    );
+  }
+}

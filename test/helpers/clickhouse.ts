@@ -1,0 +1,45 @@
+// Embedded ClickHouse for a test file: a temporary data directory and a unique database.
+// (One process owns a data directory, and jest runs each file in its own worker process.)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { createClickHouse, type ClickHouseClient } from '../../infra/clickhouse/client';
+import { migrate } from '../../infra/clickhouse/migrate';
+import type { Config } from '../../infra/config';
+
+export interface TestClickHouse {
+  ch: ClickHouseClient;
+  config: Config['clickhouse'];
+  stop(): Promise<void>;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function startTestClickHouse(opts: { migrate?: boolean; dataDir?: string } = {}): Promise<TestClickHouse> {
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'shopstream-ch-'));
+  const config: Config['clickhouse'] = { url: '', user: 'default', password: '', database: uniqueName('t'), dataDir };
+  const ch = createClickHouse(config);
+  if (opts.migrate !== false) await migrate(ch, config.database);
+  return {
+    ch,
+    config,
+    async stop() {
+      await ch.close();
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `check` returns true, or fails with what it last saw. Never a fixed sleep. */
+export async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!check(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+    last = await read();
+  }
+  return last;
+}

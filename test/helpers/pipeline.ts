@@ -1,0 +1,17 @@
+// A configuration for one test file: a random prefix (streams, subjects, consumers) on a test NATS,
+// small batches and short waits.
+import { loadConfig, type Config } from '../../infra/config';
+import { uniqueName } from './clickhouse';
+
+export function testConfig(natsUrl: string, overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    NATS_URL: natsUrl,
+    SHOPSTREAM_PREFIX: uniqueName('t').toLowerCase(),
+    NATS_PARTITIONS: '4',
+    SINK_BATCH_SIZE: '500',
+    SINK_FLUSH_INTERVAL: '1s',
+    SINK_ACK_WAIT: '2s',
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  });
+}

@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError, describeVariables, loadConfig } from '../../infra/config';
+
+describe('config', () => {
+  it('has local defaults for everything', () => {
+    const c = loadConfig({});
+    expect(c.nats.url).toBe('nats://127.0.0.1:4222');
+    expect(c.clickhouse.url).toBe('');
+    expect(c.sink.flushMs).toBe(1000);
+    expect(c.collector.writeKeys).toEqual({ 'demo-write-key': 'demo-shop' });
+  });
+
+  it('names every bad variable and says what is wrong', () => {
+    try {
+      loadConfig({ COLLECTOR_PORT: 'eighty', SINK_FLUSH_INTERVAL: '1 second', CLICKHOUSE_URL: 'localhost:8123', COLLECTOR_WRITE_KEYS: 'shop-only' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const vars = (err as ConfigError).problems.map((p) => p.variable);
+      expect(vars).toEqual(['CLICKHOUSE_URL', 'COLLECTOR_PORT', 'COLLECTOR_WRITE_KEYS', 'SINK_FLUSH_INTERVAL']);
+      expect((err as Error).message).toMatch(/SINK_FLUSH_INTERVAL: must be a duration/);
+    }
+  });
+
+  it('parses write keys per shop', () => {
+    expect(loadConfig({ COLLECTOR_WRITE_KEYS: 'a:k1, b:k2' }).collector.writeKeys).toEqual({ k1: 'a', k2: 'b' });
+  });
+
+  it('lists every variable, and .env.example lists them all', () => {
+    const example = readFileSync(path.join(__dirname, '../../.env.example'), 'utf8');
+    for (const v of describeVariables()) expect(example).toContain(`${v.variable}=`);
+  });
+});
