@@ -3,10 +3,34 @@
 import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
-const nodeBuiltins = ['fs', 'net', 'http', 'https', 'child_process', 'os', 'path', 'crypto', 'dns', 'worker_threads', 'timers'];
+const nodeBuiltins = [
+  'fs',
+  'net',
+  'http',
+  'https',
+  'child_process',
+  'os',
+  'path',
+  'crypto',
+  'dns',
+  'worker_threads',
+  'timers',
+];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.tools/', '.data/', 'schemas/generated/', 'dist/', 'coverage/', '**/*.cjs', '**/*.mjs'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.tools/',
+      '.data/',
+      'schemas/generated/',
+      'dist/',
+      'coverage/',
+      '**/*.cjs',
+      '**/*.mjs',
+      '*.config.js',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -14,7 +38,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -24,12 +51,20 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'workflows must be deterministic: no Node built-ins' })),
+            ...nodeBuiltins
+              .flatMap((m) => [m, `node:${m}`])
+              .map((name) => ({ name, message: 'workflows must be deterministic: no Node built-ins' })),
             { name: 'nats', message: 'workflows must not do I/O: call an activity' },
             { name: '@clickhouse/client', message: 'workflows must not do I/O: call an activity' },
             { name: 'ml-matrix', message: 'keep maths in activities or processors, not in workflow code' },
           ],
-          patterns: [{ group: ['**/activities/*', '!**/activities/types'], allowTypeImports: true, message: 'import activities as types only (proxyActivities)' }],
+          patterns: [
+            {
+              group: ['**/activities/*', '!**/activities/types'],
+              allowTypeImports: true,
+              message: 'import activities as types only (proxyActivities)',
+            },
+          ],
         },
       ],
     },

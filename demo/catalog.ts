@@ -11,15 +11,58 @@ export interface CatalogProduct {
   words: string[];
 }
 
-const CATEGORIES: Record<string, { brands: string[]; items: string[]; price: [number, number]; words: string[] }> = {
-  apparel: { brands: ['Northwind', 'Lumen'], items: ['linen shirt', 'wool sweater', 'rain jacket', 'summer dress'], price: [1999, 12999], words: ['shirt', 'jacket', 'dress', 'cotton'] },
-  shoes: { brands: ['Stride', 'Peak'], items: ['running shoe', 'leather boot', 'canvas sneaker', 'trail shoe'], price: [4999, 19999], words: ['sneaker', 'boots', 'running'] },
-  phones: { brands: ['Orbit', 'Nova'], items: ['phone 12', 'phone mini', 'phone pro max', 'phone lite'], price: [29999, 129999], words: ['phone', 'smartphone', '5g'] },
-  phone_accessories: { brands: ['Orbit', 'Volt'], items: ['power bank 20000mAh', 'drop-proof case', 'fast charger', 'usb-c cable'], price: [999, 7999], words: ['power bank', 'case', 'charger', 'battery'] },
-  coffee_machines: { brands: ['Barista', 'Crema'], items: ['espresso machine', 'drip brewer', 'bean grinder', 'milk frother'], price: [4999, 89999], words: ['espresso', 'coffee machine', 'grinder'] },
-  coffee_beans: { brands: ['Highland', 'Crema'], items: ['ethiopia light roast', 'colombia medium roast', 'italian dark roast', 'decaf blend'], price: [899, 3499], words: ['beans', 'roast', 'arabica'] },
-  beauty: { brands: ['Bloom', 'Pure'], items: ['face serum', 'moisturizer', 'sunscreen spf50', 'lip balm'], price: [799, 8999], words: ['serum', 'skincare', 'sunscreen'] },
-  home: { brands: ['Nest', 'Oak'], items: ['throw blanket', 'table lamp', 'ceramic vase', 'storage basket'], price: [1499, 14999], words: ['lamp', 'blanket', 'decor'] },
+const CATEGORIES: Record<
+  string,
+  { brands: string[]; items: string[]; price: [number, number]; words: string[] }
+> = {
+  apparel: {
+    brands: ['Northwind', 'Lumen'],
+    items: ['linen shirt', 'wool sweater', 'rain jacket', 'summer dress'],
+    price: [1999, 12999],
+    words: ['shirt', 'jacket', 'dress', 'cotton'],
+  },
+  shoes: {
+    brands: ['Stride', 'Peak'],
+    items: ['running shoe', 'leather boot', 'canvas sneaker', 'trail shoe'],
+    price: [4999, 19999],
+    words: ['sneaker', 'boots', 'running'],
+  },
+  phones: {
+    brands: ['Orbit', 'Nova'],
+    items: ['phone 12', 'phone mini', 'phone pro max', 'phone lite'],
+    price: [29999, 129999],
+    words: ['phone', 'smartphone', '5g'],
+  },
+  phone_accessories: {
+    brands: ['Orbit', 'Volt'],
+    items: ['power bank 20000mAh', 'drop-proof case', 'fast charger', 'usb-c cable'],
+    price: [999, 7999],
+    words: ['power bank', 'case', 'charger', 'battery'],
+  },
+  coffee_machines: {
+    brands: ['Barista', 'Crema'],
+    items: ['espresso machine', 'drip brewer', 'bean grinder', 'milk frother'],
+    price: [4999, 89999],
+    words: ['espresso', 'coffee machine', 'grinder'],
+  },
+  coffee_beans: {
+    brands: ['Highland', 'Crema'],
+    items: ['ethiopia light roast', 'colombia medium roast', 'italian dark roast', 'decaf blend'],
+    price: [899, 3499],
+    words: ['beans', 'roast', 'arabica'],
+  },
+  beauty: {
+    brands: ['Bloom', 'Pure'],
+    items: ['face serum', 'moisturizer', 'sunscreen spf50', 'lip balm'],
+    price: [799, 8999],
+    words: ['serum', 'skincare', 'sunscreen'],
+  },
+  home: {
+    brands: ['Nest', 'Oak'],
+    items: ['throw blanket', 'table lamp', 'ceramic vase', 'storage basket'],
+    price: [1499, 14999],
+    words: ['lamp', 'blanket', 'decor'],
+  },
 };
 
 export const CATEGORY_NAMES = Object.keys(CATEGORIES);

@@ -36,7 +36,11 @@ export async function buildReport(sql: Sql, scope: ReportScope): Promise<Report>
      )`,
     params,
   );
-  const [o] = await sql.query<{ orders: string | number; revenue: string | number; abandoned: string | number }>(
+  const [o] = await sql.query<{
+    orders: string | number;
+    revenue: string | number;
+    abandoned: string | number;
+  }>(
     `SELECT
        countIf(event_type = 'order_placed') AS orders,
        sumIf(total_minor, event_type = 'order_placed') AS revenue,
@@ -64,7 +68,8 @@ export async function countStored(sql: Sql, scope: ReportScope): Promise<{ rows:
   return { rows: Number(r?.rows ?? 0), unique: Number(r?.unique ?? 0) };
 }
 
-const pct = (a: number, b: number): string => (b === 0 ? '  -  ' : `${((100 * a) / b).toFixed(1).padStart(5)}%`);
+const pct = (a: number, b: number): string =>
+  b === 0 ? '  -  ' : `${((100 * a) / b).toFixed(1).padStart(5)}%`;
 
 export function formatReport(r: Report): string {
   const lines: string[] = [];
@@ -75,9 +80,13 @@ export function formatReport(r: Report): string {
   const first = r.funnel[0]?.users ?? 0;
   r.funnel.forEach((s, i) => {
     const prev = i === 0 ? s.users : r.funnel[i - 1]!.users;
-    lines.push(`  ${s.step.padEnd(20)} ${String(s.users).padStart(7)}   step ${pct(s.users, prev)}   overall ${pct(s.users, first)}`);
+    lines.push(
+      `  ${s.step.padEnd(20)} ${String(s.users).padStart(7)}   step ${pct(s.users, prev)}   overall ${pct(s.users, first)}`,
+    );
   });
   lines.push('');
-  lines.push(`Orders: ${r.orders}   revenue: ${(r.revenueMinor / 100).toFixed(2)} USD   abandoned carts: ${r.abandonedCarts}`);
+  lines.push(
+    `Orders: ${r.orders}   revenue: ${(r.revenueMinor / 100).toFixed(2)} USD   abandoned carts: ${r.abandonedCarts}`,
+  );
   return lines.join('\n');
 }

@@ -28,7 +28,15 @@ const CHAT_LINES = [
 ];
 
 function asProduct(p: CatalogProduct, quantity = 1): Product {
-  return { sku: p.sku, productId: p.sku, name: p.name, category: p.category, brand: p.brand, priceMinor: p.priceMinor, quantity };
+  return {
+    sku: p.sku,
+    productId: p.sku,
+    name: p.name,
+    category: p.category,
+    brand: p.brand,
+    priceMinor: p.priceMinor,
+    quantity,
+  };
 }
 
 /** Plans one user's journey. `t0` is the simulated start (epoch ms); events are seconds to minutes apart. */
@@ -75,7 +83,13 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
       if (existing) {
         const previous = existing.qty;
         existing.qty++;
-        push('cart_item_quantity_changed', { cartId, product: asProduct(p, existing.qty), previousQuantity: previous, cartTotalMinor: total(), currency: 'USD' });
+        push('cart_item_quantity_changed', {
+          cartId,
+          product: asProduct(p, existing.qty),
+          previousQuantity: previous,
+          cartTotalMinor: total(),
+          currency: 'USD',
+        });
       } else {
         cart.set(p.sku, { p, qty: 1 });
         push('cart_item_added', { cartId, product: asProduct(p), cartTotalMinor: total(), currency: 'USD' });
@@ -84,15 +98,32 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
     if (cart.size > 1 && rnd() < 0.25) {
       const [sku, item] = [...cart.entries()][0]!;
       cart.delete(sku);
-      push('cart_item_removed', { cartId, product: asProduct(item.p, item.qty), cartTotalMinor: total(), currency: 'USD' });
+      push('cart_item_removed', {
+        cartId,
+        product: asProduct(item.p, item.qty),
+        cartTotalMinor: total(),
+        currency: 'USD',
+      });
     }
   }
 
   if (rnd() < 0.15) {
     const conversationId = `conv-${userId}-1`;
     for (let turn = 0, n = intBetween(rnd, 1, 3); turn < n; turn++) {
-      push('chat_turn', { conversationId, role: 1, text: pick(rnd, CHAT_LINES), channel: 0, turnIndex: turn * 2 });
-      push('chat_turn', { conversationId, role: 2, text: 'Happy to help - here is what I found.', channel: 0, turnIndex: turn * 2 + 1 });
+      push('chat_turn', {
+        conversationId,
+        role: 1,
+        text: pick(rnd, CHAT_LINES),
+        channel: 0,
+        turnIndex: turn * 2,
+      });
+      push('chat_turn', {
+        conversationId,
+        role: 2,
+        text: 'Happy to help - here is what I found.',
+        channel: 0,
+        turnIndex: turn * 2 + 1,
+      });
     }
   }
 
@@ -100,7 +131,13 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
     const products = [...cart.values()].map((x) => asProduct(x.p, x.qty));
     push('checkout_started', { cartId, products, totalMinor: total(), currency: 'USD' });
     if (rnd() < 0.7) {
-      push('order_placed', { orderId: `o-${userId}-1`, cartId, products, totalMinor: total(), currency: 'USD' });
+      push('order_placed', {
+        orderId: `o-${userId}-1`,
+        cartId,
+        products,
+        totalMinor: total(),
+        currency: 'USD',
+      });
     }
   }
   return { userId, preferredCategory, events };
@@ -134,7 +171,14 @@ export async function runSimulation(producer: Producer, opts: SimulationOptions)
   const started = Date.now();
   const users = planSimulation(opts);
   const planned = users.reduce((s, u) => s + u.events.length, 0);
-  const result: SimulationResult = { sent: 0, duplicates: 0, failed: 0, byType: {}, users: users.length, durationMs: 0 };
+  const result: SimulationResult = {
+    sent: 0,
+    duplicates: 0,
+    failed: 0,
+    byType: {},
+    users: users.length,
+    durationMs: 0,
+  };
   let next = 0;
   let usersDone = 0;
   const worker = async (): Promise<void> => {

@@ -15,24 +15,27 @@ const duration = z
 export function parseDurationMs(s: string): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
   if (!m) throw new Error(`not a duration: ${s}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
   return Number(m[1]) * unit;
 }
 
-const writeKeys = z
-  .string()
-  .transform((s, ctx) => {
-    const out: Record<string, string> = {};
-    for (const pair of s.split(',').map((p) => p.trim()).filter(Boolean)) {
-      const [shop, key, ...rest] = pair.split(':');
-      if (!shop || !key || rest.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `"${pair}" is not shop_id:write_key` });
-        return z.NEVER;
-      }
-      out[key] = shop;
+const writeKeys = z.string().transform((s, ctx) => {
+  const out: Record<string, string> = {};
+  for (const pair of s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [shop, key, ...rest] = pair.split(':');
+    if (!shop || !key || rest.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not shop_id:write_key` });
+      return z.NEVER;
     }
-    return out;
-  });
+    out[key] = shop;
+  }
+  return out;
+});
 
 /** Each entry: config path -> [environment variable, schema, local default]. */
 const spec = {
@@ -43,9 +46,20 @@ const spec = {
     token: ['NATS_TOKEN', z.string(), ''],
     credsFile: ['NATS_CREDS_FILE', z.string(), ''],
     /** Prefix of every subject, stream, consumer and bucket name; tests randomise it. */
-    prefix: ['SHOPSTREAM_PREFIX', z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower-case letters, digits and _'), 'shopstream'],
+    prefix: [
+      'SHOPSTREAM_PREFIX',
+      z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be lower-case letters, digits and _'),
+      'shopstream',
+    ],
     partitions: ['NATS_PARTITIONS', positiveInt.max(1024), '16'],
-    replicas: ['NATS_REPLICAS', z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5'), '1'],
+    replicas: [
+      'NATS_REPLICAS',
+      z.coerce
+        .number()
+        .int()
+        .refine((n) => [1, 3, 5].includes(n), 'must be 1, 3 or 5'),
+      '1',
+    ],
     eventsMaxAgeMs: ['NATS_EVENTS_MAX_AGE', duration, '7d'],
     duplicateWindowMs: ['NATS_DUPLICATE_WINDOW', duration, '10m'],
     dlqMaxAgeMs: ['NATS_DLQ_MAX_AGE', duration, '30d'],
@@ -57,10 +71,21 @@ const spec = {
   },
   clickhouse: {
     /** Empty: embedded chDB in this process. Set: a ClickHouse server (http(s)://host:port). */
-    url: ['CLICKHOUSE_URL', z.union([z.literal(''), z.string().regex(/^https?:\/\/[^/\s]+/, 'must be a URL such as http://localhost:8123')]), ''],
+    url: [
+      'CLICKHOUSE_URL',
+      z.union([
+        z.literal(''),
+        z.string().regex(/^https?:\/\/[^/\s]+/, 'must be a URL such as http://localhost:8123'),
+      ]),
+      '',
+    ],
     user: ['CLICKHOUSE_USER', z.string(), 'default'],
     password: ['CLICKHOUSE_PASSWORD', z.string(), ''],
-    database: ['CLICKHOUSE_DATABASE', z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier'), 'shopstream'],
+    database: [
+      'CLICKHOUSE_DATABASE',
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier'),
+      'shopstream',
+    ],
     dataDir: ['CLICKHOUSE_DATA_DIR', z.string().min(1), path.join(ROOT, '.data', 'clickhouse')],
   },
   collector: {
@@ -97,7 +122,13 @@ const spec = {
 type Spec = typeof spec;
 type Entry = readonly [string, z.ZodType, string];
 export type Config = {
-  [S in keyof Spec]: { [K in keyof Spec[S]]: Spec[S][K] extends readonly [string, infer T, string] ? (T extends z.ZodType ? z.output<T> : never) : never };
+  [S in keyof Spec]: {
+    [K in keyof Spec[S]]: Spec[S][K] extends readonly [string, infer T, string]
+      ? T extends z.ZodType
+        ? z.output<T>
+        : never
+      : never;
+  };
 };
 
 export class ConfigError extends Error {
@@ -119,7 +150,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const raw = env[variable];
       const parsed = schema.safeParse(raw === undefined || raw === '' ? fallback : raw);
       if (parsed.success) out[section][key] = parsed.data;
-      else problems.push({ variable, message: `${parsed.error.issues.map((i) => i.message).join('; ')} (got "${raw}")` });
+      else
+        problems.push({
+          variable,
+          message: `${parsed.error.issues.map((i) => i.message).join('; ')} (got "${raw}")`,
+        });
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);

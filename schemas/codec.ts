@@ -6,7 +6,13 @@ import schemaJson from './generated/events.json';
 import { eventTypeOf, type Envelope, type EnvelopeInit, type EventType } from './events';
 
 const EnvelopeType = shopstream.events.v1.Envelope;
-const DECODED: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, arrays: true, oneofs: true };
+const DECODED: protobuf.IConversionOptions = {
+  longs: Number,
+  enums: Number,
+  defaults: true,
+  arrays: true,
+  oneofs: true,
+};
 const PACKAGE = 'shopstream.events.v1';
 
 export function encodeEnvelope(envelope: EnvelopeInit): Uint8Array {
@@ -15,7 +21,12 @@ export function encodeEnvelope(envelope: EnvelopeInit): Uint8Array {
 
 export type DecodeResult =
   | { ok: true; envelope: Envelope; type: EventType }
-  | { ok: false; reason: 'decode_failed' | 'unknown_payload' | 'invalid_event'; detail: string; envelope?: Envelope };
+  | {
+      ok: false;
+      reason: 'decode_failed' | 'unknown_payload' | 'invalid_event';
+      detail: string;
+      envelope?: Envelope;
+    };
 
 /**
  * Decodes an envelope. Bytes that are not protobuf give `decode_failed`; an envelope carrying fields
@@ -40,7 +51,12 @@ export function decodeEnvelope(bytes: Uint8Array): DecodeResult {
   }
   if (!envelope.payload) {
     return unknownFields > 0
-      ? { ok: false, reason: 'unknown_payload', detail: `no payload this schema knows (${unknownFields} unknown field(s): a newer producer?)`, envelope }
+      ? {
+          ok: false,
+          reason: 'unknown_payload',
+          detail: `no payload this schema knows (${unknownFields} unknown field(s): a newer producer?)`,
+          envelope,
+        }
       : { ok: false, reason: 'invalid_event', detail: 'payload: exactly one payload is required', envelope };
   }
   return { ok: true, envelope, type: eventTypeOf(envelope.payload) };
@@ -48,7 +64,12 @@ export function decodeEnvelope(bytes: Uint8Array): DecodeResult {
 
 /** Plain JSON of an envelope: enums as names, int64 as numbers, empty fields left out. */
 export function envelopeToJson(envelope: Envelope): Record<string, unknown> {
-  return EnvelopeType.toObject(EnvelopeType.fromObject(envelope), { enums: String, longs: Number, defaults: false, oneofs: true });
+  return EnvelopeType.toObject(EnvelopeType.fromObject(envelope), {
+    enums: String,
+    longs: Number,
+    defaults: false,
+    oneofs: true,
+  });
 }
 
 export function envelopeFromJson(json: Record<string, unknown>): Envelope {

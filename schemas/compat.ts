@@ -39,18 +39,34 @@ export function checkCompatibility(before: SchemaDescription, after: SchemaDescr
       const nf = newMsg.fields.find((f) => f.id === of.id);
       if (!nf) {
         if (!isReserved(newMsg.reserved, of.id, '') || !isReserved(newMsg.reserved, -1, of.name)) {
-          out.push({ rule: 'field_removed_without_reserve', where, message: `field ${of.id} removed: reserve both its number and its name` });
+          out.push({
+            rule: 'field_removed_without_reserve',
+            where,
+            message: `field ${of.id} removed: reserve both its number and its name`,
+          });
         }
         continue;
       }
       if (shape(nf) !== shape(of)) {
-        out.push({ rule: 'field_type_changed', where, message: `field ${of.id} changed from ${shape(of)} to ${shape(nf)}` });
+        out.push({
+          rule: 'field_type_changed',
+          where,
+          message: `field ${of.id} changed from ${shape(of)} to ${shape(nf)}`,
+        });
       }
       if (nf.name !== of.name) {
-        out.push({ rule: 'field_renamed', where, message: `field ${of.id} renamed to ${nf.name}: JSON producers (the collector) use names` });
+        out.push({
+          rule: 'field_renamed',
+          where,
+          message: `field ${of.id} renamed to ${nf.name}: JSON producers (the collector) use names`,
+        });
       }
       if (nf.required && !of.required) {
-        out.push({ rule: 'made_required', where, message: 'made required: events from older producers would be rejected' });
+        out.push({
+          rule: 'made_required',
+          where,
+          message: 'made required: events from older producers would be rejected',
+        });
       }
     }
     for (const nf of newMsg.fields) {
@@ -61,18 +77,36 @@ export function checkCompatibility(before: SchemaDescription, after: SchemaDescr
       }
       const sameName = oldMsg.fields.find((f) => f.name === nf.name);
       if ((sameName && sameName.id !== nf.id) || (!old && isReserved(oldMsg.reserved, -1, nf.name))) {
-        out.push({ rule: 'name_reused', where, message: `name ${nf.name} had another number (or was reserved)` });
+        out.push({
+          rule: 'name_reused',
+          where,
+          message: `name ${nf.name} had another number (or was reserved)`,
+        });
       }
       if (!old && nf.required) {
-        out.push({ rule: 'made_required', where, message: 'a new field cannot be required: older producers do not send it' });
+        out.push({
+          rule: 'made_required',
+          where,
+          message: 'a new field cannot be required: older producers do not send it',
+        });
       }
     }
   }
   for (const [name, oldValues] of Object.entries(before.enums)) {
     const newValues = after.enums[name] ?? {};
     for (const [value, n] of Object.entries(oldValues)) {
-      if (!(value in newValues)) out.push({ rule: 'enum_value_removed', where: `${name}.${value}`, message: `enum value ${value} removed` });
-      else if (newValues[value] !== n) out.push({ rule: 'enum_value_renumbered', where: `${name}.${value}`, message: `enum value ${value} renumbered` });
+      if (!(value in newValues))
+        out.push({
+          rule: 'enum_value_removed',
+          where: `${name}.${value}`,
+          message: `enum value ${value} removed`,
+        });
+      else if (newValues[value] !== n)
+        out.push({
+          rule: 'enum_value_renumbered',
+          where: `${name}.${value}`,
+          message: `enum value ${value} renumbered`,
+        });
     }
   }
   return out;

@@ -6,7 +6,8 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 
 function encodeTime(ms: number): string {
-  if (!Number.isInteger(ms) || ms < 0 || ms > 2 ** 48 - 1) throw new RangeError(`ULID time out of range: ${ms}`);
+  if (!Number.isInteger(ms) || ms < 0 || ms > 2 ** 48 - 1)
+    throw new RangeError(`ULID time out of range: ${ms}`);
   let out = '';
   let t = ms;
   for (let i = 0; i < 10; i++) {

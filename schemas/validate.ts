@@ -35,11 +35,20 @@ function isEmpty(v: unknown): boolean {
     v === '' ||
     v === 0 ||
     (Array.isArray(v) && v.length === 0) ||
-    (typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.keys(v).length === 0 && false)
+    (typeof v === 'object' &&
+      !Array.isArray(v) &&
+      !(v instanceof Uint8Array) &&
+      Object.keys(v).length === 0 &&
+      false)
   );
 }
 
-function checkMessage(rule: MessageRule, value: Record<string, unknown>, prefix: string, out: ValidationIssue[]): void {
+function checkMessage(
+  rule: MessageRule,
+  value: Record<string, unknown>,
+  prefix: string,
+  out: ValidationIssue[],
+): void {
   const s = getSchema();
   for (const f of rule.fields) {
     const path = prefix ? `${prefix}.${f.name}` : f.name;
@@ -104,7 +113,8 @@ function checkMessage(rule: MessageRule, value: Record<string, unknown>, prefix:
         }
         const unsigned = f.type.startsWith('uint') || f.type.startsWith('fixed');
         const min = f.min ?? (unsigned ? 0 : undefined);
-        if (min !== undefined && item < min) out.push({ path: p, code: 'min', message: `must be at least ${min}` });
+        if (min !== undefined && item < min)
+          out.push({ path: p, code: 'min', message: `must be at least ${min}` });
       }
     });
   }
@@ -117,12 +127,20 @@ export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
   checkMessage(s.messages[ENVELOPE_TYPE]!, envelope as unknown as Record<string, unknown>, '', out);
   const e = envelope as Record<string, unknown>;
   if (typeof envelope.eventId === 'string' && envelope.eventId !== '' && !isUlid(envelope.eventId)) {
-    out.push({ path: 'event_id', code: 'format', message: 'must be a ULID (26 characters, Crockford base32)' });
+    out.push({
+      path: 'event_id',
+      code: 'format',
+      message: 'must be a ULID (26 characters, Crockford base32)',
+    });
   }
   if (!envelope.userId && !envelope.anonymousId) {
     out.push({ path: 'user_id', code: 'required', message: 'user_id or anonymous_id is required' });
   }
-  if (typeof envelope.occurredAt === 'number' && envelope.occurredAt > 0 && envelope.occurredAt < EARLIEST_MS) {
+  if (
+    typeof envelope.occurredAt === 'number' &&
+    envelope.occurredAt > 0 &&
+    envelope.occurredAt < EARLIEST_MS
+  ) {
     out.push({ path: 'occurred_at', code: 'min', message: 'must be epoch milliseconds after 2000-01-01' });
   }
   const payloads = s.messages[ENVELOPE_TYPE]!.oneofs['payload']!;
@@ -130,8 +148,10 @@ export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
     const js = name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
     return e[js] !== undefined && e[js] !== null;
   });
-  if (set.length === 0) out.push({ path: 'payload', code: 'required', message: 'exactly one payload is required' });
-  if (set.length > 1) out.push({ path: 'payload', code: 'type', message: `only one payload allowed, got ${set.join(', ')}` });
+  if (set.length === 0)
+    out.push({ path: 'payload', code: 'required', message: 'exactly one payload is required' });
+  if (set.length > 1)
+    out.push({ path: 'payload', code: 'type', message: `only one payload allowed, got ${set.join(', ')}` });
   return out;
 }
 

@@ -28,9 +28,13 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
   app.get('/v1/stats', () => deps.stats());
   app.post<{ Body: { sql?: unknown; params?: unknown } }>('/v1/sql', async (req, reply) => {
     const { sql, params } = req.body ?? {};
-    if (!deps.ch) return reply.code(404).send({ error: 'this process has no ClickHouse client', code: 'NO_CLICKHOUSE' });
+    if (!deps.ch)
+      return reply.code(404).send({ error: 'this process has no ClickHouse client', code: 'NO_CLICKHOUSE' });
     if (typeof sql !== 'string' || !READ_ONLY.test(sql)) {
-      return reply.code(400).send({ error: 'sql must be one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN)', code: 'BAD_SQL' });
+      return reply.code(400).send({
+        error: 'sql must be one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN)',
+        code: 'BAD_SQL',
+      });
     }
     try {
       const rs = await deps.ch.query({

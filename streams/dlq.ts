@@ -72,7 +72,10 @@ export async function* readDeadLetters(
   const stream = names(prefix).dlqStream;
   const filter = opts.reason ? dlqSubject(prefix, opts.reason) : `${prefix}.dlq.>`;
   const info = await jsm.streams.info(stream, { subjects_filter: filter });
-  let remaining = Math.min(opts.limit ?? Number.POSITIVE_INFINITY, Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0));
+  let remaining = Math.min(
+    opts.limit ?? Number.POSITIVE_INFINITY,
+    Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0),
+  );
   if (remaining <= 0) return;
   const consumer = await js.consumers.get(stream, { filterSubjects: [filter] });
   try {

@@ -8,7 +8,11 @@ export class NatsUnavailableError extends Error {
   readonly code = 'NATS_UNAVAILABLE';
 }
 
-export async function connectNats(cfg: Config['nats'], name: string, extra: Partial<ConnectionOptions> = {}): Promise<NatsConnection> {
+export async function connectNats(
+  cfg: Config['nats'],
+  name: string,
+  extra: Partial<ConnectionOptions> = {},
+): Promise<NatsConnection> {
   const opts: ConnectionOptions = {
     servers: cfg.url.split(',').map((s) => s.trim()),
     name,

@@ -8,5 +8,9 @@ export type StepResult<T> =
   | { kind: 'drop'; why: string };
 
 export const ok = <T>(value: T): StepResult<T> => ({ kind: 'ok', value });
-export const dlq = (reason: DlqReason, detail: string): StepResult<never> => ({ kind: 'dlq', reason, detail });
+export const dlq = (reason: DlqReason, detail: string): StepResult<never> => ({
+  kind: 'dlq',
+  reason,
+  detail,
+});
 export const drop = (why: string): StepResult<never> => ({ kind: 'drop', why });

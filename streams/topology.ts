@@ -156,11 +156,19 @@ export class TopologyError extends Error {
 
 function isNotFound(err: unknown): boolean {
   const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
-  return e?.code === '404' || e?.api_error?.err_code === 10059 || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
+  return (
+    e?.code === '404' ||
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    /not found/i.test(e?.message ?? '')
+  );
 }
 
 /** Creates or updates every stream and consumer. Safe to run any number of times. */
-export async function applyTopology(jsm: JetStreamManager, cfg: Config): Promise<{ created: string[]; updated: string[] }> {
+export async function applyTopology(
+  jsm: JetStreamManager,
+  cfg: Config,
+): Promise<{ created: string[]; updated: string[] }> {
   const created: string[] = [];
   const updated: string[] = [];
   for (const sc of streamConfigs(cfg.nats)) {

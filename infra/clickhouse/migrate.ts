@@ -35,20 +35,31 @@ export function splitStatements(sql: string): string[] {
 }
 
 /** Applies what is missing; returns the names applied now. */
-export async function migrate(ch: ClickHouseClient, database: string, migrations = loadMigrations()): Promise<string[]> {
+export async function migrate(
+  ch: ClickHouseClient,
+  database: string,
+  migrations = loadMigrations(),
+): Promise<string[]> {
   await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
   await ch.command({
     query: `CREATE TABLE IF NOT EXISTS ${database}.schema_migrations
             (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
             ENGINE = ReplacingMergeTree ORDER BY version`,
   });
-  const rs = await ch.query({ query: `SELECT version FROM ${database}.schema_migrations FINAL`, format: 'JSONEachRow' });
+  const rs = await ch.query({
+    query: `SELECT version FROM ${database}.schema_migrations FINAL`,
+    format: 'JSONEachRow',
+  });
   const done = new Set((await rs.json<{ version: number | string }>()).map((r) => Number(r.version)));
   const applied: string[] = [];
   for (const m of migrations) {
     if (done.has(m.version)) continue;
     for (const stmt of m.statements) await ch.command({ query: stmt.replaceAll('{db}', database) });
-    await ch.insert({ table: `${database}.schema_migrations`, values: [{ version: m.version, name: m.name }], format: 'JSONEachRow' });
+    await ch.insert({
+      table: `${database}.schema_migrations`,
+      values: [{ version: m.version, name: m.name }],
+      format: 'JSONEachRow',
+    });
     applied.push(m.name);
   }
   return applied;

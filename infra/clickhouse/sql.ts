@@ -3,7 +3,7 @@
 import type { ClickHouseClient } from './client';
 
 export interface Sql {
-  query<T = Record<string, unknown>>(sql: string, params?: Record<string, unknown>): Promise<T[]>;
+  query<T = Record<string, unknown>>(this: void, sql: string, params?: Record<string, unknown>): Promise<T[]>;
 }
 
 export function sqlFromClient(ch: ClickHouseClient): Sql {
@@ -35,7 +35,8 @@ export function sqlOverHttp(baseUrl: string): Sql {
         body: JSON.stringify({ sql, params }),
       });
       const body = (await res.json()) as { rows?: T[]; error?: string; code?: string };
-      if (!res.ok) throw new RemoteSqlError(body.error ?? `HTTP ${res.status}`, body.code ?? String(res.status));
+      if (!res.ok)
+        throw new RemoteSqlError(body.error ?? `HTTP ${res.status}`, body.code ?? String(res.status));
       return body.rows ?? [];
     },
   };

@@ -114,9 +114,13 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   const ownsConnection = !options.connection;
   const nc =
     options.connection ??
-    (await connectNats(options.nats as Config['nats'], `shopstream-producer ${producerId}`, { noAsyncTraces: true }));
+    (await connectNats(options.nats as Config['nats'], `shopstream-producer ${producerId}`, {
+      noAsyncTraces: true,
+    }));
   try {
-    await checkTopology(await nc.jetstreamManager(), { nats: options.nats } as Config, { streams: [n.eventsStream] });
+    await checkTopology(await nc.jetstreamManager(), { nats: options.nats } as Config, {
+      streams: [n.eventsStream],
+    });
   } catch (err) {
     if (ownsConnection) await nc.close();
     throw err;
@@ -133,7 +137,11 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
     if (issues.length > 0) throw new EventValidationError(issues);
     const eventId = envelope.eventId!;
     const type = payloadTypeOf(envelope)!; // validation guarantees one payload
-    const subject = eventSubject(n.prefix, partitionOf(envelope.shopId!, userKey(envelope), options.nats.partitions), type);
+    const subject = eventSubject(
+      n.prefix,
+      partitionOf(envelope.shopId!, userKey(envelope), options.nats.partitions),
+      type,
+    );
     const data = encodeEnvelope(envelope);
     await window.acquire();
     try {
@@ -157,8 +165,14 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
             continue;
           }
           stats.failed++;
-          const code = errorCode(err) === '503' ? 'NO_STREAM' : isRetryable(err) ? 'PUBLISH_TIMEOUT' : 'PUBLISH_FAILED';
-          throw new PublishError(`publish of ${eventId} to ${subject} failed after ${attempt + 1} attempt(s): ${(err as Error).message}`, code, eventId, { cause: err });
+          const code =
+            errorCode(err) === '503' ? 'NO_STREAM' : isRetryable(err) ? 'PUBLISH_TIMEOUT' : 'PUBLISH_FAILED';
+          throw new PublishError(
+            `publish of ${eventId} to ${subject} failed after ${attempt + 1} attempt(s): ${(err as Error).message}`,
+            code,
+            eventId,
+            { cause: err },
+          );
         }
       }
     } finally {
@@ -169,7 +183,8 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   return {
     producerId,
     track<T extends EventType>(type: T, input: TrackInput<T>): Promise<TrackReceipt> {
-      const occurredAt = input.occurredAt instanceof Date ? input.occurredAt.getTime() : (input.occurredAt ?? Date.now());
+      const occurredAt =
+        input.occurredAt instanceof Date ? input.occurredAt.getTime() : (input.occurredAt ?? Date.now());
       const envelope: EnvelopeInit = {
         eventId: input.eventId ?? newEventId(),
         schemaVersion: SCHEMA_VERSION,

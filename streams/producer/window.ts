@@ -5,7 +5,8 @@ export class InFlightWindow {
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(readonly size: number) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`window size must be a positive integer, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`window size must be a positive integer, got ${size}`);
   }
 
   get inFlight(): number {

@@ -17,9 +17,17 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
 }
 
-export async function startTestClickHouse(opts: { migrate?: boolean; dataDir?: string } = {}): Promise<TestClickHouse> {
+export async function startTestClickHouse(
+  opts: { migrate?: boolean; dataDir?: string } = {},
+): Promise<TestClickHouse> {
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'shopstream-ch-'));
-  const config: Config['clickhouse'] = { url: '', user: 'default', password: '', database: uniqueName('t'), dataDir };
+  const config: Config['clickhouse'] = {
+    url: '',
+    user: 'default',
+    password: '',
+    database: uniqueName('t'),
+    dataDir,
+  };
   const ch = createClickHouse(config);
   if (opts.migrate !== false) await migrate(ch, config.database);
   return {
@@ -33,11 +41,16 @@ export async function startTestClickHouse(opts: { migrate?: boolean; dataDir?: s
 }
 
 /** Polls until `check` returns true, or fails with what it last saw. Never a fixed sleep. */
-export async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+export async function eventually<T>(
+  read: () => Promise<T>,
+  check: (v: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T = await read();
   while (!check(last)) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 100));
     last = await read();
   }

@@ -1,30 +1,93 @@
 // Builders for test events: valid by default, override what a test is about.
-import { SCHEMA_VERSION, channelValue, payloadField, type EnvelopeInit, type EventType, type PayloadMap } from '../../schemas/events';
+import {
+  SCHEMA_VERSION,
+  channelValue,
+  payloadField,
+  type EnvelopeInit,
+  type EventType,
+  type PayloadMap,
+} from '../../schemas/events';
 import { newEventId } from '../../schemas/ulid';
 
-export const sampleProduct = { sku: 'PHO-0001', productId: 'PHO-0001', name: 'Orbit phone 12', category: 'phones', brand: 'Orbit', priceMinor: 49999, quantity: 1 };
+export const sampleProduct = {
+  sku: 'PHO-0001',
+  productId: 'PHO-0001',
+  name: 'Orbit phone 12',
+  category: 'phones',
+  brand: 'Orbit',
+  priceMinor: 49999,
+  quantity: 1,
+};
 
 export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
   product_viewed: { product: sampleProduct, currency: 'USD' },
-  product_list_filtered: { category: 'phones', filters: [{ type: 'price', value: '0-500' }], sorts: [{ type: 'price', value: 'asc' }], resultCount: 12 },
+  product_list_filtered: {
+    category: 'phones',
+    filters: [{ type: 'price', value: '0-500' }],
+    sorts: [{ type: 'price', value: 'asc' }],
+    resultCount: 12,
+  },
   products_searched: { query: 'large power bank', resultCount: 7 },
   cart_item_added: { cartId: 'c1', product: sampleProduct, cartTotalMinor: 49999, currency: 'USD' },
   cart_item_removed: { cartId: 'c1', product: sampleProduct, cartTotalMinor: 0, currency: 'USD' },
-  cart_item_quantity_changed: { cartId: 'c1', product: { ...sampleProduct, quantity: 2 }, previousQuantity: 1, cartTotalMinor: 99998, currency: 'USD' },
+  cart_item_quantity_changed: {
+    cartId: 'c1',
+    product: { ...sampleProduct, quantity: 2 },
+    previousQuantity: 1,
+    cartTotalMinor: 99998,
+    currency: 'USD',
+  },
   checkout_started: { cartId: 'c1', products: [sampleProduct], totalMinor: 49999, currency: 'USD' },
-  order_placed: { orderId: 'o1', cartId: 'c1', products: [sampleProduct], totalMinor: 49999, couponCode: 'SAVE10', discountMinor: 1000, currency: 'USD' },
+  order_placed: {
+    orderId: 'o1',
+    cartId: 'c1',
+    products: [sampleProduct],
+    totalMinor: 49999,
+    couponCode: 'SAVE10',
+    discountMinor: 1000,
+    currency: 'USD',
+  },
   order_refunded: { orderId: 'o1', products: [sampleProduct], totalMinor: 49999, currency: 'USD' },
-  chat_turn: { conversationId: 'conv1', role: 1, text: 'does it have a long battery life?', channel: 1, turnIndex: 0 },
-  reminder_sent: { flow: 'cart-recovery', workflowId: 'wf-1', step: 1, deliveryChannel: 'app_push', cartId: 'c1', template: 'first' },
-  coupon_issued: { campaignId: 'spring', couponCode: 'SPRING-ABC', tier: 'repeat', amountMinor: 500, currency: 'USD' },
-  coupon_redeemed: { campaignId: 'spring', couponCode: 'SPRING-ABC', orderId: 'o1', discountMinor: 500, currency: 'USD' },
+  chat_turn: {
+    conversationId: 'conv1',
+    role: 1,
+    text: 'does it have a long battery life?',
+    channel: 1,
+    turnIndex: 0,
+  },
+  reminder_sent: {
+    flow: 'cart-recovery',
+    workflowId: 'wf-1',
+    step: 1,
+    deliveryChannel: 'app_push',
+    cartId: 'c1',
+    template: 'first',
+  },
+  coupon_issued: {
+    campaignId: 'spring',
+    couponCode: 'SPRING-ABC',
+    tier: 'repeat',
+    amountMinor: 500,
+    currency: 'USD',
+  },
+  coupon_redeemed: {
+    campaignId: 'spring',
+    couponCode: 'SPRING-ABC',
+    orderId: 'o1',
+    discountMinor: 500,
+    currency: 'USD',
+  },
   conversation_escalated: { conversationId: 'conv1', reason: 'explicit_request', level: 1 },
   agent_assigned: { conversationId: 'conv1', agentId: 'agent-7', waitMs: 42000 },
 };
 
 let seq = 0;
 
-export function buildEnvelope<T extends EventType>(type: T, overrides: Partial<EnvelopeInit> = {}, payload?: PayloadMap[T]): EnvelopeInit {
+export function buildEnvelope<T extends EventType>(
+  type: T,
+  overrides: Partial<EnvelopeInit> = {},
+  payload?: PayloadMap[T],
+): EnvelopeInit {
   return {
     eventId: newEventId(),
     schemaVersion: SCHEMA_VERSION,

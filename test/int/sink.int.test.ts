@@ -55,12 +55,19 @@ describe('ClickHouse sink', () => {
   it('stores every event once: exact count', async () => {
     const sent = await Promise.all(
       Array.from({ length: 1200 }, (_, i) =>
-        producer.track('product_viewed', { userId: `u${i % 50}`, channel: 'web', properties: { product: { sku: `S${i}` } } }),
+        producer.track('product_viewed', {
+          userId: `u${i % 50}`,
+          channel: 'web',
+          properties: { product: { sku: `S${i}` } },
+        }),
       ),
     );
     const ids = sent.map((r) => r.eventId);
     const where = `event_id IN (${ids.map((id) => `'${id}'`).join(',')})`;
-    const c = await eventually(() => count(where), (c) => c.rows >= 1200);
+    const c = await eventually(
+      () => count(where),
+      (c) => c.rows >= 1200,
+    );
     expect(c).toEqual({ rows: 1200, final: 1200 });
   });
 
@@ -72,9 +79,18 @@ describe('ClickHouse sink', () => {
     expect(second.duplicate).toBe(true);
     // and once more past JetStream's dedup (no Nats-Msg-Id), as after the duplicate window
     await nc.jetstream().publish(first.subject, encodeEnvelope(env));
-    await eventually(() => count(`event_id = '${env.eventId!}'`), (c) => c.rows >= 1);
-    await eventually(() => Promise.resolve(sink.stats().batches), (b) => b > 0);
-    const c = await eventually(() => count(`event_id = '${env.eventId!}'`), (c) => c.final === 1);
+    await eventually(
+      () => count(`event_id = '${env.eventId!}'`),
+      (c) => c.rows >= 1,
+    );
+    await eventually(
+      () => Promise.resolve(sink.stats().batches),
+      (b) => b > 0,
+    );
+    const c = await eventually(
+      () => count(`event_id = '${env.eventId!}'`),
+      (c) => c.final === 1,
+    );
     expect(c.final).toBe(1);
   });
 
@@ -83,10 +99,20 @@ describe('ClickHouse sink', () => {
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02]);
     await js.publish(eventSubject(config.nats.prefix, 0, 'product_viewed'), garbage);
     await js.publish(eventSubject(config.nats.prefix, 1, 'product_viewed'), randomBytes(0)); // empty: decodes, but invalid
-    const after = await producer.track('products_searched', { userId: 'after-garbage', channel: 'app', properties: { query: 'power bank' } });
-    await eventually(() => count(`event_id = '${after.eventId}'`), (c) => c.rows === 1);
+    const after = await producer.track('products_searched', {
+      userId: 'after-garbage',
+      channel: 'app',
+      properties: { query: 'power bank' },
+    });
+    await eventually(
+      () => count(`event_id = '${after.eventId}'`),
+      (c) => c.rows === 1,
+    );
     const jsm = await nc.jetstreamManager();
-    const dlq = await eventually(() => summarizeDeadLetters(jsm, config.nats.prefix), (s) => s.total >= 2);
+    const dlq = await eventually(
+      () => summarizeDeadLetters(jsm, config.nats.prefix),
+      (s) => s.total >= 2,
+    );
     expect(dlq.byReason).toMatchObject({ decode_failed: 1, invalid_event: 1 });
     const letters = [];
     for await (const dl of readDeadLetters(js, jsm, config.nats.prefix)) letters.push(dl);
@@ -102,13 +128,26 @@ describe('ClickHouse sink', () => {
     const t = Date.UTC(2026, 0, 1);
     // same millisecond, published out of order: sequence decides
     for (const seq of [3, 1, 2]) {
-      await producer.publish(buildEnvelope('product_viewed', { shopId: 'shop-1', userId: 'order-user', occurredAt: t, sequence: seq, producerId: 'p-order' }));
+      await producer.publish(
+        buildEnvelope('product_viewed', {
+          shopId: 'shop-1',
+          userId: 'order-user',
+          occurredAt: t,
+          sequence: seq,
+          producerId: 'p-order',
+        }),
+      );
     }
-    await eventually(() => count(`user_key = 'order-user'`), (c) => c.rows === 3);
+    await eventually(
+      () => count(`user_key = 'order-user'`),
+      (c) => c.rows === 3,
+    );
     const rs = await chs.ch.query({
       query: `SELECT sequence FROM ${config.clickhouse.database}.events WHERE user_key = 'order-user' ORDER BY occurred_at, sequence, event_id`,
       format: 'JSONEachRow',
     });
-    expect((await rs.json<{ sequence: number | string }>()).map((r) => Number(r.sequence))).toEqual([1, 2, 3]);
+    expect((await rs.json<{ sequence: number | string }>()).map((r) => Number(r.sequence))).toEqual([
+      1, 2, 3,
+    ]);
   });
 });

@@ -13,18 +13,31 @@ describe('config', () => {
 
   it('names every bad variable and says what is wrong', () => {
     try {
-      loadConfig({ COLLECTOR_PORT: 'eighty', SINK_FLUSH_INTERVAL: '1 second', CLICKHOUSE_URL: 'localhost:8123', COLLECTOR_WRITE_KEYS: 'shop-only' });
+      loadConfig({
+        COLLECTOR_PORT: 'eighty',
+        SINK_FLUSH_INTERVAL: '1 second',
+        CLICKHOUSE_URL: 'localhost:8123',
+        COLLECTOR_WRITE_KEYS: 'shop-only',
+      });
       throw new Error('expected a ConfigError');
     } catch (err) {
       expect(err).toBeInstanceOf(ConfigError);
       const vars = (err as ConfigError).problems.map((p) => p.variable);
-      expect(vars).toEqual(['CLICKHOUSE_URL', 'COLLECTOR_PORT', 'COLLECTOR_WRITE_KEYS', 'SINK_FLUSH_INTERVAL']);
+      expect(vars).toEqual([
+        'CLICKHOUSE_URL',
+        'COLLECTOR_PORT',
+        'COLLECTOR_WRITE_KEYS',
+        'SINK_FLUSH_INTERVAL',
+      ]);
       expect((err as Error).message).toMatch(/SINK_FLUSH_INTERVAL: must be a duration/);
     }
   });
 
   it('parses write keys per shop', () => {
-    expect(loadConfig({ COLLECTOR_WRITE_KEYS: 'a:k1, b:k2' }).collector.writeKeys).toEqual({ k1: 'a', k2: 'b' });
+    expect(loadConfig({ COLLECTOR_WRITE_KEYS: 'a:k1, b:k2' }).collector.writeKeys).toEqual({
+      k1: 'a',
+      k2: 'b',
+    });
   });
 
   it('lists every variable, and .env.example lists them all', () => {

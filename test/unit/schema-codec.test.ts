@@ -14,7 +14,15 @@ describe('codec', () => {
   });
 
   it('keeps int64 money and times as exact numbers', () => {
-    const env = buildEnvelope('order_placed', { occurredAt: 1_795_521_600_123 }, { orderId: 'o', products: [{ sku: 's', priceMinor: 9_007_199_254_740_991 }], totalMinor: 123_456_789_012 });
+    const env = buildEnvelope(
+      'order_placed',
+      { occurredAt: 1_795_521_600_123 },
+      {
+        orderId: 'o',
+        products: [{ sku: 's', priceMinor: 9_007_199_254_740_991 }],
+        totalMinor: 123_456_789_012,
+      },
+    );
     const d = decodeEnvelope(encodeEnvelope(env));
     if (!d.ok) throw new Error(d.detail);
     expect(d.envelope.occurredAt).toBe(1_795_521_600_123);
@@ -37,6 +45,9 @@ describe('codec', () => {
   it('renders enums by name in JSON', () => {
     const d = decodeEnvelope(encodeEnvelope(buildEnvelope('chat_turn')));
     if (!d.ok) throw new Error(d.detail);
-    expect(envelopeToJson(d.envelope)).toMatchObject({ channel: 'CHANNEL_WEB', chatTurn: { role: 'CHAT_ROLE_USER' } });
+    expect(envelopeToJson(d.envelope)).toMatchObject({
+      channel: 'CHANNEL_WEB',
+      chatTurn: { role: 'CHAT_ROLE_USER' },
+    });
   });
 });

@@ -30,6 +30,10 @@ describe('topology', () => {
   it('states retention, max age and duplicate window of the events stream', () => {
     const cfg = loadConfig({ NATS_EVENTS_MAX_AGE: '3d', NATS_DUPLICATE_WINDOW: '5m' });
     const [events] = streamConfigs(cfg.nats);
-    expect(events).toMatchObject({ max_age: 3 * 86_400 * 1e9, duplicate_window: 300 * 1e9, subjects: ['shopstream.events.>'] });
+    expect(events).toMatchObject({
+      max_age: 3 * 86_400 * 1e9,
+      duplicate_window: 300 * 1e9,
+      subjects: ['shopstream.events.>'],
+    });
   });
 });

@@ -1,7 +1,15 @@
 // Pure: an Envelope becomes one row of the events table. Common payload fields get typed columns for
 // fast analytics; the whole payload is kept as JSON in `properties`.
 import { envelopeToJson } from '../../../schemas/codec';
-import { camelToSnake, channelName, chatRoleName, payloadField, type Envelope, type EventType, type Product } from '../../../schemas/events';
+import {
+  camelToSnake,
+  channelName,
+  chatRoleName,
+  payloadField,
+  type Envelope,
+  type EventType,
+  type Product,
+} from '../../../schemas/events';
 import { userKey } from '../../topology';
 
 export interface EventRow {
@@ -51,7 +59,9 @@ export function toClickHouseTime(ms: number): string {
 function snakeKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(snakeKeys);
   if (v && typeof v === 'object') {
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [camelToSnake(k), snakeKeys(x)]));
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [camelToSnake(k), snakeKeys(x)]),
+    );
   }
   return v;
 }

@@ -23,6 +23,8 @@ import { decodeAndValidate } from './steps';
 
 export interface SinkStats {
   batches: number;
+  /** Rows inserted; `stored` counts them once acked. inserted > stored: between insert and ack. */
+  inserted: number;
   stored: number;
   duplicatesSkipped: number;
   deadLettered: number;
@@ -43,6 +45,8 @@ export interface SinkDeps {
   config: Config;
   logger: Logger;
   metrics?: Metrics;
+  /** Failpoints for crash tests: a pause between a durable insert and its acks. */
+  failpoints?: { afterInsertMs?: number };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -63,11 +67,20 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
   const exists = await ch.query({ query: `EXISTS TABLE ${table}`, format: 'JSONEachRow' });
   const [row] = await exists.json<{ result: number | string }>();
   if (!row || Number(row.result) !== 1) {
-    throw new SinkStartupError(`ClickHouse table ${table} does not exist: run \`npx shopstream migrate\` (the service does this at start).`);
+    throw new SinkStartupError(
+      `ClickHouse table ${table} does not exist: run \`npx shopstream migrate\` (the service does this at start).`,
+    );
   }
   const js = nc.jetstream();
   const consumer: Consumer = await js.consumers.get(n.eventsStream, n.sinkConsumer);
-  const stats: SinkStats = { batches: 0, stored: 0, duplicatesSkipped: 0, deadLettered: 0, insertFailures: 0 };
+  const stats: SinkStats = {
+    batches: 0,
+    inserted: 0,
+    stored: 0,
+    duplicatesSkipped: 0,
+    deadLettered: 0,
+    insertFailures: 0,
+  };
   let stopping = false;
   let current: { stop(err?: Error): void } | undefined;
   let loop: Promise<void> | undefined;
@@ -84,7 +97,12 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
 
   async function insert(rows: EventRow[]): Promise<void> {
     const token = createHash('sha256')
-      .update(rows.map((r) => r.event_id).sort().join(','))
+      .update(
+        rows
+          .map((r) => r.event_id)
+          .sort()
+          .join(','),
+      )
       .digest('hex');
     for (let attempt = 0; ; attempt++) {
       try {
@@ -97,7 +115,10 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
         return;
       } catch (err) {
         if (attempt >= 2 || stopping) throw err;
-        logger.warn({ err: (err as Error).message, attempt }, 'insert failed, retrying with the same dedup token');
+        logger.warn(
+          { err: (err as Error).message, attempt },
+          'insert failed, retrying with the same dedup token',
+        );
         await sleep(200 * 2 ** attempt);
       }
     }
@@ -106,7 +127,8 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
   async function handleBatch(msgs: JsMsg[]): Promise<void> {
     const started = performance.now();
     const good: { m: JsMsg; row: EventRow }[] = [];
-    const dead: { m: JsMsg; reason: Parameters<typeof publishDeadLetter>[2]['reason']; detail: string }[] = [];
+    const dead: { m: JsMsg; reason: Parameters<typeof publishDeadLetter>[2]['reason']; detail: string }[] =
+      [];
     const seen = new Set<string>();
     const ackNow: JsMsg[] = [];
     for (const m of msgs) {
@@ -157,6 +179,8 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
       }
       if (rows.length > 0) {
         await insert(rows.map((g) => g.row));
+        stats.inserted += rows.length;
+        if (deps.failpoints?.afterInsertMs) await sleep(deps.failpoints.afterInsertMs);
         metrics?.sinkBatchRows.observe(rows.length);
         const newest = Math.max(...rows.map((g) => Date.parse(`${g.row.occurred_at.replace(' ', 'T')}Z`)));
         metrics?.sinkLagSeconds.set((Date.now() - newest) / 1000);
@@ -167,7 +191,10 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     } catch (err) {
       stats.insertFailures++;
       const delay = Math.min(30_000, 1000 * 2 ** Math.min(5, (good[0]?.m.info.redeliveryCount ?? 1) - 1));
-      logger.error({ err: (err as Error).message, rows: rows.length, retryInMs: delay }, 'ClickHouse insert failed; events will be redelivered');
+      logger.error(
+        { err: (err as Error).message, rows: rows.length, retryInMs: delay },
+        'ClickHouse insert failed; events will be redelivered',
+      );
       for (const g of rows) g.m.nak(delay);
       metrics?.sinkEvents.inc({ result: 'retried' }, rows.length);
     }

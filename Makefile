@@ -1,0 +1,63 @@
+# shopstream: two commands from a fresh clone, `make demo` and `make test`.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+# Local settings (see .env.example); the environment wins over the file.
+-include .env
+export
+
+CLI := node cli/shopstream.cjs
+NODE_STAMP := node_modules/.package-lock.json
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(NODE_STAMP) ## node modules, generated schema code, and the servers' binaries into .tools/
+	$(CLI) stack install
+
+up: install ## start NATS (JetStream) and Temporal; idempotent
+	$(CLI) stack up
+	$(CLI) topology apply
+
+down: ## stop exactly what `make up` and `make demo` started
+	@if [ -f cli/shopstream.cjs ] && [ -d node_modules ]; then $(CLI) stack down; else echo "nothing to stop (not installed)"; fi
+
+status: ## what is running
+	$(CLI) stack status
+
+demo: up ## the whole pipeline on simulated shop traffic, then a report from ClickHouse
+	$(CLI) demo
+
+gen: ## rebuild schemas/generated from the .proto files
+	npm run gen
+
+typecheck: $(NODE_STAMP)
+	npm run --silent typecheck
+
+lint: $(NODE_STAMP)
+	npm run --silent lint
+
+format: $(NODE_STAMP)
+	npm run --silent format
+
+format-check: $(NODE_STAMP)
+	npm run --silent format:check
+
+test-unit: $(NODE_STAMP) ## unit tests only (no servers)
+	npx jest --selectProjects unit
+
+test: install ## typecheck, lint, format check, then every test (unit, integration, end-to-end)
+	npm run --silent typecheck
+	npm run --silent lint
+	npm run --silent format:check
+	@mkdir -p .data
+	npx jest --ci --json --outputFile=.data/test-results.json
+
+clean: down ## stop, then delete local data (.data/)
+	rm -rf .data
+
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test clean

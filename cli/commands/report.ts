@@ -1,0 +1,30 @@
+import type { Config } from '../../infra/config';
+import { buildReport, formatReport } from '../../demo/report';
+import { openSql } from '../sql';
+import { UsageError } from '../run';
+
+export async function report(config: Config): Promise<void> {
+  const { sql, close } = await openSql(config);
+  try {
+    console.log(formatReport(await buildReport(sql, { database: config.clickhouse.database })));
+  } finally {
+    await close();
+  }
+}
+
+export async function query(config: Config, opts: Record<string, unknown>): Promise<void> {
+  const params: Record<string, string> = {};
+  for (const p of (opts['param'] as string[] | undefined) ?? []) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new UsageError(`--param takes name=value, got "${p}"`);
+    params[p.slice(0, i)] = p.slice(i + 1);
+  }
+  const { sql, close } = await openSql(config);
+  try {
+    const rows = await sql.query(String(opts['sql']), params);
+    if (rows.length > 0 && process.stdout.isTTY) console.table(rows);
+    else for (const r of rows) console.log(JSON.stringify(r));
+  } finally {
+    await close();
+  }
+}

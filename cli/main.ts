@@ -1,0 +1,114 @@
+// The shopstream CLI: wires commands to modules; each command loads only what it needs.
+import { Command } from 'commander';
+import { runCommand } from './run';
+
+const program = new Command('shopstream')
+  .description('shopstream: real-time engagement pipeline for e-commerce')
+  .showHelpAfterError();
+
+const stack = program.command('stack').description('the local NATS + Temporal stack (make up / make down)');
+stack
+  .command('install')
+  .description('install nats-server, temporal and the test server into .tools/')
+  .action(() => runCommand('stack-install'));
+stack
+  .command('up')
+  .description('install what is missing, start NATS and Temporal, wait until they answer')
+  .action(() => runCommand('stack-up'));
+stack
+  .command('down')
+  .description('stop exactly the processes `stack up` started')
+  .action(() => runCommand('stack-down'));
+stack
+  .command('status')
+  .description('what is running')
+  .action(() => runCommand('stack-status'));
+
+const topology = program.command('topology').description('NATS streams and consumers');
+topology
+  .command('apply')
+  .description('create or update streams and consumers (idempotent)')
+  .action(() => runCommand('topology-apply'));
+topology
+  .command('check')
+  .description('fail unless every stream and consumer exists')
+  .action(() => runCommand('topology-check'));
+
+program
+  .command('migrate')
+  .description('apply ClickHouse migrations (idempotent)')
+  .action(() => runCommand('migrate'));
+program
+  .command('config')
+  .description('list every configuration variable, its default and current value')
+  .option('--example', 'print in .env format (this is how .env.example is made)')
+  .action((opts: { example?: boolean }) => runCommand('config', opts));
+
+program
+  .command('serve')
+  .description('run the pipeline service: ClickHouse sink, HTTP collector, admin endpoint')
+  .option('--no-sink', 'do not run the ClickHouse sink')
+  .option('--no-collector', 'do not run the HTTP collector')
+  .option('--topology <mode>', 'apply | check', 'apply')
+  .option('--detach', 'run in the background (pid file under .data/run; make down stops it)')
+  .action((opts: { sink: boolean; collector: boolean; topology: string; detach?: boolean }) =>
+    runCommand('serve', opts),
+  );
+
+const dlq = program
+  .command('dlq')
+  .description('dead letters: events kept with a reason instead of being lost');
+dlq
+  .command('list')
+  .description('counts by reason, and samples')
+  .option('--reason <reason>', 'only this reason')
+  .option('--samples <n>', 'samples to show per reason', '3')
+  .option('--json', 'machine-readable output')
+  .action((opts: { reason?: string; samples: string; json?: boolean }) => runCommand('dlq-list', opts));
+dlq
+  .command('export')
+  .description('write dead letters as JSON lines, to fix by hand and replay with --file')
+  .option('--reason <reason>', 'only this reason')
+  .requiredOption('--out <file>', 'output file (JSON lines)')
+  .action((opts: { reason?: string; out: string }) => runCommand('dlq-export', opts));
+dlq
+  .command('replay')
+  .description(
+    're-publish dead letters that now pass (or fixed ones from --file); each republished one is removed',
+  )
+  .option('--reason <reason>', 'only this reason')
+  .option('--file <file>', 'JSON lines from `dlq export`, with the events fixed')
+  .option('--dry-run', 'say what would happen, change nothing')
+  .action((opts: { reason?: string; file?: string; dryRun?: boolean }) => runCommand('dlq-replay', opts));
+
+program
+  .command('simulate')
+  .description('simulated shop traffic through the producer SDK')
+  .option('--users <n>', 'simulated users', '3000')
+  .option('--seed <n>', 'random seed', '42')
+  .option('--garbage <n>', 'also publish this many undecodable messages (to show the dead-letter path)', '0')
+  .action((opts: { users: string; seed: string; garbage: string }) => runCommand('simulate', opts));
+
+program
+  .command('demo')
+  .description('the whole pipeline on simulated traffic, then a report from ClickHouse')
+  .option('--users <n>', 'simulated users', '4000')
+  .option('--seed <n>', 'random seed', '42')
+  .action((opts: { users: string; seed: string }) => runCommand('demo', opts));
+
+program
+  .command('report')
+  .description('events by type and the conversion funnel, from ClickHouse')
+  .action(() => runCommand('report'));
+program
+  .command('query <sql>')
+  .description(
+    'read-only SQL against ClickHouse (through the running service when it owns the embedded database)',
+  )
+  .option('--param <name=value...>', 'query parameters ({name:Type} in the SQL)')
+  .action((sql: string, opts: { param?: string[] }) => runCommand('query', { sql, ...opts }));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+});

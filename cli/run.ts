@@ -1,0 +1,65 @@
+// Runs one command: loads config (validated), imports the command lazily, turns known errors into a
+// one-line message and exit code 1, and never leaves a rejection unhandled.
+import { ConfigError, loadConfig, type Config } from '../infra/config';
+
+type Handler = (config: Config, opts: Record<string, unknown>) => Promise<number | void>;
+
+// Lazy: a command pays only for the modules it uses.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = <T>(path: string): T => require(path) as T;
+
+const commands: Record<string, () => Handler> = {
+  'stack-install': () => load<typeof import('./commands/stack')>('./commands/stack').install,
+  'stack-up': () => load<typeof import('./commands/stack')>('./commands/stack').up,
+  'stack-down': () => load<typeof import('./commands/stack')>('./commands/stack').down,
+  'stack-status': () => load<typeof import('./commands/stack')>('./commands/stack').status,
+  'topology-apply': () => load<typeof import('./commands/topology')>('./commands/topology').apply,
+  'topology-check': () => load<typeof import('./commands/topology')>('./commands/topology').check,
+  migrate: () => load<typeof import('./commands/migrate')>('./commands/migrate').migrateCommand,
+  config: () => load<typeof import('./commands/config')>('./commands/config').showConfig,
+  serve: () => load<typeof import('./commands/serve')>('./commands/serve').serve,
+  'dlq-list': () => load<typeof import('./commands/dlq')>('./commands/dlq').list,
+  'dlq-export': () => load<typeof import('./commands/dlq')>('./commands/dlq').exportCommand,
+  'dlq-replay': () => load<typeof import('./commands/dlq')>('./commands/dlq').replay,
+  simulate: () => load<typeof import('./commands/simulate')>('./commands/simulate').simulate,
+  demo: () => load<typeof import('./commands/demo')>('./commands/demo').demo,
+  report: () => load<typeof import('./commands/report')>('./commands/report').report,
+  query: () => load<typeof import('./commands/report')>('./commands/report').query,
+};
+
+const KNOWN = new Set([
+  'ConfigError',
+  'TopologyError',
+  'NatsUnavailableError',
+  'ClickHouseUnavailableError',
+  'SinkStartupError',
+  'StackError',
+  'ToolsError',
+  'RemoteSqlError',
+  'EventValidationError',
+  'PublishError',
+  'UsageError',
+]);
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function runCommand(name: string, opts: Record<string, unknown> = {}): void {
+  const main = async (): Promise<number> => {
+    const config = loadConfig();
+    const handler = commands[name]!();
+    return (await handler(config, opts)) ?? 0;
+  };
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const e = err as Error;
+      if (err instanceof ConfigError || KNOWN.has(e?.name)) console.error(`shopstream: ${e.message}`);
+      else console.error(e);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,460 @@
+// Maps one event posted to the HTTP collector to an Envelope. Pure: no I/O, no clock (the caller passes
+// receivedAt), so the same input always gives the same envelope apart from ids it must invent.
+//
+// Two input shapes:
+//   native:  { type: 'cart_item_added', event_id?, user_id?, anonymous_id?, session_id?, channel,
+//              occurred_at?, properties: { ...proto field names, snake_case } }
+//   Segment: { type: 'track', event: 'Product Added', userId?, anonymousId?, messageId?, timestamp?,
+//              context: { channel? }, properties: { ...Segment e-commerce v2 spec } }
+//
+// Money: our schema has integer minor units; Segment sends decimals in major units (19.99). We multiply
+// by 10^exponent of the currency (ISO 4217: 2 for most, 0 for JPY/KRW/..., 3 for BHD/KWD/...; 2 when no
+// currency is given) and round half away from zero to a whole number.
+//
+// Issue paths: envelope and native payload fields use proto (snake_case) names, as validateEnvelope
+// does; a Segment property that cannot be read is named as the client sent it (`properties.price`).
+import type { ValidationIssue, IssueCode } from '../../schemas/validate';
+import { validateEnvelope } from '../../schemas/validate';
+import { describeSchema, type SchemaDescription } from '../../schemas/codec';
+import {
+  CHANNELS,
+  CHAT_ROLES,
+  SCHEMA_VERSION,
+  channelValue,
+  chatRoleValue,
+  payloadField,
+  type EnvelopeInit,
+  type EventType,
+  type Product,
+} from '../../schemas/events';
+import { deriveEventId, isUlid, newEventId } from '../../schemas/ulid';
+
+export interface MappingContext {
+  /** From the write key, never from the body. */
+  shopId: string;
+  /** Server time the request arrived, epoch ms: occurred_at when the client sends none. */
+  receivedAt: number;
+  producerId: string;
+  sequence: number;
+}
+
+/** unmappable: not an event we can turn into an envelope at all; invalid_event: built, breaks a rule. */
+export type MappingRejectReason = 'unmappable' | 'invalid_event';
+
+export type MapResult =
+  | { ok: true; envelope: EnvelopeInit }
+  | { ok: false; issues: ValidationIssue[]; reason: MappingRejectReason; envelope?: EnvelopeInit };
+
+/** Event types a client may send natively; the others are emitted only by shopstream's own flows. */
+export const CLIENT_EVENT_TYPES: readonly EventType[] = [
+  'product_viewed',
+  'product_list_filtered',
+  'products_searched',
+  'cart_item_added',
+  'cart_item_removed',
+  'cart_item_quantity_changed',
+  'checkout_started',
+  'order_placed',
+  'order_refunded',
+  'chat_turn',
+];
+
+/** Segment e-commerce v2 event names we collect (matched case-insensitively), and what they become. */
+export const SEGMENT_EVENTS = {
+  'Product Viewed': 'product_viewed',
+  'Product List Filtered': 'product_list_filtered',
+  'Products Searched': 'products_searched',
+  'Product Added': 'cart_item_added',
+  'Product Removed': 'cart_item_removed',
+  'Checkout Started': 'checkout_started',
+  'Order Completed': 'order_placed',
+  'Order Refunded': 'order_refunded',
+} as const satisfies Record<string, EventType>;
+
+type SegmentEventType = (typeof SEGMENT_EVENTS)[keyof typeof SEGMENT_EVENTS];
+const SEGMENT_BY_NAME = new Map(
+  Object.entries(SEGMENT_EVENTS).map(([name, type]) => [name.toLowerCase(), type]),
+);
+const SEGMENT_OTHER_CALLS = ['page', 'screen', 'identify', 'group', 'alias'];
+/** Segment's own channel values; anything else must be one of ours. Missing: web (browser SDKs). */
+const SEGMENT_CHANNEL_ALIASES: Record<string, string> = { browser: 'web', mobile: 'app', server: 'server' };
+const SEGMENT_DEFAULT_CHANNEL = 'web';
+
+const ZERO_DECIMAL = new Set(
+  'BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF'.split(' '),
+);
+const THREE_DECIMAL = new Set('BHD IQD JOD KWD LYD OMR TND'.split(' '));
+
+/** Decimal major units to integer minor units for the currency (2 decimals when unknown). */
+export function toMinorUnits(amount: number, currency?: string): number {
+  const c = currency?.toUpperCase() ?? '';
+  const exponent = ZERO_DECIMAL.has(c) ? 0 : THREE_DECIMAL.has(c) ? 3 : 2;
+  // Shift the decimal point in the string form, so 1.005 becomes 100.5 (not 100.49999...) before rounding.
+  const text = String(Math.abs(amount));
+  const shifted = text.includes('e') ? Math.abs(amount) * 10 ** exponent : Number(`${text}e${exponent}`);
+  return Math.sign(amount) * Math.round(shifted);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+type Obj = Record<string, unknown>;
+const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const issue = (path: string, code: IssueCode, message: string): ValidationIssue => ({ path, code, message });
+const join = (path: string, key: string): string => (path ? `${path}.${key}` : key);
+/** A client value echoed in a message, cut short. */
+const quote = (v: unknown): string =>
+  JSON.stringify(typeof v === 'string' && v.length > 64 ? `${v.slice(0, 64)}...` : v);
+
+function compact<T extends Obj>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** Reads loosely typed client fields, recording an issue (and giving undefined) for a wrong type. */
+class Reader {
+  constructor(
+    readonly obj: Obj,
+    readonly path: string,
+    readonly issues: ValidationIssue[],
+  ) {}
+
+  private at(key: string): string {
+    return join(this.path, key);
+  }
+
+  str(key: string, path = this.at(key)): string | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+    this.issues.push(
+      issue(path, 'type', path === this.at(key) ? 'must be a string' : `${key} must be a string`),
+    );
+    return undefined;
+  }
+
+  num(key: string): number | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null || v === '') return undefined;
+    const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+    if (typeof n === 'number' && Number.isFinite(n)) return n;
+    this.issues.push(issue(this.at(key), 'type', 'must be a number'));
+    return undefined;
+  }
+
+  money(key: string, currency: string | undefined): number | undefined {
+    const n = this.num(key);
+    return n === undefined ? undefined : toMinorUnits(n, currency);
+  }
+
+  /** A list of objects; undefined when absent. */
+  list(key: string): Reader[] | undefined {
+    const v = this.obj[key];
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) {
+      this.issues.push(issue(this.at(key), 'type', 'must be a list'));
+      return undefined;
+    }
+    return v.flatMap((item, i) => {
+      if (isObject(item)) return [new Reader(item, `${this.at(key)}[${i}]`, this.issues)];
+      this.issues.push(issue(`${this.at(key)}[${i}]`, 'type', 'must be an object'));
+      return [];
+    });
+  }
+
+  child(key: string): Reader {
+    const v = this.obj[key];
+    if (v !== undefined && v !== null && !isObject(v))
+      this.issues.push(issue(this.at(key), 'type', 'must be an object'));
+    return new Reader(isObject(v) ? v : {}, this.at(key), this.issues);
+  }
+}
+
+// ---- shared envelope fields ----
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
+/** ISO 8601 with a zone, or epoch milliseconds (number or digits). undefined: not given or bad. */
+function parseTime(v: unknown, field: string, issues: ValidationIssue[]): number | undefined {
+  if (v === undefined || v === null || v === '') return undefined;
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  if (typeof v === 'string' && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v))) return Date.parse(v);
+  issues.push(
+    issue(
+      'occurred_at',
+      'format',
+      `${field} must be an ISO 8601 time with a zone (2024-05-01T12:00:00Z) or epoch milliseconds`,
+    ),
+  );
+  return undefined;
+}
+
+function parseChannel(
+  v: unknown,
+  field: string,
+  issues: ValidationIssue[],
+  aliases: Record<string, string> = {},
+): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= CHANNELS.length) return v;
+  const name = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  const value = channelValue(aliases[name] ?? name);
+  if (value > 0) return value;
+  const known = [...CHANNELS, ...Object.keys(aliases)].join(', ');
+  issues.push(
+    v === undefined || v === null || v === ''
+      ? issue('channel', 'required', `${field} is required: one of ${known}`)
+      : issue('channel', 'enum', `${field} ${quote(v)} is not known: use one of ${known}`),
+  );
+  return 0;
+}
+
+/**
+ * The client's ULID as is; otherwise a ULID derived from the client's own message id (Segment messageId,
+ * or a native event_id that is not a ULID) so a retried message gets the same event_id and JetStream /
+ * ClickHouse drop the copy. That needs a stable time too: a retry without a client timestamp gets a new
+ * occurred_at (receivedAt) and therefore a new id. No client id at all: a fresh ULID.
+ */
+function eventIdFor(
+  clientId: string | undefined,
+  messageId: string | undefined,
+  occurredAt: number,
+  shopId: string,
+): string {
+  if (clientId && isUlid(clientId.toUpperCase())) return clientId.toUpperCase();
+  const key = messageId ?? clientId;
+  return key ? deriveEventId(occurredAt, `${shopId}:${key}`) : newEventId();
+}
+
+interface Draft {
+  type: EventType;
+  payload: Obj;
+  eventId: string;
+  userId: string;
+  anonymousId: string;
+  sessionId: string;
+  channel: number;
+  occurredAt: number;
+  issues: ValidationIssue[];
+}
+
+// ---- native shape: proto field names, driven by the schema ----
+
+let schema: SchemaDescription | undefined;
+const getSchema = (): SchemaDescription => (schema ??= describeSchema());
+const V1 = 'shopstream.events.v1';
+const ENUM_NAMES: Record<
+  string,
+  { value: (name: string) => number; names: readonly string[]; what: string }
+> = {
+  [`${V1}.Channel`]: { value: channelValue, names: CHANNELS, what: 'channel' },
+  [`${V1}.ChatRole`]: { value: chatRoleValue, names: CHAT_ROLES, what: 'chat role' },
+};
+
+function enumFromName(typeName: string, v: unknown, path: string, issues: ValidationIssue[]): unknown {
+  const e = ENUM_NAMES[typeName];
+  if (!e || typeof v !== 'string') return v; // numbers (and unknown enums) are judged by validation
+  const value = e.value(v.trim().toLowerCase());
+  if (value === 0) {
+    issues.push(issue(path, 'enum', `${quote(v)} is not a ${e.what}: use one of ${e.names.join(', ')}`));
+  }
+  return value;
+}
+
+/** snake_case JSON -> the generated camelCase shape, recursively; unknown keys are ignored (proto3). */
+function fromProtoJson(typeName: string, raw: Obj, path: string, issues: ValidationIssue[]): Obj {
+  const out: Obj = {};
+  for (const f of getSchema().messages[typeName]!.fields) {
+    const v = raw[f.name];
+    if (v === undefined || v === null) continue;
+    const p = join(path, f.name);
+    // Values of the wrong type pass through unchanged: validateEnvelope names the problem.
+    const one = (item: unknown, ip: string): unknown =>
+      f.kind === 'message' && isObject(item)
+        ? fromProtoJson(f.typeName!, item, ip, issues)
+        : f.kind === 'enum'
+          ? enumFromName(f.typeName!, item, ip, issues)
+          : item;
+    out[f.jsName] = f.repeated && Array.isArray(v) ? v.map((item, i) => one(item, `${p}[${i}]`)) : one(v, p);
+  }
+  return out;
+}
+
+function payloadTypeName(type: EventType): string {
+  const field = getSchema().messages[`${V1}.Envelope`]!.fields.find((f) => f.name === type);
+  return field!.typeName!;
+}
+
+function mapNative(raw: Obj, type: EventType, ctx: MappingContext): Draft {
+  const issues: ValidationIssue[] = [];
+  const r = new Reader(raw, '', issues);
+  const occurredAt = parseTime(raw['occurred_at'], 'occurred_at', issues) ?? ctx.receivedAt;
+  const draft = {
+    type,
+    eventId: eventIdFor(r.str('event_id'), undefined, occurredAt, ctx.shopId),
+    userId: r.str('user_id') ?? '',
+    anonymousId: r.str('anonymous_id') ?? '',
+    sessionId: r.str('session_id') ?? '',
+    channel: parseChannel(raw['channel'], 'channel', issues),
+    occurredAt,
+    issues,
+  };
+  const props = raw['properties'];
+  if (!isObject(props)) {
+    issues.push(
+      issue(
+        type,
+        props === undefined ? 'required' : 'type',
+        'properties must be an object with the event payload',
+      ),
+    );
+  }
+  return {
+    ...draft,
+    payload: isObject(props) ? fromProtoJson(payloadTypeName(type), props, type, issues) : {},
+  };
+}
+
+// ---- Segment shape ----
+
+function segmentProduct(r: Reader, currency: string | undefined): Product {
+  return compact({
+    sku: r.str('sku'),
+    productId: r.str('product_id'),
+    name: r.str('name'),
+    category: r.str('category'),
+    brand: r.str('brand'),
+    variant: r.str('variant'),
+    priceMinor: r.money('price', currency),
+    quantity: r.num('quantity'),
+  });
+}
+
+const typeValue = (r: Reader): Obj => compact({ type: r.str('type'), value: r.str('value') });
+const products = (r: Reader, c: string | undefined): Product[] | undefined =>
+  r.list('products')?.map((p) => segmentProduct(p, c));
+/** The first of several Segment names for one amount that is present. */
+const firstMoney = (r: Reader, keys: string[], c: string | undefined): number | undefined =>
+  r.money(keys.find((k) => r.obj[k] !== undefined && r.obj[k] !== null) ?? keys[0]!, c);
+
+const SEGMENT_PAYLOADS: Record<SegmentEventType, (r: Reader, currency: string | undefined) => Obj> = {
+  product_viewed: (r, c) => ({ product: segmentProduct(r, c), currency: c }),
+  product_list_filtered: (r) => ({
+    listId: r.str('list_id'),
+    category: r.str('category'),
+    filters: r.list('filters')?.map(typeValue),
+    sorts: r.list('sorts')?.map(typeValue),
+    resultCount: r.num('result_count'),
+  }),
+  products_searched: (r) => ({ query: r.str('query'), resultCount: r.num('result_count') }),
+  cart_item_added: (r, c) => ({ cartId: r.str('cart_id'), product: segmentProduct(r, c), currency: c }),
+  cart_item_removed: (r, c) => ({ cartId: r.str('cart_id'), product: segmentProduct(r, c), currency: c }),
+  checkout_started: (r, c) => ({
+    cartId: r.str('cart_id'),
+    products: products(r, c),
+    totalMinor: firstMoney(r, ['total', 'value', 'revenue'], c),
+    currency: c,
+  }),
+  order_placed: (r, c) => ({
+    orderId: r.str('order_id'),
+    cartId: r.str('cart_id'),
+    products: products(r, c),
+    totalMinor: firstMoney(r, ['total', 'revenue'], c),
+    discountMinor: r.money('discount', c),
+    couponCode: r.str('coupon'),
+    currency: c,
+  }),
+  order_refunded: (r, c) => ({
+    orderId: r.str('order_id'),
+    products: products(r, c),
+    totalMinor: firstMoney(r, ['total', 'revenue'], c),
+    currency: c,
+  }),
+};
+
+function mapSegment(raw: Obj, type: SegmentEventType, ctx: MappingContext): Draft {
+  const issues: ValidationIssue[] = [];
+  const r = new Reader(raw, '', issues);
+  const context = r.child('context');
+  const props = r.child('properties');
+  const currency = props.str('currency')?.toUpperCase();
+  const occurredAt =
+    parseTime(raw['timestamp'] ?? raw['originalTimestamp'], 'timestamp', issues) ?? ctx.receivedAt;
+  const channel = context.obj['channel'] ?? raw['channel'] ?? SEGMENT_DEFAULT_CHANNEL;
+  const draft = {
+    type,
+    eventId: eventIdFor(undefined, r.str('messageId', 'event_id'), occurredAt, ctx.shopId),
+    userId: r.str('userId', 'user_id') ?? '',
+    anonymousId: r.str('anonymousId', 'anonymous_id') ?? '',
+    sessionId: context.str('sessionId', 'session_id') ?? context.str('session_id', 'session_id') ?? '',
+    channel: parseChannel(channel, 'context.channel', issues, SEGMENT_CHANNEL_ALIASES),
+    occurredAt,
+    issues,
+  };
+  return { ...draft, payload: compact(SEGMENT_PAYLOADS[type](props, currency)) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+const unmappable = (path: string, code: IssueCode, message: string): MapResult => ({
+  ok: false,
+  reason: 'unmappable',
+  issues: [issue(path, code, message)],
+});
+
+function draftFor(raw: unknown, ctx: MappingContext): Draft | MapResult {
+  if (!isObject(raw)) return unmappable('', 'type', 'an event must be a JSON object');
+  const type = raw['type'];
+  if (type === 'track') {
+    const name = raw['event'];
+    if (typeof name !== 'string' || name.trim() === '') {
+      return unmappable('event', 'required', 'a Segment track call needs an event name');
+    }
+    const mapped = SEGMENT_BY_NAME.get(name.trim().toLowerCase());
+    if (!mapped) {
+      return unmappable(
+        'event',
+        'type',
+        `Segment event ${quote(name)} is not collected; supported: ${Object.keys(SEGMENT_EVENTS).join(', ')}`,
+      );
+    }
+    return mapSegment(raw, mapped, ctx);
+  }
+  if (typeof type === 'string' && SEGMENT_OTHER_CALLS.includes(type)) {
+    return unmappable('type', 'type', `only track events are collected, not Segment ${type} calls`);
+  }
+  if (typeof type === 'string' && (CLIENT_EVENT_TYPES as readonly string[]).includes(type)) {
+    return mapNative(raw, type as EventType, ctx);
+  }
+  return unmappable(
+    'type',
+    type === undefined ? 'required' : 'type',
+    `type must be 'track' (Segment) or one of ${CLIENT_EVENT_TYPES.join(', ')}`,
+  );
+}
+
+/** An issue already reported by mapping hides validation's issues at or below the same path. */
+const covered = (path: string, by: ValidationIssue[]): boolean =>
+  by.some((i) => path === i.path || path.startsWith(`${i.path}.`) || path.startsWith(`${i.path}[`));
+
+/** Maps one posted event (native or Segment track) to a validated envelope, or says why it cannot. */
+export function mapIncomingEvent(raw: unknown, ctx: MappingContext): MapResult {
+  const d = draftFor(raw, ctx);
+  if ('ok' in d) return d;
+  const envelope: EnvelopeInit = {
+    eventId: d.eventId,
+    schemaVersion: SCHEMA_VERSION,
+    shopId: ctx.shopId,
+    userId: d.userId,
+    anonymousId: d.anonymousId,
+    sessionId: d.sessionId,
+    channel: d.channel,
+    occurredAt: d.occurredAt,
+    sequence: ctx.sequence,
+    producerId: ctx.producerId,
+    [payloadField(d.type)]: d.payload,
+  };
+  const issues = [...d.issues, ...validateEnvelope(envelope).filter((i) => !covered(i.path, d.issues))];
+  return issues.length > 0
+    ? { ok: false, reason: 'invalid_event', issues, envelope }
+    : { ok: true, envelope };
+}

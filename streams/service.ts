@@ -1,0 +1,139 @@
+// The pipeline service: one process that owns the ClickHouse connection and runs the ClickHouse
+// sink, the HTTP collector and the admin endpoint. Starts in order, fails fast, drains in reverse.
+import type { FastifyInstance } from 'fastify';
+import type { NatsConnection } from 'nats';
+import { createClickHouse, type ClickHouseClient } from '../infra/clickhouse/client';
+import { migrate } from '../infra/clickhouse/migrate';
+import type { Config } from '../infra/config';
+import type { Logger } from '../infra/logger';
+import { createMetrics, type Metrics } from '../infra/metrics';
+import { buildAdmin } from './admin';
+import { buildCollector } from './collector/server';
+import { publishDeadLetter } from './dlq';
+import { connectNats } from './nats';
+import { createProducer, type Producer } from './producer/producer';
+import { createClickHouseSink, type ClickHouseSink } from './sinks/clickhouse/sink';
+import { applyTopology, checkTopology } from './topology';
+
+export interface ServiceOptions {
+  config: Config;
+  logger: Logger;
+  sink?: boolean;
+  collector?: boolean;
+  /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
+  topology?: 'apply' | 'check';
+}
+
+export interface Service {
+  stop(): Promise<void>;
+  /** Settles when a component fails on its own (not on stop). */
+  readonly failed: Promise<Error>;
+  readonly metrics: Metrics;
+}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { config, logger } = opts;
+  const metrics = createMetrics();
+  const closers: { name: string; close: () => Promise<unknown> }[] = [];
+  let failWith: (err: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (failWith = resolve));
+  let stopped = false;
+
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const c of closers.reverse()) {
+      try {
+        await c.close();
+        logger.info({ component: c.name }, 'stopped');
+      } catch (err) {
+        logger.error({ component: c.name, err: (err as Error).message }, 'stop failed');
+      }
+    }
+  };
+
+  try {
+    const nc: NatsConnection = await connectNats(config.nats, 'shopstream-service');
+    closers.push({ name: 'nats', close: () => nc.drain() });
+    const jsm = await nc.jetstreamManager();
+    if ((opts.topology ?? 'apply') === 'apply') {
+      const r = await applyTopology(jsm, config);
+      logger.info(r, 'topology applied');
+    }
+    await checkTopology(jsm, config);
+
+    let ch: ClickHouseClient | undefined;
+    let sink: ClickHouseSink | undefined;
+    if (opts.sink !== false) {
+      ch = createClickHouse(config.clickhouse);
+      const client = ch;
+      closers.push({ name: 'clickhouse', close: () => client.close() });
+      const applied = await migrate(ch, config.clickhouse.database);
+      logger.info(
+        { applied, database: config.clickhouse.database, embedded: config.clickhouse.url === '' },
+        'clickhouse ready',
+      );
+      const afterInsertMs = Number(process.env['SHOPSTREAM_FAILPOINT_SINK_AFTER_INSERT_MS'] ?? 0);
+      if (afterInsertMs > 0)
+        logger.warn({ afterInsertMs }, 'failpoint set: the sink pauses between insert and ack (tests only)');
+      sink = await createClickHouseSink({
+        nc,
+        ch,
+        config,
+        logger: logger.child({ component: 'sink' }),
+        metrics,
+        failpoints: { afterInsertMs },
+      });
+      const s = sink;
+      closers.push({ name: 'sink', close: () => s.stop() });
+      s.run().catch((err: Error) => {
+        logger.error({ err: err.message }, 'sink stopped on an error');
+        failWith(err);
+      });
+    }
+
+    let producer: Producer | undefined;
+    if (opts.collector !== false) {
+      producer = await createProducer({
+        nats: config.nats,
+        shopId: 'collector',
+        producerId: 'collector',
+        connection: nc,
+      });
+      const p = producer;
+      closers.push({ name: 'producer', close: () => p.close() });
+      const js = nc.jetstream();
+      const collector: FastifyInstance = buildCollector({
+        config: config.collector,
+        publish: (e) => p.publish(e),
+        deadLetter: (dl) => publishDeadLetter(js, config.nats.prefix, dl),
+        logger: logger.child({ component: 'collector' }),
+        metrics,
+      });
+      await collector.listen({ host: config.collector.host, port: config.collector.port });
+      closers.push({ name: 'collector', close: () => collector.close() });
+      logger.info(
+        { url: `http://${config.collector.host}:${config.collector.port}/v1/events` },
+        'collector listening',
+      );
+    }
+
+    const admin = buildAdmin({
+      metrics,
+      ...(ch ? { ch } : {}),
+      health: () =>
+        Promise.resolve({ ok: !nc.isClosed() && !stopped, checks: { nats: !nc.isClosed(), sink: !!sink } }),
+      stats: () => ({ sink: sink?.stats(), producer: producer?.stats() }),
+    });
+    await admin.listen({ host: config.admin.host, port: config.admin.port });
+    closers.push({ name: 'admin', close: () => admin.close() });
+    logger.info(
+      { url: `http://${config.admin.host}:${config.admin.port}` },
+      'admin listening (metrics, health, sql)',
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop, failed, metrics };
+}

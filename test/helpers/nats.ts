@@ -1,0 +1,43 @@
+// A throwaway nats-server with JetStream per test file, like nats.js's test launcher: its own free
+// ports (chosen by nats-server) and a temp store directory that stop() deletes.
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadConfig } from '../../infra/config';
+import { startNatsServer } from '../../infra/stack/stack';
+import { findTools } from '../../infra/stack/tools';
+
+export interface TestNats {
+  url: string;
+  monitorUrl: string;
+  pid: number;
+  storeDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestNats(): Promise<TestNats> {
+  const { natsServer } = await findTools(loadConfig().stack);
+  if (!natsServer) {
+    throw new Error(
+      'nats-server (2.10+) not found in .tools/venv/bin or on PATH: run `make up` or `npx shopstream stack install` first',
+    );
+  }
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'shopstream-nats-'));
+  const storeDir = path.join(dir, 'store');
+  try {
+    const server = await startNatsServer({
+      binary: natsServer,
+      port: 0,
+      storeDir,
+      logFile: path.join(dir, 'nats-server.log'),
+      serverName: 'shopstream-test',
+    });
+    let stopped: Promise<void> | undefined;
+    const stop = () =>
+      (stopped ??= server.stop().finally(() => fs.rm(dir, { recursive: true, force: true })));
+    return { url: server.url, monitorUrl: server.monitorUrl, pid: server.pid, storeDir, stop };
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
