@@ -13,7 +13,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@# npm install, not npm ci: this registry does not serve other platforms' optional packages, so the
+	@# lock file cannot list them and npm ci would call it out of sync.
+	npm install --no-audit --no-fund
 	@touch $@
 
 install: $(NODE_STAMP) ## node modules, generated schema code, and the servers' binaries into .tools/
