@@ -13,20 +13,37 @@ export async function main(): Promise<void> {
       userId: 'u-42',
       sessionId: 's-1',
       channel: 'web',
-      properties: { product: { sku: 'PHO-0001', name: 'Orbit phone 12', category: 'phones', priceMinor: 49999 }, currency: 'USD' },
+      properties: {
+        product: { sku: 'PHO-0001', name: 'Orbit phone 12', category: 'phones', priceMinor: 49999 },
+        currency: 'USD',
+      },
     });
     console.log(`product_viewed stored as ${viewed.stream}#${viewed.seq} (event ${viewed.eventId})`);
 
     // Give your own event id to make a retried call idempotent: the second one is a duplicate.
     const eventId = viewed.eventId.replace(/.$/, (c) => (c === 'Z' ? 'Y' : 'Z'));
-    const order = { orderId: 'o-1', products: [{ sku: 'PHO-0001', priceMinor: 49999, quantity: 1 }], totalMinor: 49999, currency: 'USD' };
+    const order = {
+      orderId: 'o-1',
+      products: [{ sku: 'PHO-0001', priceMinor: 49999, quantity: 1 }],
+      totalMinor: 49999,
+      currency: 'USD',
+    };
     await producer.track('order_placed', { userId: 'u-42', channel: 'web', eventId, properties: order });
-    const again = await producer.track('order_placed', { userId: 'u-42', channel: 'web', eventId, properties: order });
+    const again = await producer.track('order_placed', {
+      userId: 'u-42',
+      channel: 'web',
+      eventId,
+      properties: order,
+    });
     console.log(`same event_id again: duplicate=${again.duplicate}`);
 
     // Invalid events never leave the process: the error says which field is wrong.
     try {
-      await producer.track('cart_item_added', { userId: 'u-42', channel: 'web', properties: { cartId: 'c-1', product: { sku: '' } } });
+      await producer.track('cart_item_added', {
+        userId: 'u-42',
+        channel: 'web',
+        properties: { cartId: 'c-1', product: { sku: '' } },
+      });
     } catch (err) {
       if (!(err instanceof EventValidationError)) throw err;
       console.log(`rejected: ${err.issues.map((i) => `${i.path} ${i.message}`).join(', ')}`);

@@ -17,6 +17,8 @@ export interface ExportLine {
   reason: string;
   detail: string;
   shop_id?: string;
+  /** when it was dead-lettered: the receive time of an HTTP event that carried none */
+  failed_at?: string;
   /** a decodable protobuf event, as JSON */
   envelope?: Record<string, unknown>;
   /** an HTTP event as it was sent */
@@ -26,7 +28,7 @@ export interface ExportLine {
 }
 
 export function toExportLine(dl: StoredDeadLetter): ExportLine {
-  const line: ExportLine = { seq: dl.seq, reason: dl.reason, detail: dl.detail };
+  const line: ExportLine = { seq: dl.seq, reason: dl.reason, detail: dl.detail, failed_at: dl.failedAt };
   if (dl.shopId) line.shop_id = dl.shopId;
   if (dl.contentType && JSON_CT.test(dl.contentType)) {
     try {
@@ -49,9 +51,25 @@ function checked(envelope: EnvelopeInit): Repair {
     : { ok: false, why: issues.map((i) => `${i.path}: ${i.message}`).join('; ') };
 }
 
-function fromHttpEvent(raw: unknown, shopId: string | undefined, sequence: number): Repair {
+/**
+ * An HTTP event gets the same event_id on every replay of the same dead letter: its own id if it had
+ * one, else one derived from the dead letter's sequence, and its original receive time.
+ */
+function fromHttpEvent(
+  raw: unknown,
+  shopId: string | undefined,
+  seq: number,
+  failedAt: string | undefined,
+  sequence: number,
+): Repair {
   if (!shopId) return { ok: false, why: 'no shop id recorded with this HTTP event' };
-  const r = mapIncomingEvent(raw, { shopId, receivedAt: Date.now(), producerId: 'dlq-replay', sequence });
+  const receivedAt = failedAt && !Number.isNaN(Date.parse(failedAt)) ? Date.parse(failedAt) : Date.now();
+  let event = raw;
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    const o = raw as Record<string, unknown>;
+    if (!o['messageId'] && !o['event_id']) event = { ...o, messageId: `dlq-${seq}` };
+  }
+  const r = mapIncomingEvent(event, { shopId, receivedAt, producerId: 'dlq-replay', sequence });
   return r.ok
     ? { ok: true, envelope: r.envelope }
     : { ok: false, why: r.issues.map((i) => `${i.path}: ${i.message}`).join('; ') };
@@ -66,7 +84,7 @@ export function repairStored(dl: StoredDeadLetter, sequence: number): Repair {
     } catch (err) {
       return { ok: false, why: `not JSON: ${(err as Error).message}` };
     }
-    return fromHttpEvent(raw, dl.shopId, sequence);
+    return fromHttpEvent(raw, dl.shopId, dl.seq, dl.failedAt, sequence);
   }
   const d = decodeEnvelope(dl.data);
   if (!d.ok) return { ok: false, why: `${d.reason}: ${d.detail}` };
@@ -82,6 +100,7 @@ export function repairLine(line: ExportLine, sequence: number): Repair {
       return { ok: false, why: `envelope JSON does not fit the schema: ${(err as Error).message}` };
     }
   }
-  if (line.event !== undefined) return fromHttpEvent(line.event, line.shop_id, sequence);
+  if (line.event !== undefined)
+    return fromHttpEvent(line.event, line.shop_id, line.seq, line.failed_at, sequence);
   return { ok: false, why: 'raw bytes cannot be replayed: write an "envelope" or "event" for this line' };
 }

@@ -114,3 +114,14 @@ export async function summarizeDeadLetters(jsm: JetStreamManager, prefix: string
 export async function deleteDeadLetter(jsm: JetStreamManager, prefix: string, seq: number): Promise<void> {
   await jsm.streams.deleteMessage(names(prefix).dlqStream, seq, false);
 }
+
+/** Whether a dead letter is still in the stream (a replayed one has been removed). */
+export async function deadLetterExists(jsm: JetStreamManager, prefix: string, seq: number): Promise<boolean> {
+  try {
+    await jsm.streams.getMessage(names(prefix).dlqStream, { seq });
+    return true;
+  } catch (err) {
+    if (/no message found|not found|10037/i.test((err as Error).message)) return false;
+    throw err;
+  }
+}

@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../infra/config';
-import { deleteDeadLetter, readDeadLetters, summarizeDeadLetters } from '../../streams/dlq';
+import { deadLetterExists, deleteDeadLetter, readDeadLetters, summarizeDeadLetters } from '../../streams/dlq';
 import {
   repairLine,
   repairStored,
@@ -92,7 +92,7 @@ export async function replay(config: Config, opts: Record<string, unknown>): Pro
     connection: nc,
   });
   const jsm = await nc.jetstreamManager();
-  const tally = { replayed: 0, duplicates: 0, stillFailing: 0 };
+  const tally = { replayed: 0, duplicates: 0, stillFailing: 0, alreadyReplayed: 0 };
   const why = new Map<string, number>();
   let sequence = 0;
   const handle = async (seq: number, repair: Repair): Promise<void> => {
@@ -116,6 +116,11 @@ export async function replay(config: Config, opts: Record<string, unknown>): Pro
       for await (const text of rl) {
         if (!text.trim()) continue;
         const line = JSON.parse(text) as ExportLine;
+        // a line whose dead letter is gone was replayed before: running a file twice changes nothing
+        if (!(await deadLetterExists(jsm, config.nats.prefix, line.seq))) {
+          tally.alreadyReplayed++;
+          continue;
+        }
         await handle(line.seq, repairLine(line, ++sequence));
       }
     } else {
@@ -130,7 +135,8 @@ export async function replay(config: Config, opts: Record<string, unknown>): Pro
     await nc.drain();
   }
   console.log(
-    `${dryRun ? 'would replay' : 'replayed'}: ${tally.replayed}, already stored: ${tally.duplicates}, still failing (kept): ${tally.stillFailing}`,
+    `${dryRun ? 'would replay' : 'replayed'}: ${tally.replayed}, already stored: ${tally.duplicates}, still failing (kept): ${tally.stillFailing}` +
+      (tally.alreadyReplayed ? `, replayed before (skipped): ${tally.alreadyReplayed}` : ''),
   );
   for (const [w, c] of why) console.log(`  ${c} x ${w}`);
   return 0;

@@ -1,0 +1,74 @@
+// The whole pipeline as `make demo` runs it (stack, service, simulator, report), on free ports and a
+// temporary data directory, with fewer users; and the producer example as the README shows it.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { getFreePort } from '../../infra/stack/processes';
+
+const run = promisify(execFile);
+const ROOT = path.join(__dirname, '../..');
+const CLI = path.join(ROOT, 'cli/shopstream.cjs');
+
+let dataDir: string;
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shopstream-demo-'));
+  const ports: number[] = [];
+  for (let i = 0; i < 6; i++) ports.push(await getFreePort());
+  const [nats, monitor, temporal, ui, collector, admin] = ports as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  env = {
+    ...process.env,
+    SHOPSTREAM_DATA_DIR: dataDir,
+    CLICKHOUSE_DATA_DIR: path.join(dataDir, 'clickhouse'),
+    STACK_NATS_PORT: String(nats),
+    STACK_NATS_MONITOR_PORT: String(monitor),
+    STACK_TEMPORAL_PORT: String(temporal),
+    STACK_TEMPORAL_UI_PORT: String(ui),
+    NATS_URL: `nats://127.0.0.1:${nats}`,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
+    COLLECTOR_PORT: String(collector),
+    ADMIN_PORT: String(admin),
+    LOG_LEVEL: 'warn',
+  };
+});
+
+afterAll(async () => {
+  await run(process.execPath, [CLI, 'stack', 'down'], { env }).catch(() => undefined);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+it('demo: every event sent is stored once, and the report is printed', async () => {
+  const { stdout } = await run(process.execPath, [CLI, 'demo', '--users', '400', '--seed', '7'], {
+    env,
+    maxBuffer: 16 << 20,
+  });
+  const lines = stdout.trim().split('\n');
+  const sent = /^events sent: (\d+)$/.exec(lines.at(-2) ?? '');
+  const stored = /^events stored: (\d+)$/.exec(lines.at(-1) ?? '');
+  expect(sent && stored).toBeTruthy();
+  expect(Number(sent![1])).toBeGreaterThan(3000);
+  expect(stored![1]).toBe(sent![1]);
+  expect(stdout).toMatch(/Conversion funnel/);
+  expect(stdout).toMatch(/order_placed\s+\d+/);
+  expect(stdout).toMatch(/decode_failed: 3/);
+}, 240_000);
+
+it('the producer example runs against the stack', async () => {
+  const { stdout } = await run(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'examples/producer.ts')],
+    { env },
+  );
+  expect(stdout).toMatch(/same event_id again: duplicate=true/);
+  expect(stdout).toMatch(/rejected: cart_item_added\.product\.sku is required/);
+}, 60_000);
