@@ -59,7 +59,10 @@ test: install ## typecheck, lint, format check, then every test (unit, integrati
 	@mkdir -p .data
 	npx jest --ci --json --outputFile=.data/test-results.json
 
+bench-ingest: install ## producer publish rate and sink drain rate on a throwaway NATS + ClickHouse
+	npx tsx bench/ingest.ts
+
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test clean
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test bench-ingest clean

@@ -4,13 +4,14 @@ const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
 
 module.exports = {
+  // a global option (per-project values are ignored): integration tests poll real servers
+  testTimeout: 120000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     {
       ...common,
       displayName: 'int',
       testMatch: ['<rootDir>/test/int/**/*.int.test.ts', '<rootDir>/test/e2e/**/*.e2e.test.ts'],
-      testTimeout: 120000,
     },
   ],
 };

@@ -2,6 +2,12 @@
 import { Command } from 'commander';
 import { runCommand } from './run';
 
+// A promise nobody awaited that fails is a bug: say so loudly and stop, rather than go on half-broken.
+process.on('unhandledRejection', (reason) => {
+  console.error('shopstream: unhandled rejection (a bug, please report it):', reason);
+  process.exit(70);
+});
+
 const program = new Command('shopstream')
   .description('shopstream: real-time engagement pipeline for e-commerce')
   .showHelpAfterError();

@@ -6,14 +6,29 @@ import schemaJson from './generated/events.json';
 import { eventTypeOf, type Envelope, type EnvelopeInit, type EventType } from './events';
 
 const EnvelopeType = shopstream.events.v1.Envelope;
-const DECODED: protobuf.IConversionOptions = {
-  longs: Number,
-  enums: Number,
-  defaults: true,
-  arrays: true,
-  oneofs: true,
-};
 const PACKAGE = 'shopstream.events.v1';
+
+// int64 fields as plain numbers (all our int64 values - epoch ms, minor units, counters - are far below
+// 2^53). protobufjs would hand out Long objects, and its Long switch is process-wide and shared with the
+// Temporal SDK, so instead our readers convert, and our generated classes default those fields to 0.
+const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+type LongLike = { toNumber(): number };
+const asNumber = (v: unknown): number => (typeof v === 'number' ? v : (v as LongLike).toNumber());
+const NUMBER_LONGS = Object.fromEntries(
+  [...LONG_TYPES].map((t) => [
+    t,
+    function (this: protobuf.Reader): number {
+      const proto = Object.getPrototypeOf(this) as Record<string, (this: protobuf.Reader) => unknown>;
+      return asNumber(proto[t]!.call(this));
+    },
+  ]),
+);
+
+function readerFor(bytes: Uint8Array): protobuf.Reader {
+  const reader = Object.assign(protobuf.Reader.create(bytes), NUMBER_LONGS);
+  reader.discardUnknown = false; // to tell a newer producer's event from a broken one
+  return reader;
+}
 
 export function encodeEnvelope(envelope: EnvelopeInit): Uint8Array {
   return EnvelopeType.encode(envelope).finish();
@@ -38,14 +53,8 @@ export function decodeEnvelope(bytes: Uint8Array): DecodeResult {
   let envelope: Envelope;
   let unknownFields = 0;
   try {
-    const reader = protobuf.Reader.create(bytes);
-    reader.discardUnknown = false; // to tell a newer producer's event from a broken one
-    const message = EnvelopeType.decode(reader);
-    unknownFields = message.$unknowns?.length ?? 0;
-    // Plain data with int64 as numbers (protobufjs would give Long objects, and the Long setting is
-    // process-wide and shared with the Temporal SDK, so it is not changed). Unset fields get their
-    // defaults ('' / 0 / [] / null), as on a message instance.
-    envelope = EnvelopeType.toObject(message, DECODED) as Envelope;
+    envelope = EnvelopeType.decode(readerFor(bytes));
+    unknownFields = envelope.$unknowns?.length ?? 0;
   } catch (err) {
     return { ok: false, reason: 'decode_failed', detail: err instanceof Error ? err.message : String(err) };
   }
@@ -72,8 +81,9 @@ export function envelopeToJson(envelope: Envelope): Record<string, unknown> {
   });
 }
 
+/** An envelope from its JSON form (as `envelopeToJson` writes it), with int64 fields as numbers. */
 export function envelopeFromJson(json: Record<string, unknown>): Envelope {
-  return EnvelopeType.fromObject(json);
+  return EnvelopeType.decode(readerFor(EnvelopeType.encode(EnvelopeType.fromObject(json)).finish()));
 }
 
 // ---- schema description, for validation and compatibility checks ----
@@ -169,6 +179,20 @@ export function codecFor(json: protobuf.INamespace): {
       type.toObject(type.decode(bytes), { enums: String, longs: Number, defaults: false, oneofs: true }),
   };
 }
+
+/** Our generated classes default their int64 fields to 0, not Long(0): see NUMBER_LONGS. */
+(function numberDefaults(): void {
+  const classes = shopstream as unknown as Record<string, unknown>;
+  for (const msg of Object.values(describeSchema().messages)) {
+    const cls = msg.fullName
+      .split('.')
+      .slice(1)
+      .reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], classes) as
+      { prototype?: Record<string, unknown> } | undefined;
+    if (!cls?.prototype) continue;
+    for (const f of msg.fields) if (!f.repeated && LONG_TYPES.has(f.type)) cls.prototype[f.jsName] = 0;
+  }
+})();
 
 export const currentSchemaJson = schemaJson as protobuf.INamespace;
 export const ENVELOPE_TYPE = `${PACKAGE}.Envelope`;

@@ -1,7 +1,7 @@
 // Validation driven by the annotations in the .proto files ((required), (min), (max_len)) plus the
 // few envelope rules that span fields. Pure: no I/O, used by the producer SDK, the collector and the
 // sink alike, so an event is judged the same everywhere.
-import { describeSchema, ENVELOPE_TYPE, type MessageRule, type SchemaDescription } from './codec';
+import { describeSchema, ENVELOPE_TYPE, type FieldRule, type SchemaDescription } from './codec';
 import { isUlid } from './ulid';
 import type { EnvelopeInit } from './events';
 
@@ -29,102 +29,113 @@ const EARLIEST_MS = Date.UTC(2000, 0, 1);
 const CURRENCY_RE = /^[A-Z]{3}$/;
 
 function isEmpty(v: unknown): boolean {
-  return (
-    v === undefined ||
-    v === null ||
-    v === '' ||
-    v === 0 ||
-    (Array.isArray(v) && v.length === 0) ||
-    (typeof v === 'object' &&
-      !Array.isArray(v) &&
-      !(v instanceof Uint8Array) &&
-      Object.keys(v).length === 0 &&
-      false)
-  );
+  return v === undefined || v === null || v === '' || v === 0 || (Array.isArray(v) && v.length === 0);
 }
 
-function checkMessage(
-  rule: MessageRule,
-  value: Record<string, unknown>,
-  prefix: string,
-  out: ValidationIssue[],
-): void {
-  const s = getSchema();
-  for (const f of rule.fields) {
-    const path = prefix ? `${prefix}.${f.name}` : f.name;
-    const v = value[f.jsName];
-    if (f.oneof) {
-      // oneof members are checked only when set; the envelope rule below requires one payload
-      if (v === undefined || v === null) continue;
-    }
-    if (f.required && isEmpty(v)) {
-      out.push({ path, code: 'required', message: 'is required' });
-      continue;
-    }
-    if (v === undefined || v === null) continue;
-    const items: unknown[] = f.repeated ? (Array.isArray(v) ? v : [v]) : [v];
-    if (f.repeated && !Array.isArray(v)) {
-      out.push({ path, code: 'type', message: 'must be a list' });
-      continue;
-    }
-    items.forEach((item, i) => {
-      const p = f.repeated ? `${path}[${i}]` : path;
-      if (f.kind === 'message') {
-        if (typeof item !== 'object' || item === null) {
-          out.push({ path: p, code: 'type', message: 'must be an object' });
-          return;
-        }
-        checkMessage(s.messages[f.typeName!]!, item as Record<string, unknown>, p, out);
-        return;
-      }
-      if (f.kind === 'enum') {
-        const values = Object.values(s.enums[f.typeName!]!);
-        if (typeof item !== 'number' || !values.includes(item)) {
-          out.push({ path: p, code: 'enum', message: `is not a known ${f.typeName!.split('.').pop()}` });
-        }
-        return;
-      }
-      if (f.type === 'string') {
-        if (typeof item !== 'string') {
-          out.push({ path: p, code: 'type', message: 'must be a string' });
-          return;
-        }
-        if (f.maxLen !== undefined && item.length > f.maxLen) {
-          out.push({ path: p, code: 'max_len', message: `is longer than ${f.maxLen} characters` });
-        }
-        if (f.name === 'currency' && item !== '' && !CURRENCY_RE.test(item)) {
-          out.push({ path: p, code: 'format', message: 'must be an ISO 4217 code such as USD or CNY' });
-        }
-        return;
-      }
-      if (f.type === 'bool') {
-        if (typeof item !== 'boolean') out.push({ path: p, code: 'type', message: 'must be true or false' });
-        return;
-      }
-      if (f.type !== 'bytes') {
-        if (typeof item !== 'number' || !Number.isFinite(item)) {
-          out.push({ path: p, code: 'type', message: 'must be a number' });
-          return;
-        }
-        const integer = !['double', 'float'].includes(f.type);
-        if (integer && !Number.isSafeInteger(item)) {
-          out.push({ path: p, code: 'type', message: 'must be a whole number' });
-          return;
-        }
-        const unsigned = f.type.startsWith('uint') || f.type.startsWith('fixed');
-        const min = f.min ?? (unsigned ? 0 : undefined);
-        if (min !== undefined && item < min)
-          out.push({ path: p, code: 'min', message: `must be at least ${min}` });
-      }
-    });
-  }
+const FLOAT_TYPES = new Set(['double', 'float']);
+
+/** Where a value sits: the message's path, the field, and the list index (-1 when not a list item). */
+type Check = (v: unknown, prefix: string, index: number, out: ValidationIssue[]) => void;
+type MessageCheck = (value: Record<string, unknown>, prefix: string, out: ValidationIssue[]) => void;
+
+// Hot path (every event, in every process): paths are only built for issues, and no closure is made
+// per value.
+function pathOf(prefix: string, f: FieldRule, index: number): string {
+  const p = prefix ? `${prefix}.${f.name}` : f.name;
+  return index < 0 ? p : `${p}[${index}]`;
 }
+
+/** One field's value check, built once per field. */
+function valueCheck(f: FieldRule, s: SchemaDescription): Check {
+  const issue = (prefix: string, index: number, code: IssueCode, message: string): ValidationIssue => ({
+    path: pathOf(prefix, f, index),
+    code,
+    message,
+  });
+  if (f.kind === 'message') {
+    return (item, prefix, index, out) => {
+      if (typeof item !== 'object' || item === null)
+        out.push(issue(prefix, index, 'type', 'must be an object'));
+      else messageCheck(f.typeName!, s)(item as Record<string, unknown>, pathOf(prefix, f, index), out);
+    };
+  }
+  if (f.kind === 'enum') {
+    const values = new Set(Object.values(s.enums[f.typeName!]!));
+    const what = f.typeName!.split('.').pop()!;
+    return (item, prefix, index, out) => {
+      if (typeof item !== 'number' || !values.has(item))
+        out.push(issue(prefix, index, 'enum', `is not a known ${what}`));
+    };
+  }
+  if (f.type === 'string') {
+    const currency = f.name === 'currency';
+    return (item, prefix, index, out) => {
+      if (typeof item !== 'string') return void out.push(issue(prefix, index, 'type', 'must be a string'));
+      if (f.maxLen !== undefined && item.length > f.maxLen) {
+        out.push(issue(prefix, index, 'max_len', `is longer than ${f.maxLen} characters`));
+      }
+      if (currency && item !== '' && !CURRENCY_RE.test(item)) {
+        out.push(issue(prefix, index, 'format', 'must be an ISO 4217 code such as USD or CNY'));
+      }
+    };
+  }
+  if (f.type === 'bool') {
+    return (item, prefix, index, out) => {
+      if (typeof item !== 'boolean') out.push(issue(prefix, index, 'type', 'must be true or false'));
+    };
+  }
+  if (f.type === 'bytes') return () => undefined;
+  const integer = !FLOAT_TYPES.has(f.type);
+  const unsigned = f.type.startsWith('uint') || f.type.startsWith('fixed');
+  const min = f.min ?? (unsigned ? 0 : undefined);
+  return (item, prefix, index, out) => {
+    if (typeof item !== 'number' || !Number.isFinite(item))
+      return void out.push(issue(prefix, index, 'type', 'must be a number'));
+    if (integer && !Number.isSafeInteger(item))
+      return void out.push(issue(prefix, index, 'type', 'must be a whole number'));
+    if (min !== undefined && item < min) out.push(issue(prefix, index, 'min', `must be at least ${min}`));
+  };
+}
+
+const compiled = new Map<string, MessageCheck>();
+
+/** The check for a message type, compiled once from the schema's annotations. */
+function messageCheck(typeName: string, s: SchemaDescription): MessageCheck {
+  const cached = compiled.get(typeName);
+  if (cached) return cached;
+  let fields: { f: FieldRule; check: Check }[] | undefined;
+  const run: MessageCheck = (value, prefix, out) => {
+    fields ??= s.messages[typeName]!.fields.map((f) => ({ f, check: valueCheck(f, s) }));
+    for (let n = 0; n < fields.length; n++) {
+      const { f, check } = fields[n]!;
+      const v = value[f.jsName];
+      // oneof members are checked only when set; the envelope rule requires exactly one payload
+      if (f.oneof && (v === undefined || v === null)) continue;
+      if (f.required && isEmpty(v)) {
+        out.push({ path: pathOf(prefix, f, -1), code: 'required', message: 'is required' });
+        continue;
+      }
+      if (v === undefined || v === null) continue;
+      if (!f.repeated) {
+        check(v, prefix, -1, out);
+      } else if (!Array.isArray(v)) {
+        out.push({ path: pathOf(prefix, f, -1), code: 'type', message: 'must be a list' });
+      } else {
+        for (let i = 0; i < v.length; i++) check(v[i], prefix, i, out);
+      }
+    }
+  };
+  compiled.set(typeName, run);
+  return run;
+}
+
+let payloadFields: FieldRule[] | undefined;
 
 /** Every problem with an envelope, in field order; empty when it is valid. */
 export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   const s = getSchema();
-  checkMessage(s.messages[ENVELOPE_TYPE]!, envelope as unknown as Record<string, unknown>, '', out);
+  messageCheck(ENVELOPE_TYPE, s)(envelope as unknown as Record<string, unknown>, '', out);
   const e = envelope as Record<string, unknown>;
   if (typeof envelope.eventId === 'string' && envelope.eventId !== '' && !isUlid(envelope.eventId)) {
     out.push({
@@ -143,11 +154,10 @@ export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
   ) {
     out.push({ path: 'occurred_at', code: 'min', message: 'must be epoch milliseconds after 2000-01-01' });
   }
-  const payloads = s.messages[ENVELOPE_TYPE]!.oneofs['payload']!;
-  const set = payloads.filter((name) => {
-    const js = name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-    return e[js] !== undefined && e[js] !== null;
-  });
+  payloadFields ??= s.messages[ENVELOPE_TYPE]!.fields.filter((f) => f.oneof === 'payload');
+  const set = payloadFields
+    .filter((f) => e[f.jsName] !== undefined && e[f.jsName] !== null)
+    .map((f) => f.name);
   if (set.length === 0)
     out.push({ path: 'payload', code: 'required', message: 'exactly one payload is required' });
   if (set.length > 1)

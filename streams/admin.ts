@@ -30,9 +30,10 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
     const { sql, params } = req.body ?? {};
     if (!deps.ch)
       return reply.code(404).send({ error: 'this process has no ClickHouse client', code: 'NO_CLICKHOUSE' });
-    if (typeof sql !== 'string' || !READ_ONLY.test(sql)) {
+    if (typeof sql !== 'string' || !READ_ONLY.test(sql) || /;\s*\S/.test(sql)) {
       return reply.code(400).send({
-        error: 'sql must be one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN)',
+        error:
+          'sql must be one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXISTS, EXPLAIN), without ;',
         code: 'BAD_SQL',
       });
     }
@@ -41,6 +42,8 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
         query: sql,
         query_params: (params && typeof params === 'object' ? params : {}) as Record<string, unknown>,
         format: 'JSONEachRow',
+        // no `readonly` setting: chDB keeps settings in its session, so it would stop the sink's inserts
+        clickhouse_settings: { max_execution_time: 60 },
       });
       return { rows: await rs.json() };
     } catch (err) {

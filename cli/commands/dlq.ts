@@ -105,7 +105,8 @@ export async function replay(config: Config, opts: Record<string, unknown>): Pro
       tally.replayed++;
       return;
     }
-    const r = await producer.publish(repair.envelope);
+    // not the event_id: the events stream already saw it, on the bad original, and would drop this one
+    const r = await producer.publish(repair.envelope, { msgId: `replay:${repair.envelope.eventId!}` });
     if (r.duplicate) tally.duplicates++;
     else tally.replayed++;
     await deleteDeadLetter(jsm, config.nats.prefix, seq);

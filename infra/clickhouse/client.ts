@@ -41,5 +41,31 @@ export function createClickHouse(cfg: Config['clickhouse']): ClickHouseClient {
       { cause: err },
     );
   }
-  return createClient({ connection } as Parameters<typeof createClient>[0]);
+  return createClient({ connection: withPerCallSettings(connection) } as Parameters<typeof createClient>[0]);
+}
+
+/**
+ * chDB keeps a call's `clickhouse_settings` in its session, where a ClickHouse server scopes them to
+ * that one query: after an insert with an `insert_deduplication_token`, a later plain insert carries
+ * the same token and is silently dropped as a duplicate. Every call here therefore states the
+ * settings we ever pass, so nothing carries over (test/int/clickhouse-embedded.int.test.ts).
+ */
+export const PER_CALL_SETTINGS = { insert_deduplication_token: '', max_execution_time: 0 } as const;
+
+type Method = (params?: unknown) => Promise<unknown>;
+const SCOPED = new Set(['query', 'insert', 'command', 'exec']);
+
+function withPerCallSettings<C extends object>(connection: C): C {
+  return new Proxy(connection, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      const method = (value as Method).bind(target); // its private fields need the real `this`
+      if (typeof prop !== 'string' || !SCOPED.has(prop)) return method;
+      return (params?: unknown) => {
+        const p = (params ?? {}) as { clickhouse_settings?: Record<string, unknown> };
+        return method({ ...p, clickhouse_settings: { ...PER_CALL_SETTINGS, ...p.clickhouse_settings } });
+      };
+    },
+  });
 }

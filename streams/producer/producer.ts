@@ -80,10 +80,18 @@ export class PublishError extends Error {
   }
 }
 
+export interface PublishOptions {
+  /**
+   * The Nats-Msg-Id, event_id by default. A dead-letter replay uses another one: the stream has
+   * already seen the event_id (it carried the bad original) and would drop the fixed event.
+   */
+  msgId?: string;
+}
+
 export interface Producer {
   track<T extends EventType>(type: T, input: TrackInput<T>): Promise<TrackReceipt>;
   /** Publishes an already built envelope (the collector and DLQ replay use this). Validated too. */
-  publish(envelope: EnvelopeInit): Promise<TrackReceipt>;
+  publish(envelope: EnvelopeInit, options?: PublishOptions): Promise<TrackReceipt>;
   /** Resolves when every publish so far has been acked or has failed. */
   flush(): Promise<void>;
   /** Flushes, then closes the connection if the producer opened it. Idempotent. */
@@ -131,7 +139,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   let sequence = 0;
   let closed = false;
 
-  async function send(envelope: EnvelopeInit): Promise<TrackReceipt> {
+  async function send(envelope: EnvelopeInit, msgId?: string): Promise<TrackReceipt> {
     if (closed) throw new PublishError('producer is closed', 'CLOSED', envelope.eventId ?? '');
     const issues = validateEnvelope(envelope);
     if (issues.length > 0) throw new EventValidationError(issues);
@@ -150,7 +158,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
           const h = headers();
           h.set('Content-Type', 'application/x-protobuf; proto=shopstream.events.v1.Envelope');
           const ack: PubAck = await js.publish(subject, data, {
-            msgID: eventId,
+            msgID: msgId ?? eventId,
             timeout,
             headers: h,
             expect: { streamName: n.eventsStream },
@@ -200,8 +208,8 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
       };
       return send(envelope);
     },
-    publish(envelope: EnvelopeInit): Promise<TrackReceipt> {
-      return send(envelope);
+    publish(envelope: EnvelopeInit, publishOptions?: PublishOptions): Promise<TrackReceipt> {
+      return send(envelope, publishOptions?.msgId);
     },
     async flush(): Promise<void> {
       await window.idle();

@@ -1,6 +1,5 @@
 // Pure: an Envelope becomes one row of the events table. Common payload fields get typed columns for
 // fast analytics; the whole payload is kept as JSON in `properties`.
-import { envelopeToJson } from '../../../schemas/codec';
 import {
   camelToSnake,
   channelName,
@@ -56,13 +55,23 @@ export function toClickHouseTime(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-function snakeKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(snakeKeys);
+const ENUM_NAMES: Record<string, (v: number) => string> = { role: chatRoleName, channel: channelName };
+
+/**
+ * The fields a decoded message carries (its own properties: defaults live on the prototype), with
+ * snake_case names and enum names, for the `properties` JSON column.
+ */
+function present(v: unknown, key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => present(x));
   if (v && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) => [camelToSnake(k), snakeKeys(x)]),
-    );
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (k.startsWith('$') || x === null || x === undefined) continue;
+      out[camelToSnake(k)] = present(x, k);
+    }
+    return out;
   }
+  if (typeof v === 'number' && ENUM_NAMES[key]) return ENUM_NAMES[key](v);
   return v;
 }
 
@@ -108,7 +117,7 @@ export function toEventRow(e: Envelope, type: EventType, streamSeq: number): Eve
     workflow_id: str(p['workflowId']),
     campaign_id: str(p['campaignId']),
     tier: str(p['tier']),
-    properties: JSON.stringify(snakeKeys(envelopeToJson(e)[field] ?? {})),
+    properties: JSON.stringify(present(p)),
     stream_seq: streamSeq,
   };
   return row;
