@@ -5,7 +5,7 @@ import { decodeEnvelope, envelopeFromJson, envelopeToJson } from '../schemas/cod
 import type { EnvelopeInit } from '../schemas/events';
 import { validateEnvelope } from '../schemas/validate';
 import { mapIncomingEvent } from './collector/mapping';
-import type { StoredDeadLetter } from './dlq';
+import { ENVELOPE_JSON_CONTENT_TYPE, type StoredDeadLetter } from './dlq';
 
 export type Repair = { ok: true; envelope: EnvelopeInit } | { ok: false; why: string };
 
@@ -27,9 +27,23 @@ export interface ExportLine {
   raw_base64?: string;
 }
 
+function envelopeJson(dl: StoredDeadLetter): Record<string, unknown> | undefined {
+  if (dl.contentType !== ENVELOPE_JSON_CONTENT_TYPE) return undefined;
+  try {
+    return JSON.parse(Buffer.from(dl.data).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
 export function toExportLine(dl: StoredDeadLetter): ExportLine {
   const line: ExportLine = { seq: dl.seq, reason: dl.reason, detail: dl.detail, failed_at: dl.failedAt };
   if (dl.shopId) line.shop_id = dl.shopId;
+  const asEnvelope = envelopeJson(dl);
+  if (asEnvelope) {
+    line.envelope = asEnvelope;
+    return line;
+  }
   if (dl.contentType && JSON_CT.test(dl.contentType)) {
     try {
       line.event = JSON.parse(Buffer.from(dl.data).toString('utf8')) as unknown;
@@ -77,6 +91,9 @@ function fromHttpEvent(
 
 /** Tries a dead letter as it is stored (after a schema or mapping fix, or a transient failure). */
 export function repairStored(dl: StoredDeadLetter, sequence: number): Repair {
+  const asEnvelope = envelopeJson(dl);
+  if (asEnvelope)
+    return repairLine({ seq: dl.seq, reason: dl.reason, detail: dl.detail, envelope: asEnvelope }, sequence);
   if (dl.contentType && JSON_CT.test(dl.contentType)) {
     let raw: unknown;
     try {

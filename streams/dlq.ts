@@ -19,6 +19,9 @@ export interface DeadLetter {
 
 const MAX_DETAIL = 1000;
 
+/** A dead letter whose body is an Envelope as JSON (envelopeToJson), e.g. from the producer SDK. */
+export const ENVELOPE_JSON_CONTENT_TYPE = 'application/vnd.shopstream.envelope+json';
+
 export async function publishDeadLetter(js: JetStreamClient, prefix: string, dl: DeadLetter): Promise<void> {
   const h = headers();
   h.set(DLQ_HEADERS.reason, dl.reason);

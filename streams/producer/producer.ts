@@ -16,7 +16,8 @@ import {
   type PayloadMap,
 } from '../../schemas/events';
 import { newEventId } from '../../schemas/ulid';
-import { EventValidationError, validateEnvelope } from '../../schemas/validate';
+import { EventValidationError, validateEnvelope, type ValidationIssue } from '../../schemas/validate';
+import { ENVELOPE_JSON_CONTENT_TYPE, publishDeadLetter } from '../dlq';
 import type { Config } from '../../infra/config';
 import { connectNats } from '../nats';
 import { checkTopology, eventSubject, names, partitionOf, userKey } from '../topology';
@@ -36,6 +37,12 @@ export interface ProducerOptions {
   retries?: number;
   /** Reuse a connection (it is not closed by close()). */
   connection?: NatsConnection;
+  /**
+   * What track() does with an event that breaks a schema rule: 'reject' (default) rejects with an
+   * EventValidationError; 'dead-letter' keeps it in the dead-letter stream (reason invalid_event, to
+   * fix and replay) and resolves with `deadLettered: true`, so a bad field never breaks the caller.
+   */
+  onInvalid?: 'reject' | 'dead-letter';
 }
 
 export interface TrackInput<T extends EventType> {
@@ -58,10 +65,14 @@ export interface TrackReceipt {
   seq: number;
   /** True when the server already had this event_id (within the duplicate window) and dropped it. */
   duplicate: boolean;
+  /** With onInvalid 'dead-letter': the event was invalid and is kept as a dead letter instead. */
+  deadLettered?: boolean;
+  issues?: ValidationIssue[];
 }
 
 export interface ProducerStats {
   published: number;
+  deadLettered: number;
   duplicates: number;
   retries: number;
   failed: number;
@@ -135,14 +146,17 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   }
   const js: JetStreamClient = nc.jetstream();
   const window = new InFlightWindow(maxInFlight);
-  const stats = { published: 0, duplicates: 0, retries: 0, failed: 0 };
+  const stats = { published: 0, duplicates: 0, retries: 0, failed: 0, deadLettered: 0 };
   let sequence = 0;
   let closed = false;
 
   async function send(envelope: EnvelopeInit, msgId?: string): Promise<TrackReceipt> {
     if (closed) throw new PublishError('producer is closed', 'CLOSED', envelope.eventId ?? '');
     const issues = validateEnvelope(envelope);
-    if (issues.length > 0) throw new EventValidationError(issues);
+    if (issues.length > 0) {
+      if (options.onInvalid !== 'dead-letter') throw new EventValidationError(issues);
+      return deadLetterInvalid(envelope, issues);
+    }
     const eventId = envelope.eventId!;
     const type = payloadTypeOf(envelope)!; // validation guarantees one payload
     const subject = eventSubject(
@@ -186,6 +200,27 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
     } finally {
       window.release();
     }
+  }
+
+  async function deadLetterInvalid(envelope: EnvelopeInit, issues: ValidationIssue[]): Promise<TrackReceipt> {
+    await publishDeadLetter(js, n.prefix, {
+      reason: 'invalid_event',
+      detail: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+      data: Buffer.from(JSON.stringify(envelope)), // camelCase JSON, as envelopeFromJson reads it
+      contentType: ENVELOPE_JSON_CONTENT_TYPE,
+      sourceSubject: `producer:${producerId}`,
+      ...(envelope.shopId ? { shopId: envelope.shopId } : {}),
+    });
+    stats.deadLettered++;
+    return {
+      eventId: envelope.eventId ?? '',
+      subject: '',
+      stream: n.dlqStream,
+      seq: 0,
+      duplicate: false,
+      deadLettered: true,
+      issues,
+    };
   }
 
   return {

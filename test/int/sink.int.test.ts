@@ -5,6 +5,7 @@ import type { NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { summarizeDeadLetters, readDeadLetters } from '../../streams/dlq';
+import { repairLine, toExportLine } from '../../streams/dlq-replay';
 import { connectNats } from '../../streams/nats';
 import { createProducer, type Producer } from '../../streams/producer/producer';
 import { createClickHouseSink, type ClickHouseSink } from '../../streams/sinks/clickhouse/sink';
@@ -122,6 +123,42 @@ describe('ClickHouse sink', () => {
     expect(bad.detail).not.toBe('');
     const stored = await count(`event_type = 'product_viewed' AND sku = ''`);
     expect(stored.rows).toBe(0);
+  });
+
+  it('keeps an invalid event as a dead letter when the producer is told to, and replays it once fixed', async () => {
+    const lenient = await createProducer({
+      nats: config.nats,
+      shopId: 'shop-1',
+      connection: nc,
+      onInvalid: 'dead-letter',
+    });
+    const r = await lenient.track('cart_item_added', {
+      userId: 'lenient',
+      channel: 'web',
+      properties: { cartId: 'c', product: { sku: '' } },
+    });
+    expect(r).toMatchObject({
+      deadLettered: true,
+      issues: [{ path: 'cart_item_added.product.sku', code: 'required' }],
+    });
+    const jsm = await nc.jetstreamManager();
+    const letters = [];
+    for await (const dl of readDeadLetters(nc.jetstream(), jsm, config.nats.prefix, {
+      reason: 'invalid_event',
+    }))
+      letters.push(dl);
+    const mine = letters.map(toExportLine).find((l) => l.envelope?.['eventId'] === r.eventId)!;
+    expect(repairLine(mine, 1)).toMatchObject({ ok: false });
+    (mine.envelope!['cartItemAdded'] as { product: { sku: string } }).product.sku = 'FIXED-1';
+    const fixed = repairLine(mine, 1);
+    if (!fixed.ok) throw new Error(fixed.why);
+    await lenient.publish(fixed.envelope, { msgId: `replay:${r.eventId}` });
+    const c = await eventually(
+      () => count(`event_id = '${r.eventId}'`),
+      (c) => c.rows === 1,
+    );
+    expect(c).toEqual({ rows: 1, final: 1 });
+    await lenient.close();
   });
 
   it('keeps a strict per-user order: time, then sequence', async () => {
