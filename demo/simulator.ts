@@ -1,9 +1,20 @@
 // Simulated shop traffic: users browse, search, filter, add to and remove from carts; some check out,
 // some abandon, some chat. Each user's journey is planned up front (pure, seeded) and then sent
-// through the producer SDK, one user's events in order, many users at once.
+// through the producer SDK, one user's events in order, many users at once. Products come from the
+// shipped catalog (catalog/products.json); searches and chat use its vocabulary, in English, Chinese
+// or both.
 import type { ChannelName, EventType, PayloadMap, Product } from '../schemas/events';
 import type { Producer, TrackInput } from '../streams/producer/producer';
-import { CATEGORY_NAMES, buildCatalog, productsIn, type CatalogProduct } from './catalog';
+import {
+  demoCatalog,
+  hasAttribute,
+  pickTerm,
+  preferenceAttributes,
+  productsIn,
+  type CatalogProduct,
+  type Lang,
+  type LoadedCatalog,
+} from './catalog';
 import { intBetween, mulberry32, pick } from './random';
 
 export interface PlannedEvent<T extends EventType = EventType> {
@@ -13,25 +24,48 @@ export interface PlannedEvent<T extends EventType = EventType> {
 
 export interface SimUser {
   userId: string;
-  /** Hidden true preference, for measuring interest quality later. */
+  /** Hidden true preference, for measuring interest quality later: 75% of views are in it. */
   preferredCategory: string;
+  /**
+   * Hidden preferred attribute within that category, as a feature name (e.g. attr:battery:long):
+   * biases which of the category's products the user views and carts, and what they search for.
+   */
+  preferredAttribute: string;
+  /** The language the user types in: English, Chinese, or a mix of both. */
+  language: Lang | 'mixed';
   events: PlannedEvent[];
 }
 
 const CHANNELS: ChannelName[] = ['web', 'app', 'mini_program', 'social'];
-const CHAT_LINES = [
-  'is this available in another size?',
-  'when will my order arrive?',
-  'does this have a longer battery life?',
-  'can I use a coupon on this?',
-  'how do I return an item?',
-];
+const CHAT_LINES: Record<Lang, string[]> = {
+  en: [
+    'is this available in another size?',
+    'when will my order arrive?',
+    'can I use a coupon on this?',
+    'how do I return an item?',
+  ],
+  zh: ['还有其他尺码吗?', '我的订单什么时候到?', '这个可以用优惠券吗?', '怎么退货?'],
+};
+/** Chat lines that mention the user's interests: {p} is a phrase such as "长续航充电宝". */
+const INTEREST_LINES: Record<Lang, string[]> = {
+  en: [
+    'is this {p} any good?',
+    'looking for {p}, any suggestions?',
+    'do you have {p} in stock?',
+    'which {p} would you recommend?',
+  ],
+  zh: ['这个{p}怎么样?', '有没有{p}推荐一下?', '想买{p},有什么推荐吗?', '{p}有现货吗?'],
+};
+const ASSISTANT_LINES: Record<Lang, string> = {
+  en: 'Happy to help - here is what I found.',
+  zh: '好的,我帮您看看,这是为您找到的商品。',
+};
 
 function asProduct(p: CatalogProduct, quantity = 1): Product {
   return {
     sku: p.sku,
     productId: p.sku,
-    name: p.name,
+    name: p.nameEn,
     category: p.category,
     brand: p.brand,
     priceMinor: p.priceMinor,
@@ -40,10 +74,14 @@ function asProduct(p: CatalogProduct, quantity = 1): Product {
 }
 
 /** Plans one user's journey. `t0` is the simulated start (epoch ms); events are seconds to minutes apart. */
-export function planUser(seed: number, index: number, catalog: CatalogProduct[], t0: number): SimUser {
+export function planUser(seed: number, index: number, catalog: LoadedCatalog, t0: number): SimUser {
   const rnd = mulberry32(seed * 1_000_003 + index);
   const userId = `u${String(index).padStart(6, '0')}`;
-  const preferredCategory = pick(rnd, CATEGORY_NAMES);
+  const preferredCategory = pick(rnd, catalog.categories);
+  const preferredAttribute = pick(rnd, preferenceAttributes(catalog, preferredCategory));
+  const r = rnd();
+  const language: SimUser['language'] = r < 0.45 ? 'en' : r < 0.8 ? 'zh' : 'mixed';
+  const lang = (): Lang => (language === 'mixed' ? (rnd() < 0.5 ? 'en' : 'zh') : language);
   const channel = pick(rnd, CHANNELS);
   const sessionId = `s-${userId}-1`;
   let t = t0 + Math.floor(rnd() * 3_600_000);
@@ -52,16 +90,47 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
     t += intBetween(rnd, 3, 90) * 1000;
     events.push({ type, input: { userId, sessionId, channel, occurredAt: t, properties } });
   };
-  // mostly the preferred category, sometimes anything
-  const browse = (): CatalogProduct =>
-    rnd() < 0.75 ? pick(rnd, productsIn(catalog, preferredCategory)) : pick(rnd, catalog);
 
-  const searchWord = pick(rnd, productsIn(catalog, preferredCategory)[0]!.words);
-  if (rnd() < 0.5) push('products_searched', { query: searchWord, resultCount: intBetween(rnd, 3, 40) });
+  const inCategory = productsIn(catalog, preferredCategory);
+  const withAttribute = inCategory.filter((p) => hasAttribute(p, preferredAttribute));
+  // mostly the preferred category, and within it mostly products with the preferred attribute;
+  // sometimes anything
+  const browse = (): CatalogProduct =>
+    rnd() < 0.75 ? pick(rnd, rnd() < 0.7 ? withAttribute : inCategory) : pick(rnd, catalog.products);
+
+  // a search in the user's words: an attribute term, a category term, or both ("长续航手机",
+  // "drop-proof case", "dark roast coffee beans")
+  const attributeTerm = (l: Lang): string => pickTerm(rnd, catalog, preferredAttribute, l);
+  const categoryTerm = (l: Lang): string => pickTerm(rnd, catalog, `category:${preferredCategory}`, l);
+  const categoryIndex = catalog.features.index.get(`category:${preferredCategory}`) ?? -1;
+  /** The preference in words: "long battery phone", "长续航手机", "drop-proof case", "防摔手机壳". */
+  const phrase = (l: Lang): string => {
+    const a = attributeTerm(l);
+    // "power bank" already says phone_accessories; "dark roast" already says coffee beans
+    const impliesCategory = (catalog.textFeatures(a).get(categoryIndex) ?? 0) >= 0.5;
+    if (impliesCategory && rnd() < 0.5) return a;
+    return l === 'zh' ? `${a}${categoryTerm(l)}` : `${a} ${categoryTerm(l)}`;
+  };
+  const query = (): string => {
+    const l = lang();
+    const kind = rnd();
+    return kind < 0.15 ? categoryTerm(l) : kind < 0.3 ? attributeTerm(l) : phrase(l);
+  };
+  if (rnd() < 0.5) push('products_searched', { query: query(), resultCount: intBetween(rnd, 3, 40) });
   if (rnd() < 0.3) {
+    const band = pick(rnd, ['budget', 'mid', 'premium'] as const);
+    const range = catalog.priceRange(preferredCategory, band);
+    const filters = [
+      {
+        type: 'price',
+        value: range ? `${Math.floor(range.minMinor / 100)}-${Math.ceil(range.maxMinor / 100)}` : '0-50',
+      },
+    ];
+    const [, key, value] = preferredAttribute.split(':');
+    if (key && value && rnd() < 0.5) filters.push({ type: key, value });
     push('product_list_filtered', {
       category: preferredCategory,
-      filters: [{ type: 'price', value: rnd() < 0.5 ? '0-50' : '50-200' }],
+      filters,
       sorts: [{ type: 'price', value: 'asc' }],
       resultCount: intBetween(rnd, 5, 60),
     });
@@ -76,9 +145,11 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
   const cart = new Map<string, { p: CatalogProduct; qty: number }>();
   const cartId = `c-${userId}-1`;
   const total = (): number => [...cart.values()].reduce((s, x) => s + x.p.priceMinor * x.qty, 0);
+  // carts favour what was viewed in the preferred category with the preferred attribute
+  const liked = viewed.filter((p) => p.category === preferredCategory && hasAttribute(p, preferredAttribute));
   if (rnd() < 0.45) {
     for (let i = intBetween(rnd, 1, 3); i > 0; i--) {
-      const p = pick(rnd, viewed);
+      const p = liked.length && rnd() < 0.7 ? pick(rnd, liked) : pick(rnd, viewed);
       const existing = cart.get(p.sku);
       if (existing) {
         const previous = existing.qty;
@@ -110,17 +181,14 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
   if (rnd() < 0.15) {
     const conversationId = `conv-${userId}-1`;
     for (let turn = 0, n = intBetween(rnd, 1, 3); turn < n; turn++) {
-      push('chat_turn', {
-        conversationId,
-        role: 1,
-        text: pick(rnd, CHAT_LINES),
-        channel: 0,
-        turnIndex: turn * 2,
-      });
+      const l = lang();
+      const text =
+        rnd() < 0.5 ? pick(rnd, INTEREST_LINES[l]).replace('{p}', phrase(l)) : pick(rnd, CHAT_LINES[l]);
+      push('chat_turn', { conversationId, role: 1, text, channel: 0, turnIndex: turn * 2 });
       push('chat_turn', {
         conversationId,
         role: 2,
-        text: 'Happy to help - here is what I found.',
+        text: ASSISTANT_LINES[l],
         channel: 0,
         turnIndex: turn * 2 + 1,
       });
@@ -140,7 +208,7 @@ export function planUser(seed: number, index: number, catalog: CatalogProduct[],
       });
     }
   }
-  return { userId, preferredCategory, events };
+  return { userId, preferredCategory, preferredAttribute, language, events };
 }
 
 export interface SimulationOptions {
@@ -149,6 +217,8 @@ export interface SimulationOptions {
   /** Users sending at once; each user's own events are always sent one after another. */
   concurrency?: number;
   t0?: number;
+  /** Default: the shipped catalog. */
+  catalog?: LoadedCatalog;
   onProgress?: (p: { sent: number; planned: number; usersDone: number }) => void;
 }
 
@@ -161,8 +231,10 @@ export interface SimulationResult {
   durationMs: number;
 }
 
-export function planSimulation(opts: Pick<SimulationOptions, 'users' | 'seed' | 't0'>): SimUser[] {
-  const catalog = buildCatalog(opts.seed);
+export function planSimulation(
+  opts: Pick<SimulationOptions, 'users' | 'seed' | 't0' | 'catalog'>,
+): SimUser[] {
+  const catalog = opts.catalog ?? demoCatalog();
   const t0 = opts.t0 ?? Date.now() - 2 * 3_600_000;
   return Array.from({ length: opts.users }, (_, i) => planUser(opts.seed, i, catalog, t0));
 }

@@ -101,6 +101,27 @@ const spec = {
     flushMs: ['SINK_FLUSH_INTERVAL', duration, '1s'],
     ackWaitMs: ['SINK_ACK_WAIT', duration, '30s'],
   },
+  interest: {
+    /** Which partitions this instance processes: `all`, or a list and ranges such as 0-7,12. */
+    partitions: [
+      'INTEREST_PARTITIONS',
+      z
+        .string()
+        .regex(/^(all|\d+(-\d+)?(,\d+(-\d+)?)*)$/, 'must be all, or numbers and ranges such as 0-7,12'),
+      'all',
+    ],
+    shortHalfLifeMs: ['INTEREST_SHORT_HALF_LIFE', duration, '30m'],
+    longHalfLifeMs: ['INTEREST_LONG_HALF_LIFE', duration, '14d'],
+    batchSize: ['INTEREST_BATCH_SIZE', positiveInt.max(10_000), '500'],
+    snapshotIntervalMs: ['INTEREST_SNAPSHOT_INTERVAL', duration, '5m'],
+    catalogFile: ['CATALOG_FILE', z.string(), ''],
+  },
+  tiers: {
+    repeatOrders: ['TIER_REPEAT_ORDERS', positiveInt, '2'],
+    highValueOrders: ['TIER_HIGH_VALUE_ORDERS', positiveInt, '5'],
+    highValueSpendMinor: ['TIER_HIGH_VALUE_SPEND_MINOR', positiveInt, '100000'],
+    churnAfterMs: ['TAG_CHURN_AFTER', duration, '30d'],
+  },
   admin: {
     host: ['ADMIN_HOST', z.string().min(1), '127.0.0.1'],
     /** Metrics, health and the local SQL endpoint of the pipeline service. */

@@ -28,6 +28,17 @@ export interface Names {
   dlqStream: string;
   dlqSubjectAll: string;
   sinkConsumer: string;
+  /** JetStream KV: one interest profile per user. */
+  profilesBucket: string;
+  /** JetStream KV: mined association rules per shop. */
+  rulesBucket: string;
+  /** Request-reply subject of the recommendation service. */
+  recommendSubject: string;
+}
+
+/** The interest processor's durable consumer of one partition. */
+export function interestConsumer(partition: number): string {
+  return `interest_p${partition}`;
 }
 
 export function names(prefix: string): Names {
@@ -39,6 +50,9 @@ export function names(prefix: string): Names {
     dlqStream: `${upper}_DLQ`,
     dlqSubjectAll: `${prefix}.dlq.>`,
     sinkConsumer: 'sink_clickhouse',
+    profilesBucket: `${upper}_PROFILES`,
+    rulesBucket: `${upper}_RULES`,
+    recommendSubject: `${prefix}.svc.recommend`,
   };
 }
 
@@ -129,9 +143,41 @@ export function streamConfigs(cfg: Config['nats']): Partial<StreamConfig>[] {
   ];
 }
 
+/** `all`, or numbers and ranges such as `0-7,12`, as partition numbers below `partitions`. */
+export function parsePartitions(spec: string, partitions: number): number[] {
+  if (spec === 'all') return Array.from({ length: partitions }, (_, i) => i);
+  const out = new Set<number>();
+  for (const part of spec.split(',')) {
+    const [a, b] = part.split('-').map(Number) as [number, number | undefined];
+    for (let p = a; p <= (b ?? a); p++) {
+      if (p >= partitions)
+        throw new TopologyError(
+          `partition ${p} does not exist: there are ${partitions} (0-${partitions - 1})`,
+        );
+      out.add(p);
+    }
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
 export function consumerConfigs(cfg: Config): { stream: string; config: Partial<ConsumerConfig> }[] {
   const n = names(cfg.nats.prefix);
+  const interest = Array.from({ length: cfg.nats.partitions }, (_, p) => ({
+    stream: n.eventsStream,
+    config: {
+      durable_name: interestConsumer(p),
+      description: `interest processor, partition ${p}: one user's events in order`,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: partitionFilter(cfg.nats.prefix, p),
+      ack_wait: nanos(30_000),
+      max_ack_pending: Math.max(cfg.interest.batchSize * 2, 100),
+      max_deliver: -1,
+      max_waiting: 64,
+    } satisfies Partial<ConsumerConfig>,
+  }));
   return [
+    ...interest,
     {
       stream: n.eventsStream,
       config: {
@@ -148,6 +194,14 @@ export function consumerConfigs(cfg: Config): { stream: string; config: Partial<
     },
   ];
 }
+
+export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: string }[] => {
+  const n = names(cfg.prefix);
+  return [
+    { bucket: n.profilesBucket, description: 'interest profiles: vectors, counters, watermark per user' },
+    { bucket: n.rulesBucket, description: 'association rules per shop' },
+  ];
+};
 
 export class TopologyError extends Error {
   override readonly name = 'TopologyError';
@@ -204,6 +258,16 @@ export async function applyTopology(
       created.push(`${stream}/${config.durable_name!}`);
     }
   }
+  const js = jsm.jetstream();
+  for (const { bucket, description } of KV_BUCKETS(cfg.nats)) {
+    try {
+      await jsm.streams.info(`KV_${bucket}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await js.views.kv(bucket, { history: 1, replicas: cfg.nats.replicas, description });
+      created.push(`kv ${bucket}`);
+    }
+  }
   return { created, updated };
 }
 
@@ -211,7 +275,7 @@ export async function applyTopology(
 export async function checkTopology(
   jsm: JetStreamManager,
   cfg: Config,
-  need: { streams?: string[]; consumers?: { stream: string; name: string }[] } = {},
+  need: { streams?: string[]; consumers?: { stream: string; name: string }[]; buckets?: string[] } = {},
 ): Promise<void> {
   const n = names(cfg.nats.prefix);
   const streams = need.streams ?? [n.eventsStream, n.dlqStream];
@@ -222,6 +286,14 @@ export async function checkTopology(
     } catch (err) {
       if (!isNotFound(err)) throw err;
       missing.push(`stream ${s}`);
+    }
+  }
+  for (const b of need.buckets ?? []) {
+    try {
+      await jsm.streams.info(`KV_${b}`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      missing.push(`kv bucket ${b}`);
     }
   }
   for (const c of need.consumers ?? []) {

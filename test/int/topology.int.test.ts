@@ -38,7 +38,17 @@ it('applies idempotently: created once, then nothing to do', async () => {
   const config = testConfig(nats.url);
   const jsm = await nc.jetstreamManager();
   const first = await applyTopology(jsm, config);
-  expect(first.created).toHaveLength(3);
+  const n = names(config.nats.prefix);
+  expect(first.created).toEqual(
+    expect.arrayContaining([
+      n.eventsStream,
+      n.dlqStream,
+      `${n.eventsStream}/${n.sinkConsumer}`,
+      `${n.eventsStream}/interest_p0`,
+      `kv ${n.profilesBucket}`,
+      `kv ${n.rulesBucket}`,
+    ]),
+  );
   const second = await applyTopology(jsm, config);
   expect(second).toEqual({ created: [], updated: [] });
   await expect(checkTopology(jsm, config)).resolves.toBeUndefined();

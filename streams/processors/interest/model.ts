@@ -1,0 +1,394 @@
+// The interest model, pure: a user's state and how one event changes it.
+//
+// Interest vectors decay on event time with a half-life h. A vector is kept as its value at a
+// reference time `at` (the latest event time seen):
+//     V(at) = sum_i  w_i * x_i * 2^(-(at - t_i) / h)
+// An event newer than `at` decays the vector forward and adds; a late event (t < at) is added already
+// decayed to `at`. Both give the same sum, so the result does not depend on arrival order: a replay,
+// or a late event, gives the same vector as live processing (up to floating-point rounding).
+// Reading at time T multiplies by 2^(-(T - at) / h).
+//
+// Idempotence: a state keeps a per-user watermark of applied JetStream sequences: `floor` (every event
+// of this user at or below it is applied) and `appliedSeqs` (those above it that are applied), plus
+// the ids of the last events applied. A redelivered message, or the same event published again, is
+// recognised and skipped, even when two instances apply one user's events out of order. The floor
+// rises to the partition consumer's ack floor, since a message is acked only once its effect is
+// stored (advanceFloor), so `appliedSeqs` stays small.
+import { Matrix } from 'ml-matrix';
+import type { Catalog, SparseVector } from '../../../catalog/types';
+import {
+  chatRoleName,
+  payloadField,
+  type Envelope,
+  type EventType,
+  type Product,
+} from '../../../schemas/events';
+import { userKey } from '../../topology';
+import { EVENT_WEIGHTS, MAX_QUANTITY_WEIGHT } from './weights';
+
+export interface HalfLives {
+  shortMs: number;
+  longMs: number;
+}
+
+/** A decayed vector over the catalog's feature space, valued at time `at` (epoch ms). */
+export interface DecayedVector {
+  at: number;
+  row: Matrix;
+}
+
+export interface SkuStat {
+  views: number;
+  carts: number;
+  removes: number;
+  orders: number;
+  lastAt: number;
+}
+
+export interface Counters {
+  events: number;
+  views: number;
+  searches: number;
+  filters: number;
+  priceFilters: number;
+  cartAdds: number;
+  cartRemoves: number;
+  checkouts: number;
+  orders: number;
+  refunds: number;
+  spendMinor: number;
+  refundedMinor: number;
+  discountedOrders: number;
+  chatTurns: number;
+}
+
+export interface ProfileState {
+  shopId: string;
+  userKey: string;
+  short: DecayedVector;
+  long: DecayedVector;
+  counters: Counters;
+  /** Per product: how often viewed, carted, removed, ordered (the most recent MAX_SKUS). */
+  skus: Record<string, SkuStat>;
+  /** Distinct products viewed per category (up to MAX_COMPARED): comparing prices and styles. */
+  compared: Record<string, string[]>;
+  /** Products bought (the most recent MAX_PURCHASED), never recommended again. */
+  purchased: string[];
+  firstEventAt: number;
+  lastEventAt: number;
+  lastOrderAt: number;
+  lastCartAt: number;
+  lastCheckoutAt: number;
+  /** Every event of this user with a stream sequence at or below this one is applied. */
+  floor: number;
+  /** Stream sequences above `floor` that are applied. */
+  appliedSeqs: number[];
+  /** Ids of the last MAX_RECENT events applied. */
+  recent: string[];
+}
+
+export const MAX_SKUS = 50;
+export const MAX_PURCHASED = 200;
+export const MAX_RECENT = 64;
+export const MAX_COMPARED = 10;
+
+const zeroCounters = (): Counters => ({
+  events: 0,
+  views: 0,
+  searches: 0,
+  filters: 0,
+  priceFilters: 0,
+  cartAdds: 0,
+  cartRemoves: 0,
+  checkouts: 0,
+  orders: 0,
+  refunds: 0,
+  spendMinor: 0,
+  refundedMinor: 0,
+  discountedOrders: 0,
+  chatTurns: 0,
+});
+
+export function emptyState(shopId: string, key: string, features: number): ProfileState {
+  return {
+    shopId,
+    userKey: key,
+    short: { at: 0, row: Matrix.zeros(1, features) },
+    long: { at: 0, row: Matrix.zeros(1, features) },
+    counters: zeroCounters(),
+    skus: {},
+    compared: {},
+    purchased: [],
+    firstEventAt: 0,
+    lastEventAt: 0,
+    lastOrderAt: 0,
+    lastCartAt: 0,
+    lastCheckoutAt: 0,
+    floor: 0,
+    appliedSeqs: [],
+    recent: [],
+  };
+}
+
+/**
+ * Raises the watermark to the partition's ack floor (read from the server before the batch): every
+ * message at or below it was acked, so its effect was stored, in this state or its user's.
+ */
+export function advanceFloor(s: ProfileState, ackFloor: number): void {
+  if (ackFloor <= s.floor) return;
+  s.floor = ackFloor;
+  s.appliedSeqs = s.appliedSeqs.filter((q) => q > ackFloor);
+}
+
+export function isApplied(s: ProfileState, seq: number, eventId: string): boolean {
+  return (seq > 0 && (seq <= s.floor || s.appliedSeqs.includes(seq))) || s.recent.includes(eventId);
+}
+
+const decayFactor = (dtMs: number, halfLifeMs: number): number => Math.pow(2, -dtMs / halfLifeMs);
+
+/** Adds `weight * x` at time `t` to a decayed vector, in place. */
+export function addAt(v: DecayedVector, x: Matrix, weight: number, t: number, halfLifeMs: number): void {
+  if (v.at === 0) v.at = t;
+  if (t >= v.at) {
+    v.row.mul(decayFactor(t - v.at, halfLifeMs));
+    v.at = t;
+    v.row.add(Matrix.mul(x, weight));
+  } else {
+    v.row.add(Matrix.mul(x, weight * decayFactor(v.at - t, halfLifeMs)));
+  }
+}
+
+/** The vector's value at time `t` (never amplified: a time before `at` reads as `at`). */
+export function valueAt(v: DecayedVector, t: number, halfLifeMs: number): Matrix {
+  return Matrix.mul(v.row, decayFactor(Math.max(0, t - v.at), halfLifeMs));
+}
+
+function sparseRow(x: SparseVector, size: number): Matrix {
+  const row = Matrix.zeros(1, size);
+  for (const [i, w] of x) row.set(0, i, w);
+  return row;
+}
+
+/** The features of a product as it appears in an event: the catalog's, or the event's own category/brand. */
+function productRow(p: Product, catalog: Catalog): Matrix | undefined {
+  const size = catalog.features.size;
+  if (p.sku && catalog.bySku.has(p.sku)) return sparseRow(catalog.productFeatures(p.sku), size);
+  const fallback = new Map<number, number>();
+  const cat = catalog.features.index.get(`category:${p.category ?? ''}`);
+  if (cat !== undefined) fallback.set(cat, 1);
+  const brand = catalog.features.index.get(`brand:${(p.brand ?? '').toLowerCase().replace(/\s+/g, '_')}`);
+  if (brand !== undefined) fallback.set(brand, 0.5);
+  return fallback.size > 0 ? sparseRow(fallback, size) : undefined;
+}
+
+const quantityWeight = (q: number | null | undefined): number =>
+  Math.min(MAX_QUANTITY_WEIGHT, Math.max(1, q ?? 1));
+
+/** Features a filter names: a price filter says "price matters", a brand or attribute filter names one. */
+function filterRow(e: NonNullable<Envelope['productListFiltered']>, catalog: Catalog): Matrix | undefined {
+  const idx = catalog.features.index;
+  const x = new Map<number, number>();
+  const cat = idx.get(`category:${e.category ?? ''}`);
+  if (cat !== undefined) x.set(cat, 1);
+  for (const f of e.filters ?? []) {
+    const type = (f.type ?? '').toLowerCase();
+    const value = (f.value ?? '').toLowerCase().replace(/\s+/g, '_');
+    const named = idx.get(`${type}:${value}`) ?? idx.get(`attr:${type}:${value}`);
+    if (named !== undefined) x.set(named, 1);
+    else
+      for (const [i, w] of catalog.textFeatures(`${f.type ?? ''} ${f.value ?? ''}`))
+        x.set(i, Math.max(x.get(i) ?? 0, w));
+  }
+  return x.size > 0 ? sparseRow(x, catalog.features.size) : undefined;
+}
+
+function touchSku(
+  s: ProfileState,
+  sku: string | null | undefined,
+  t: number,
+  change: Partial<Omit<SkuStat, 'lastAt'>>,
+): void {
+  if (!sku) return;
+  const stat = (s.skus[sku] ??= { views: 0, carts: 0, removes: 0, orders: 0, lastAt: 0 });
+  stat.views += change.views ?? 0;
+  stat.carts += change.carts ?? 0;
+  stat.removes += change.removes ?? 0;
+  stat.orders += change.orders ?? 0;
+  stat.lastAt = Math.max(stat.lastAt, t);
+  const keys = Object.keys(s.skus);
+  if (keys.length > MAX_SKUS) {
+    const oldest = keys.reduce((a, b) => (s.skus[a]!.lastAt <= s.skus[b]!.lastAt ? a : b));
+    delete s.skus[oldest];
+  }
+}
+
+function remember<T>(list: T[], item: T, max: number): void {
+  if (list.includes(item)) return;
+  list.push(item);
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+export interface Applied {
+  /** false: already applied (redelivery or duplicate), nothing changed */
+  applied: boolean;
+}
+
+/**
+ * Applies one event to a user's state, in place. `seq` is the JetStream sequence of the message
+ * (0 when unknown: then only the event id guards against duplicates).
+ */
+export function applyEvent(
+  s: ProfileState,
+  e: Envelope,
+  type: EventType,
+  seq: number,
+  catalog: Catalog,
+  halfLives: HalfLives,
+): Applied {
+  if (isApplied(s, seq, e.eventId)) return { applied: false };
+  const t = e.occurredAt;
+  const c = s.counters;
+  const add = (x: Matrix | undefined, weight: number): void => {
+    if (!x || weight === 0) return;
+    addAt(s.short, x, weight, t, halfLives.shortMs);
+    addAt(s.long, x, weight, t, halfLives.longMs);
+  };
+  const w = EVENT_WEIGHTS[type] ?? 0;
+  const p = e[payloadField(type)] as Record<string, unknown> | null | undefined;
+
+  switch (type) {
+    case 'product_viewed': {
+      const product = e.productViewed!.product!;
+      c.views++;
+      add(productRow(product, catalog), w);
+      touchSku(s, product.sku, t, { views: 1 });
+      if (product.category && product.sku)
+        remember((s.compared[product.category] ??= []), product.sku, MAX_COMPARED);
+      break;
+    }
+    case 'product_list_filtered': {
+      const f = e.productListFiltered!;
+      c.filters++;
+      const byPrice = [...(f.filters ?? []), ...(f.sorts ?? [])].some((x) => /price/i.test(x.type ?? ''));
+      if (byPrice) c.priceFilters++;
+      add(filterRow(f, catalog), w);
+      break;
+    }
+    case 'products_searched': {
+      c.searches++;
+      const x = catalog.textFeatures(e.productsSearched!.query ?? '');
+      if (x.size > 0) add(sparseRow(x, catalog.features.size), w);
+      break;
+    }
+    case 'chat_turn': {
+      const turn = e.chatTurn!;
+      if (chatRoleName(turn.role) !== 'user') break; // only what the customer says
+      c.chatTurns++;
+      const x = catalog.textFeatures(turn.text ?? '');
+      if (x.size > 0) add(sparseRow(x, catalog.features.size), w);
+      break;
+    }
+    case 'cart_item_added':
+    case 'cart_item_removed': {
+      const product = (p?.['product'] ?? {}) as Product;
+      const added = type === 'cart_item_added';
+      if (added) c.cartAdds++;
+      else c.cartRemoves++;
+      s.lastCartAt = Math.max(s.lastCartAt, t);
+      add(productRow(product, catalog), w * quantityWeight(product.quantity));
+      touchSku(s, product.sku, t, added ? { carts: 1 } : { removes: 1 });
+      break;
+    }
+    case 'cart_item_quantity_changed': {
+      const q = e.cartItemQuantityChanged!;
+      const delta = (q.product?.quantity ?? 0) - (q.previousQuantity ?? 0);
+      s.lastCartAt = Math.max(s.lastCartAt, t);
+      add(
+        productRow(q.product ?? {}, catalog),
+        w * Math.max(-MAX_QUANTITY_WEIGHT, Math.min(MAX_QUANTITY_WEIGHT, delta)),
+      );
+      break;
+    }
+    case 'checkout_started': {
+      c.checkouts++;
+      s.lastCheckoutAt = Math.max(s.lastCheckoutAt, t);
+      for (const product of e.checkoutStarted!.products ?? []) add(productRow(product, catalog), w);
+      break;
+    }
+    case 'order_placed': {
+      const o = e.orderPlaced!;
+      c.orders++;
+      c.spendMinor += o.totalMinor ?? 0;
+      if (o.couponCode || (o.discountMinor ?? 0) > 0) c.discountedOrders++;
+      s.lastOrderAt = Math.max(s.lastOrderAt, t);
+      for (const product of o.products ?? []) {
+        add(productRow(product, catalog), w * quantityWeight(product.quantity));
+        touchSku(s, product.sku, t, { orders: 1 });
+        if (product.sku) remember(s.purchased, product.sku, MAX_PURCHASED);
+      }
+      break;
+    }
+    case 'order_refunded': {
+      const r = e.orderRefunded!;
+      c.refunds++;
+      c.refundedMinor += r.totalMinor ?? 0;
+      for (const product of r.products ?? []) add(productRow(product, catalog), w);
+      break;
+    }
+    default:
+      break; // events of shopstream's own flows carry no interest signal
+  }
+
+  c.events++;
+  s.firstEventAt = s.firstEventAt === 0 ? t : Math.min(s.firstEventAt, t);
+  s.lastEventAt = Math.max(s.lastEventAt, t);
+  if (seq > s.floor) s.appliedSeqs.push(seq);
+  remember(s.recent, e.eventId, MAX_RECENT);
+  return { applied: true };
+}
+
+/** The state key of an event's user. */
+export function stateKeyOf(e: Envelope): { shopId: string; userKey: string } {
+  return { shopId: e.shopId, userKey: userKey(e) };
+}
+
+export interface Interest {
+  feature: string;
+  weight: number;
+}
+
+/** The strongest positive interests at time `t`, by weight. */
+export function topInterests(
+  v: DecayedVector,
+  t: number,
+  halfLifeMs: number,
+  catalog: Catalog,
+  k = 5,
+): Interest[] {
+  const row = valueAt(v, t, halfLifeMs).getRow(0);
+  return row
+    .map((weight, i) => ({ feature: catalog.features.names[i]!, weight }))
+    .filter((x) => x.weight > 1e-9)
+    .sort((a, b) => b.weight - a.weight || a.feature.localeCompare(b.feature))
+    .slice(0, k);
+}
+
+/** The category with the highest long-term interest at time `t`, if any. */
+export function topCategory(
+  s: ProfileState,
+  t: number,
+  halfLives: HalfLives,
+  catalog: Catalog,
+): string | undefined {
+  const row = valueAt(s.long, t, halfLives.longMs).getRow(0);
+  let best: string | undefined;
+  let bestWeight = 0;
+  row.forEach((weight, i) => {
+    const name = catalog.features.names[i]!;
+    if (name.startsWith('category:') && weight > bestWeight) {
+      best = name.slice('category:'.length);
+      bestWeight = weight;
+    }
+  });
+  return best;
+}

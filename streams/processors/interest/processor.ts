@@ -1,0 +1,193 @@
+// The interest processor: one durable consumer per partition, each partition's messages handled one
+// batch at a time and one user's events in stream order. A batch is applied to the users' states in
+// memory (coalesced: a busy user costs one KV write per batch, not one per event), written with
+// compare-and-set, and acked only after every write of the batch succeeded.
+//
+// Scale out by giving instances different partitions (INTEREST_PARTITIONS). Instances that share a
+// partition (a hand-over, or on purpose) are safe too: JetStream splits its messages between them, a
+// write that loses the compare-and-set reloads the user's state and re-applies the batch's events for
+// that user, and the per-user watermark (model.ts) skips what the other instance already applied.
+import type { Consumer, JsMsg, NatsConnection } from 'nats';
+import type { Catalog } from '../../../catalog/types';
+import type { Config } from '../../../infra/config';
+import type { Logger } from '../../../infra/logger';
+import { decodeEnvelope } from '../../../schemas/codec';
+import type { Envelope, EventType } from '../../../schemas/events';
+import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
+import { advanceFloor, applyEvent, type HalfLives } from './model';
+import { ProfileStore, type Loaded } from './store';
+
+export interface InterestStats {
+  batches: number;
+  applied: number;
+  skippedDuplicates: number;
+  undecodable: number;
+  writes: number;
+  conflicts: number;
+}
+
+export interface InterestProcessor {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): InterestStats;
+  /** Users changed since the last call (for snapshots). */
+  takeChanged(): Map<string, Loaded>;
+  readonly store: ProfileStore;
+}
+
+interface Item {
+  m: JsMsg;
+  e: Envelope;
+  type: EventType;
+}
+
+const MAX_CAS_RETRIES = 20;
+const WRITE_CONCURRENCY = 32;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export class ProcessorError extends Error {
+  override readonly name = 'ProcessorError';
+  readonly code = 'INTEREST_WRITE_CONFLICT';
+}
+
+export async function createInterestProcessor(deps: {
+  nc: NatsConnection;
+  config: Config;
+  catalog: Catalog;
+  logger: Logger;
+  /** Defaults to config.interest.partitions. */
+  partitions?: number[];
+}): Promise<InterestProcessor> {
+  const { nc, config, catalog, logger } = deps;
+  const n = names(config.nats.prefix);
+  const partitions = deps.partitions ?? parsePartitions(config.interest.partitions, config.nats.partitions);
+  await checkTopology(await nc.jetstreamManager(), config, {
+    consumers: partitions.map((p) => ({ stream: n.eventsStream, name: interestConsumer(p) })),
+    buckets: [n.profilesBucket],
+  });
+  const js = nc.jetstream();
+  const store = new ProfileStore(await js.views.kv(n.profilesBucket, { bindOnly: true }), catalog.features);
+  const halfLives: HalfLives = {
+    shortMs: config.interest.shortHalfLifeMs,
+    longMs: config.interest.longHalfLifeMs,
+  };
+  const stats: InterestStats = {
+    batches: 0,
+    applied: 0,
+    skippedDuplicates: 0,
+    undecodable: 0,
+    writes: 0,
+    conflicts: 0,
+  };
+  let changed = new Map<string, Loaded>();
+  let stopping = false;
+  const fetches = new Set<{ stop(): void }>();
+
+  /** How many of the items changed the state (the others were applied before). */
+  function applyAll(loaded: Loaded, items: Item[]): number {
+    let applied = 0;
+    for (const it of items)
+      if (applyEvent(loaded.state, it.e, it.type, it.m.seq, catalog, halfLives).applied) applied++;
+    return applied;
+  }
+
+  /** Applies one user's events of a batch and writes the state, retrying on a lost compare-and-set. */
+  async function applyUser(shopId: string, key: string, items: Item[], ackFloor: number): Promise<void> {
+    for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
+      const loaded = await store.load(shopId, key);
+      advanceFloor(loaded.state, ackFloor);
+      const applied = applyAll(loaded, items);
+      if (applied === 0) {
+        stats.skippedDuplicates += items.length; // applied before: by us before a crash, or another instance
+        return;
+      }
+      const revision = await store.save(loaded);
+      if (revision !== undefined) {
+        stats.writes++;
+        stats.applied += applied;
+        stats.skippedDuplicates += items.length - applied;
+        changed.set(`${shopId}\u0000${key}`, { state: loaded.state, revision });
+        return;
+      }
+      stats.conflicts++;
+      await sleep(Math.random() * 5 * (attempt + 1));
+    }
+    throw new ProcessorError(
+      `profile of ${key} kept changing under us (${MAX_CAS_RETRIES} compare-and-set conflicts)`,
+    );
+  }
+
+  async function handleBatch(msgs: JsMsg[], ackFloor: number): Promise<void> {
+    const byUser = new Map<string, { shopId: string; key: string; items: Item[] }>();
+    for (const m of msgs) {
+      const d = decodeEnvelope(m.data);
+      if (!d.ok) {
+        stats.undecodable++; // the ClickHouse sink dead-letters it; nothing to learn from it here
+        continue;
+      }
+      const key = userKey(d.envelope);
+      const id = `${d.envelope.shopId}\u0000${key}`;
+      let u = byUser.get(id);
+      if (!u) byUser.set(id, (u = { shopId: d.envelope.shopId, key, items: [] }));
+      u.items.push({ m, e: d.envelope, type: d.type });
+    }
+    const users = [...byUser.values()];
+    for (let i = 0; i < users.length; i += WRITE_CONCURRENCY) {
+      await Promise.all(
+        users.slice(i, i + WRITE_CONCURRENCY).map((u) => applyUser(u.shopId, u.key, u.items, ackFloor)),
+      );
+    }
+    for (const m of msgs) m.ack(); // after every state of the batch is durable
+    stats.batches++;
+  }
+
+  async function runPartition(p: number): Promise<void> {
+    const consumer: Consumer = await js.consumers.get(n.eventsStream, interestConsumer(p));
+    while (!stopping) {
+      const msgs: JsMsg[] = [];
+      try {
+        const batch = await consumer.fetch({ max_messages: config.interest.batchSize, expires: 1000 });
+        fetches.add(batch);
+        try {
+          for await (const m of batch) msgs.push(m);
+        } finally {
+          fetches.delete(batch);
+        }
+        if (msgs.length > 0) {
+          // read before applying: everything at or below it is acked, hence stored (see advanceFloor)
+          const ackFloor = (await consumer.info(false)).ack_floor.stream_seq;
+          await handleBatch(msgs, ackFloor);
+        }
+      } catch (err) {
+        if (stopping) break;
+        // not acked: JetStream redelivers them after ack_wait, and the watermark skips what was applied
+        logger.error(
+          { err: (err as Error).message, partition: p, messages: msgs.length },
+          'interest batch failed; will be redelivered',
+        );
+        for (const m of msgs) m.nak(2000);
+        await sleep(1000);
+      }
+    }
+  }
+
+  let loop: Promise<void> | undefined;
+  return {
+    store,
+    run(): Promise<void> {
+      loop ??= Promise.all(partitions.map((p) => runPartition(p))).then(() => undefined);
+      return loop;
+    },
+    async stop(): Promise<void> {
+      stopping = true;
+      for (const f of fetches) f.stop();
+      await loop;
+    },
+    stats: () => ({ ...stats }),
+    takeChanged(): Map<string, Loaded> {
+      const out = changed;
+      changed = new Map();
+      return out;
+    },
+  };
+}

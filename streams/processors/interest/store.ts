@@ -1,0 +1,62 @@
+// Interest profiles in a JetStream KV bucket, one key per user, written with compare-and-set on the
+// revision: several processor instances can work on the same users without losing an update.
+import type { KV } from 'nats';
+import type { FeatureSpace } from '../../../catalog/types';
+import { emptyState, type ProfileState } from './model';
+import { decodeState, encodeState } from './state-codec';
+
+const RAW = /^[A-Za-z0-9_-]+$/;
+
+/** A KV-safe key part: the text itself, or `=` + base64url when it has other characters. */
+function keyPart(s: string): string {
+  return RAW.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
+}
+
+export function profileKey(shopId: string, userKey: string): string {
+  return `${keyPart(shopId)}.${keyPart(userKey)}`;
+}
+
+export interface Loaded {
+  state: ProfileState;
+  /** KV revision the state was read at; 0 when the user has none yet. */
+  revision: number;
+}
+
+export class ProfileStore {
+  constructor(
+    readonly kv: KV,
+    readonly features: FeatureSpace,
+  ) {}
+
+  async load(shopId: string, userKey: string): Promise<Loaded> {
+    const entry = await this.kv.get(profileKey(shopId, userKey));
+    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) {
+      return { state: emptyState(shopId, userKey, this.features.size), revision: 0 };
+    }
+    return { state: decodeState(entry.value, this.features), revision: entry.revision };
+  }
+
+  /** Writes if nobody else did since `revision`; returns the new revision, or undefined on a conflict. */
+  async save(loaded: Loaded): Promise<number | undefined> {
+    const key = profileKey(loaded.state.shopId, loaded.state.userKey);
+    const value = encodeState(loaded.state, this.features);
+    try {
+      return loaded.revision === 0
+        ? await this.kv.create(key, value)
+        : await this.kv.update(key, value, loaded.revision);
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
+  }
+}
+
+function isConflict(err: unknown): boolean {
+  const e = err as { api_error?: { err_code?: number }; message?: string };
+  // 10071: wrong last sequence (update); 10164 / "key exists": create of an existing key
+  return (
+    e?.api_error?.err_code === 10071 ||
+    e?.api_error?.err_code === 10164 ||
+    /wrong last sequence|key exists/i.test(e?.message ?? '')
+  );
+}
