@@ -62,7 +62,16 @@ test: install ## typecheck, lint, format check, then every test (unit, integrati
 bench-ingest: install ## producer publish rate and sink drain rate on a throwaway NATS + ClickHouse
 	npx tsx bench/ingest.ts
 
+bench-quality: install ## interest and recommendation quality on simulated shoppers -> quality-results.json
+	npx tsx bench/quality.ts
+
+bench-recommend: install ## recommendation latency (library and NATS request-reply, warm cache)
+	npx tsx bench/recommend.ts
+
+bench-rules: install ## association-rule mining time on 20,000 baskets
+	npx tsx bench/rules.ts
+
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test bench-ingest clean
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test bench-ingest bench-quality bench-recommend bench-rules clean

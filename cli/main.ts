@@ -103,6 +103,23 @@ program
   .action((opts: { users: string; seed: string }) => runCommand('demo', opts));
 
 program
+  .command('profile <userId>')
+  .description("a shopper's interests (short and long term), tags, tier and recommendations with reasons")
+  .option('--shop <shopId>', 'shop id', 'demo-shop')
+  .option('--anonymous', 'the id is an anonymous_id, not a user_id')
+  .option('-k <n>', 'recommendations to show', '10')
+  .action((userId: string, opts: { shop: string; anonymous?: boolean; k: string }) =>
+    runCommand('profile', { userId, ...opts }),
+  );
+
+program
+  .command('rules')
+  .description(
+    'mine association rules from the orders in ClickHouse now (the service also does it on a schedule)',
+  )
+  .action(() => runCommand('rules'));
+
+program
   .command('report')
   .description('events by type and the conversion funnel, from ClickHouse')
   .action(() => runCommand('report'));

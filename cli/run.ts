@@ -25,6 +25,8 @@ const commands: Record<string, () => Handler> = {
   demo: () => load<typeof import('./commands/demo')>('./commands/demo').demo,
   report: () => load<typeof import('./commands/report')>('./commands/report').report,
   query: () => load<typeof import('./commands/report')>('./commands/report').query,
+  profile: () => load<typeof import('./commands/profile')>('./commands/profile').profile,
+  rules: () => load<typeof import('./commands/rules')>('./commands/rules').rules,
 };
 
 const KNOWN = new Set([

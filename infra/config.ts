@@ -116,6 +116,14 @@ const spec = {
     snapshotIntervalMs: ['INTEREST_SNAPSHOT_INTERVAL', duration, '5m'],
     catalogFile: ['CATALOG_FILE', z.string(), ''],
   },
+  rules: {
+    intervalMs: ['RULES_INTERVAL', duration, '10m'],
+    lookbackMs: ['RULES_LOOKBACK', duration, '90d'],
+    minSupport: ['RULES_MIN_SUPPORT', z.coerce.number().positive().max(1), '0.005'],
+    minConfidence: ['RULES_MIN_CONFIDENCE', z.coerce.number().positive().max(1), '0.1'],
+    maxBasketSize: ['RULES_MAX_BASKET_SIZE', positiveInt.max(100), '20'],
+    maxItemsetLength: ['RULES_MAX_ITEMSET_LENGTH', positiveInt.max(5), '3'],
+  },
   tiers: {
     repeatOrders: ['TIER_REPEAT_ORDERS', positiveInt, '2'],
     highValueOrders: ['TIER_HIGH_VALUE_ORDERS', positiveInt, '5'],

@@ -13,13 +13,20 @@ import { publishDeadLetter } from './dlq';
 import { connectNats } from './nats';
 import { createProducer, type Producer } from './producer/producer';
 import { createClickHouseSink, type ClickHouseSink } from './sinks/clickhouse/sink';
-import { applyTopology, checkTopology } from './topology';
+import { applyTopology, checkTopology, names } from './topology';
+import { loadCatalog } from '../catalog';
+import { sqlFromClient } from '../infra/clickhouse/sql';
+import { createInterestProcessor, type InterestProcessor } from './processors/interest/processor';
+import { snapshotRow, writeSnapshots } from './processors/interest/snapshots';
+import { scheduleRulesJob } from './processors/recommend/rules-job';
 
 export interface ServiceOptions {
   config: Config;
   logger: Logger;
   sink?: boolean;
   collector?: boolean;
+  /** The interest processor (and, with a ClickHouse client, snapshots and the rules job). */
+  interest?: boolean;
   /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
   topology?: 'apply' | 'check';
 }
@@ -92,6 +99,59 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       });
     }
 
+    let interest: InterestProcessor | undefined;
+    if (opts.interest !== false) {
+      const catalog = loadCatalog(config.interest.catalogFile || undefined);
+      const halfLives = { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs };
+      interest = await createInterestProcessor({
+        nc,
+        config,
+        catalog,
+        logger: logger.child({ component: 'interest' }),
+      });
+      const proc = interest;
+      proc.run().catch((err: Error) => {
+        logger.error({ err: err.message }, 'interest processor stopped on an error');
+        failWith(err);
+      });
+      logger.info(
+        { products: catalog.products.length, features: catalog.features.size },
+        'interest processor running',
+      );
+      if (ch) {
+        const client = ch;
+        const snapshot = async (): Promise<void> => {
+          const now = Date.now();
+          const rows = [...proc.takeChanged().values()].map((l) =>
+            snapshotRow(l.state, now, catalog, halfLives, config.tiers),
+          );
+          await writeSnapshots(client, config.clickhouse.database, rows);
+        };
+        const timer = setInterval(() => {
+          snapshot().catch((err: Error) => logger.error({ err: err.message }, 'interest snapshot failed'));
+        }, config.interest.snapshotIntervalMs);
+        timer.unref();
+        closers.push({
+          name: 'snapshots',
+          close: async () => {
+            clearInterval(timer);
+            await snapshot();
+          },
+        });
+        const kv = await nc.jetstream().views.kv(names(config.nats.prefix).rulesBucket, { bindOnly: true });
+        const rulesJob = scheduleRulesJob(
+          sqlFromClient(client),
+          kv,
+          config,
+          logger.child({ component: 'rules' }),
+        );
+        void rulesJob.runNow();
+        closers.push({ name: 'rules', close: () => rulesJob.stop() });
+      }
+      // stops before the final snapshot above is taken (closers run in reverse)
+      closers.push({ name: 'interest', close: () => proc.stop() });
+    }
+
     let producer: Producer | undefined;
     if (opts.collector !== false) {
       producer = await createProducer({
@@ -123,7 +183,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       ...(ch ? { ch } : {}),
       health: () =>
         Promise.resolve({ ok: !nc.isClosed() && !stopped, checks: { nats: !nc.isClosed(), sink: !!sink } }),
-      stats: () => ({ sink: sink?.stats(), producer: producer?.stats() }),
+      stats: () => ({ sink: sink?.stats(), producer: producer?.stats(), interest: interest?.stats() }),
     });
     await admin.listen({ host: config.admin.host, port: config.admin.port });
     closers.push({ name: 'admin', close: () => admin.close() });
