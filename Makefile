@@ -62,6 +62,9 @@ test: install ## typecheck, lint, format check, then every test (unit, integrati
 bench-ingest: install ## producer publish rate and sink drain rate on a throwaway NATS + ClickHouse
 	npx tsx bench/ingest.ts
 
+bench-interest: install ## interest processor throughput (events applied and stored per second)
+	npx tsx bench/interest.ts
+
 bench-quality: install ## interest and recommendation quality on simulated shoppers -> quality-results.json
 	npx tsx bench/quality.ts
 
@@ -74,4 +77,4 @@ bench-rules: install ## association-rule mining time on 20,000 baskets
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test bench-ingest bench-quality bench-recommend bench-rules clean
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test bench-ingest bench-interest bench-quality bench-recommend bench-rules clean

@@ -3,18 +3,7 @@
 //   npx tsx bench/rules.ts
 //   BASKETS=50000 MIN_SUPPORT=0.0005 MIN_CONFIDENCE=0.05 npx tsx bench/rules.ts
 import { mineRules } from '../streams/processors/recommend/rules';
-
-/** mulberry32: a small seeded PRNG, so every run mines the same baskets. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as prng } from '../demo/random';
 
 function main(): void {
   const count = Number(process.env['BASKETS'] ?? 20_000);

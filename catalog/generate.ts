@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { CatalogProduct } from './types';
+import { mulberry32 as prng } from '../demo/random';
 
 /** Reference date: addedAt is spread over the two years before it. */
 const REFERENCE_DATE = Date.UTC(2026, 10, 20);
@@ -731,18 +732,6 @@ export const CATEGORY_SPECS: Record<string, CategorySpec> = {
     ],
   },
 };
-
-/** mulberry32: a small seeded PRNG, so the catalog is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The shipped catalog's products, in a stable order (category, line, brand, variant). */
 export function generateProducts(): CatalogProduct[] {

@@ -279,3 +279,317 @@ export async function runSimulation(producer: Producer, opts: SimulationOptions)
   result.durationMs = Date.now() - started;
   return result;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shoppers over weeks, for measuring interest and recommendation quality (bench/quality.ts).
+//
+// planUser above is one short visit; planShopper is a customer's history: several sessions days
+// apart, each a small journey like planUser's, with orders. What drives it is hidden from the
+// pipeline and known to the benchmark:
+//   - preferredCategory / preferredAttribute, as in planUser: most sessions are about them;
+//   - product appeal: within a category some products sell better than others (a fixed, shop-wide
+//     Zipf-like skew, productAppeal), so shoppers view and buy the appealing ones more often;
+//   - complements (complementsOf): an espresso machine wants dark-roast beans, a phone a case, a
+//     power bank or a charger, shoes a matching outfit. A complement is added to the same order
+//     ("bought together") or becomes the need of a later session.
+// Seeded and pure: the same (seed, index) gives the same history.
+
+export type SessionKind = 'preferred' | 'complement' | 'explore';
+
+export interface SimOrder {
+  orderId: string;
+  occurredAt: number;
+  /** Distinct skus of the order. */
+  skus: string[];
+  /** Index into SimShopper.sessions. */
+  session: number;
+}
+
+export interface SimShopper extends SimUser {
+  /** Sessions in time order: when each started and what it was about. */
+  sessions: { startedAt: number; kind: SessionKind; category: string }[];
+  orders: SimOrder[];
+}
+
+export interface ShopperOptions {
+  /** Sessions per shopper, inclusive range. Default 5-9. */
+  sessions?: [number, number];
+  /** Days between the starts of two sessions, range. Default 1-6. */
+  gapDays?: [number, number];
+}
+
+export interface Complement {
+  /** Products that go with the bought one. */
+  pool: readonly CatalogProduct[];
+  /** Chance a complement is added to the same order. */
+  inBasket: number;
+  /** Otherwise, chance the shopper comes back for one in a later session. */
+  later: number;
+}
+
+const appealCache = new WeakMap<LoadedCatalog, Map<string, number>>();
+
+/**
+ * How well each product sells relative to others in its category: products ranked by a hash of
+ * the sku (a fixed, arbitrary order), appeal 1 / (rank + 1)^0.8. Shop-wide, the same for everyone.
+ */
+export function productAppeal(catalog: LoadedCatalog, sku: string): number {
+  let appeal = appealCache.get(catalog);
+  if (!appeal) {
+    appeal = new Map();
+    const hash = (s: string): number => {
+      let h = 0x811c9dc5;
+      for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+      return h;
+    };
+    for (const c of catalog.categories) {
+      const ranked = [...catalog.productsIn(c)].sort(
+        (a, b) => hash(a.sku) - hash(b.sku) || (a.sku < b.sku ? -1 : 1),
+      );
+      ranked.forEach((p, rank) => appeal!.set(p.sku, 1 / Math.pow(rank + 1, 0.8)));
+    }
+    appealCache.set(catalog, appeal);
+  }
+  return appeal.get(sku) ?? 0;
+}
+
+/** Picks a product with probability proportional to its appeal. */
+function pickAppealing(
+  rnd: () => number,
+  catalog: LoadedCatalog,
+  items: readonly CatalogProduct[],
+): CatalogProduct {
+  let total = 0;
+  for (const p of items) total += productAppeal(catalog, p.sku);
+  let u = rnd() * total;
+  for (const p of items) {
+    u -= productAppeal(catalog, p.sku);
+    if (u <= 0) return p;
+  }
+  return items[items.length - 1]!;
+}
+
+/** What goes with a product (see the header of this section); undefined when nothing does. */
+export function complementsOf(catalog: LoadedCatalog, p: CatalogProduct): Complement | undefined {
+  const a = p.attributes;
+  const where = (category: string, test: (q: CatalogProduct) => boolean): CatalogProduct[] =>
+    catalog.productsIn(category).filter((q) => q.sku !== p.sku && test(q));
+  let pool: CatalogProduct[] = [];
+  let inBasket = 0;
+  let later = 0;
+  switch (p.category) {
+    case 'coffee_machines': {
+      const roasts =
+        a['type'] === 'espresso' || a['type'] === 'frother'
+          ? ['dark']
+          : a['type'] === 'drip'
+            ? ['medium']
+            : ['light', 'medium'];
+      pool = where('coffee_beans', (q) => roasts.includes(q.attributes['roast'] ?? ''));
+      [inBasket, later] = [0.5, 0.4];
+      break;
+    }
+    case 'phones': {
+      const wanted =
+        a['battery'] === 'standard'
+          ? (q: CatalogProduct) => q.attributes['type'] === 'power_bank'
+          : a['durability'] === 'rugged'
+            ? (q: CatalogProduct) =>
+                q.attributes['durability'] === 'rugged' && q.attributes['type'] !== 'power_bank'
+            : (q: CatalogProduct) => q.attributes['type'] === 'case' || q.attributes['charging'] === 'fast';
+      pool = where('phone_accessories', wanted);
+      [inBasket, later] = [0.45, 0.35];
+      break;
+    }
+    case 'shoes':
+    case 'apparel': {
+      const other = p.category === 'shoes' ? 'apparel' : 'shoes';
+      pool = where(other, (q) => q.attributes['style'] !== undefined && q.attributes['style'] === a['style']);
+      [inBasket, later] = [0.15, 0.1];
+      break;
+    }
+    case 'beauty': {
+      pool = where(
+        'beauty',
+        (q) => q.attributes['skin_type'] === a['skin_type'] && q.attributes['type'] !== a['type'],
+      );
+      [inBasket, later] = [0.25, 0.15];
+      break;
+    }
+    default:
+      return undefined;
+  }
+  return pool.length > 0 ? { pool, inBasket, later } : undefined;
+}
+
+/**
+ * Plans one shopper's history over weeks (see the header of this section). Sessions start
+ * `gapDays` apart from `t0`; within a session events are seconds to minutes apart.
+ */
+export function planShopper(
+  seed: number,
+  index: number,
+  catalog: LoadedCatalog,
+  t0: number,
+  opts: ShopperOptions = {},
+): SimShopper {
+  const rnd = mulberry32(seed * 7_919 + index * 104_729 + 17);
+  const userId = `s${String(index).padStart(6, '0')}`;
+  const preferredCategory = pick(rnd, catalog.categories);
+  const preferredAttribute = pick(rnd, preferenceAttributes(catalog, preferredCategory));
+  const r = rnd();
+  const language: SimUser['language'] = r < 0.45 ? 'en' : r < 0.8 ? 'zh' : 'mixed';
+  const lang = (): Lang => (language === 'mixed' ? (rnd() < 0.5 ? 'en' : 'zh') : language);
+  const channel = pick(rnd, CHANNELS);
+  const [minSessions, maxSessions] = opts.sessions ?? [5, 9];
+  const [minGap, maxGap] = opts.gapDays ?? [1, 6];
+  const inCategory = productsIn(catalog, preferredCategory);
+  const withAttribute = inCategory.filter((p) => hasAttribute(p, preferredAttribute));
+  const categoryIndex = catalog.features.index.get(`category:${preferredCategory}`) ?? -1;
+  const phrase = (l: Lang): string => {
+    const a = pickTerm(rnd, catalog, preferredAttribute, l);
+    const impliesCategory = (catalog.textFeatures(a).get(categoryIndex) ?? 0) >= 0.5;
+    if (impliesCategory && rnd() < 0.5) return a;
+    const c = pickTerm(rnd, catalog, `category:${preferredCategory}`, l);
+    return l === 'zh' ? `${a}${c}` : `${a} ${c}`;
+  };
+
+  const events: PlannedEvent[] = [];
+  const sessions: SimShopper['sessions'] = [];
+  const orders: SimOrder[] = [];
+  const needs: Complement[] = [];
+  const bought = new Set<string>();
+  let start = t0 + Math.floor(rnd() * 86_400_000);
+  const count = intBetween(rnd, minSessions, maxSessions);
+
+  for (let s = 0; s < count; s++) {
+    if (s > 0) start += Math.floor((minGap + rnd() * (maxGap - minGap)) * 86_400_000);
+    let t = start;
+    const sessionId = `s-${userId}-${s + 1}`;
+    const cartId = `c-${userId}-${s + 1}`;
+    const push = <T extends EventType>(type: T, properties: PayloadMap[T]): void => {
+      t += intBetween(rnd, 3, 90) * 1000;
+      events.push({ type, input: { userId, sessionId, channel, occurredAt: t, properties } });
+    };
+
+    // what the session is about
+    let kind: SessionKind = 'preferred';
+    let need: Complement | undefined;
+    if (needs.length > 0 && rnd() < 0.5) {
+      kind = 'complement';
+      need = needs.shift()!;
+    } else if (rnd() < 0.1) kind = 'explore';
+    const exploreCategory = kind === 'explore' ? pick(rnd, catalog.categories) : preferredCategory;
+    const focus: readonly CatalogProduct[] =
+      kind === 'complement'
+        ? need!.pool
+        : kind === 'explore'
+          ? productsIn(catalog, exploreCategory)
+          : withAttribute;
+    const category = focus[0]?.category ?? preferredCategory;
+    sessions.push({ startedAt: start, kind, category });
+    /** A product to look at: mostly the session's focus, appealing ones more often; sometimes anything. */
+    const browse = (): CatalogProduct => {
+      const u = rnd();
+      if (kind !== 'preferred')
+        return u < 0.8 ? pickAppealing(rnd, catalog, focus) : pick(rnd, catalog.products);
+      return u < 0.55
+        ? pickAppealing(rnd, catalog, withAttribute)
+        : u < 0.8
+          ? pickAppealing(rnd, catalog, inCategory)
+          : pick(rnd, catalog.products);
+    };
+
+    if (kind === 'preferred' && rnd() < 0.5) {
+      const l = lang();
+      const k = rnd();
+      const query =
+        k < 0.15
+          ? pickTerm(rnd, catalog, `category:${preferredCategory}`, l)
+          : k < 0.3
+            ? pickTerm(rnd, catalog, preferredAttribute, l)
+            : phrase(l);
+      push('products_searched', { query, resultCount: intBetween(rnd, 3, 40) });
+    } else if (kind !== 'preferred' && rnd() < 0.3) {
+      push('products_searched', {
+        query: pickTerm(rnd, catalog, `category:${category}`, lang()),
+        resultCount: intBetween(rnd, 3, 40),
+      });
+    }
+    if (kind === 'preferred' && rnd() < 0.25) {
+      const [, key, value] = preferredAttribute.split(':');
+      push('product_list_filtered', {
+        category: preferredCategory,
+        filters: key && value ? [{ type: key, value }] : [],
+        sorts: [{ type: 'price', value: 'asc' }],
+        resultCount: intBetween(rnd, 5, 60),
+      });
+    }
+    const viewed: CatalogProduct[] = [];
+    for (let i = intBetween(rnd, 3, 8); i > 0; i--) {
+      const p = browse();
+      viewed.push(p);
+      push('product_viewed', { product: asProduct(p), currency: 'USD' });
+    }
+
+    // the cart: what was viewed in the focus (not bought before), sometimes anything viewed
+    const cart = new Map<string, CatalogProduct>();
+    const total = (): number => [...cart.values()].reduce((sum, p) => sum + p.priceMinor, 0);
+    const inFocus = new Set(focus.map((p) => p.sku));
+    const liked = viewed.filter((p) => inFocus.has(p.sku) && !bought.has(p.sku));
+    const cartChance = kind === 'complement' ? 0.7 : kind === 'preferred' ? 0.5 : 0.15;
+    if (rnd() < cartChance) {
+      for (let i = intBetween(rnd, 1, 2); i > 0; i--) {
+        const p = liked.length > 0 && rnd() < 0.85 ? pick(rnd, liked) : pick(rnd, viewed);
+        if (cart.has(p.sku)) continue;
+        cart.set(p.sku, p);
+        push('cart_item_added', { cartId, product: asProduct(p), cartTotalMinor: total(), currency: 'USD' });
+      }
+      if (cart.size > 1 && rnd() < 0.15) {
+        const [sku, p] = [...cart.entries()][cart.size - 1]!;
+        cart.delete(sku);
+        push('cart_item_removed', {
+          cartId,
+          product: asProduct(p),
+          cartTotalMinor: total(),
+          currency: 'USD',
+        });
+      }
+    }
+    if (rnd() < 0.1) {
+      const l = lang();
+      const text =
+        rnd() < 0.5 ? pick(rnd, INTEREST_LINES[l]).replace('{p}', phrase(l)) : pick(rnd, CHAT_LINES[l]);
+      const conversationId = `conv-${userId}-${s + 1}`;
+      push('chat_turn', { conversationId, role: 1, text, channel: 0, turnIndex: 0 });
+      push('chat_turn', { conversationId, role: 2, text: ASSISTANT_LINES[l], channel: 0, turnIndex: 1 });
+    }
+
+    if (cart.size > 0 && rnd() < 0.75) {
+      // complements of what is in the cart: added now ("bought together"), or needed later
+      for (const p of [...cart.values()]) {
+        const c = complementsOf(catalog, p);
+        if (!c) continue;
+        if (rnd() < c.inBasket) {
+          const candidates = c.pool.filter((q) => !cart.has(q.sku) && !bought.has(q.sku));
+          if (candidates.length === 0) continue;
+          const q = pickAppealing(rnd, catalog, candidates);
+          cart.set(q.sku, q);
+          push('cart_item_added', {
+            cartId,
+            product: asProduct(q),
+            cartTotalMinor: total(),
+            currency: 'USD',
+          });
+        } else if (rnd() < c.later) needs.push(c);
+      }
+      const products = [...cart.values()].map((p) => asProduct(p));
+      push('checkout_started', { cartId, products, totalMinor: total(), currency: 'USD' });
+      const orderId = `o-${userId}-${s + 1}`;
+      push('order_placed', { orderId, cartId, products, totalMinor: total(), currency: 'USD' });
+      orders.push({ orderId, occurredAt: t, skus: [...cart.keys()], session: s });
+      for (const sku of cart.keys()) bought.add(sku);
+    }
+  }
+  return { userId, preferredCategory, preferredAttribute, language, events, sessions, orders };
+}

@@ -35,6 +35,24 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    interestEvents: new Counter({
+      name: 'shopstream_interest_events_total',
+      help: 'Events seen by the interest processor, by result (applied, duplicate, undecodable)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    interestWrites: new Counter({
+      name: 'shopstream_interest_profile_writes_total',
+      help: 'Profile writes to the KV bucket, by result (ok, conflict: lost a compare-and-set and retried)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    interestBatchSeconds: new Histogram({
+      name: 'shopstream_interest_batch_duration_seconds',
+      help: 'Time to apply and store one interest batch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     collectorEvents: new Counter({
       name: 'shopstream_collector_events_total',
       help: 'Events received by the HTTP collector, by result (accepted, duplicate, rejected)',

@@ -26,10 +26,9 @@ export interface PayloadMap {
 }
 
 export type EventType = keyof PayloadMap;
-export type PayloadField = NonNullable<Envelope['payload']>;
 
-/** Every event type, in schema order. */
-export const EVENT_TYPES: readonly EventType[] = [
+/** Event types a shop's clients send; the others are emitted only by shopstream's own flows and bot. */
+export const CLIENT_EVENT_TYPES = [
   'product_viewed',
   'product_list_filtered',
   'products_searched',
@@ -40,6 +39,12 @@ export const EVENT_TYPES: readonly EventType[] = [
   'order_placed',
   'order_refunded',
   'chat_turn',
+] as const satisfies readonly EventType[];
+export type PayloadField = NonNullable<Envelope['payload']>;
+
+/** Every event type, in schema order. */
+export const EVENT_TYPES: readonly EventType[] = [
+  ...CLIENT_EVENT_TYPES,
   'reminder_sent',
   'coupon_issued',
   'coupon_redeemed',

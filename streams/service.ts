@@ -19,6 +19,7 @@ import { sqlFromClient } from '../infra/clickhouse/sql';
 import { createInterestProcessor, type InterestProcessor } from './processors/interest/processor';
 import { snapshotRow, writeSnapshots } from './processors/interest/snapshots';
 import { scheduleRulesJob } from './processors/recommend/rules-job';
+import { startRecommendService } from './processors/recommend/service';
 
 export interface ServiceOptions {
   config: Config;
@@ -150,6 +151,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       }
       // stops before the final snapshot above is taken (closers run in reverse)
       closers.push({ name: 'interest', close: () => proc.stop() });
+      const recommender = await startRecommendService({
+        nc,
+        config,
+        catalog,
+        logger: logger.child({ component: 'recommend' }),
+      });
+      closers.push({ name: 'recommend', close: () => recommender.stop() });
+      logger.info(
+        { subject: names(config.nats.prefix).recommendSubject },
+        'recommendation service listening',
+      );
     }
 
     let producer: Producer | undefined;

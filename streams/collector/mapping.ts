@@ -17,6 +17,7 @@ import type { ValidationIssue, IssueCode } from '../../schemas/validate';
 import { validateEnvelope } from '../../schemas/validate';
 import { describeSchema, type SchemaDescription } from '../../schemas/codec';
 import {
+  CLIENT_EVENT_TYPES,
   CHANNELS,
   CHAT_ROLES,
   SCHEMA_VERSION,
@@ -45,19 +46,7 @@ export type MapResult =
   | { ok: true; envelope: EnvelopeInit }
   | { ok: false; issues: ValidationIssue[]; reason: MappingRejectReason; envelope?: EnvelopeInit };
 
-/** Event types a client may send natively; the others are emitted only by shopstream's own flows. */
-export const CLIENT_EVENT_TYPES: readonly EventType[] = [
-  'product_viewed',
-  'product_list_filtered',
-  'products_searched',
-  'cart_item_added',
-  'cart_item_removed',
-  'cart_item_quantity_changed',
-  'checkout_started',
-  'order_placed',
-  'order_refunded',
-  'chat_turn',
-];
+export { CLIENT_EVENT_TYPES };
 
 /** Segment e-commerce v2 event names we collect (matched case-insensitively), and what they become. */
 export const SEGMENT_EVENTS = {

@@ -1,3 +1,4 @@
+import { mulberry32 as prng } from '../../demo/random';
 // Association rules are exact: mineRules (FP-growth) gives the same rules, with the same support,
 // confidence and lift, as a brute force that counts every subset of every basket.
 import {
@@ -86,18 +87,6 @@ function expectSameRules(actual: Rule[], expected: Rule[]): void {
     expect(Math.abs(r.confidence - e.confidence)).toBeLessThanOrEqual(1e-12);
     expect(Math.abs(r.lift - e.lift)).toBeLessThanOrEqual(1e-12);
   });
-}
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function shuffled<T>(xs: readonly T[], rand: () => number): T[] {

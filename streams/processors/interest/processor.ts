@@ -11,6 +11,7 @@ import type { Consumer, JsMsg, NatsConnection } from 'nats';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
+import type { Metrics } from '../../../infra/metrics';
 import { decodeEnvelope } from '../../../schemas/codec';
 import type { Envelope, EventType } from '../../../schemas/events';
 import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
@@ -57,7 +58,9 @@ export async function createInterestProcessor(deps: {
   logger: Logger;
   /** Defaults to config.interest.partitions. */
   partitions?: number[];
+  metrics?: Metrics;
 }): Promise<InterestProcessor> {
+  const metrics = deps.metrics;
   const { nc, config, catalog, logger } = deps;
   const n = names(config.nats.prefix);
   const partitions = deps.partitions ?? parsePartitions(config.interest.partitions, config.nats.partitions);
@@ -99,6 +102,7 @@ export async function createInterestProcessor(deps: {
       const applied = applyAll(loaded, items);
       if (applied === 0) {
         stats.skippedDuplicates += items.length; // applied before: by us before a crash, or another instance
+        metrics?.interestEvents.inc({ result: 'duplicate' }, items.length);
         return;
       }
       const revision = await store.save(loaded);
@@ -106,10 +110,15 @@ export async function createInterestProcessor(deps: {
         stats.writes++;
         stats.applied += applied;
         stats.skippedDuplicates += items.length - applied;
+        metrics?.interestEvents.inc({ result: 'applied' }, applied);
+        if (items.length > applied)
+          metrics?.interestEvents.inc({ result: 'duplicate' }, items.length - applied);
+        metrics?.interestWrites.inc({ result: 'ok' });
         changed.set(`${shopId}\u0000${key}`, { state: loaded.state, revision });
         return;
       }
       stats.conflicts++;
+      metrics?.interestWrites.inc({ result: 'conflict' });
       await sleep(Math.random() * 5 * (attempt + 1));
     }
     throw new ProcessorError(
@@ -118,11 +127,13 @@ export async function createInterestProcessor(deps: {
   }
 
   async function handleBatch(msgs: JsMsg[], ackFloor: number): Promise<void> {
+    const started = performance.now();
     const byUser = new Map<string, { shopId: string; key: string; items: Item[] }>();
     for (const m of msgs) {
       const d = decodeEnvelope(m.data);
       if (!d.ok) {
         stats.undecodable++; // the ClickHouse sink dead-letters it; nothing to learn from it here
+        metrics?.interestEvents.inc({ result: 'undecodable' });
         continue;
       }
       const key = userKey(d.envelope);
@@ -139,6 +150,7 @@ export async function createInterestProcessor(deps: {
     }
     for (const m of msgs) m.ack(); // after every state of the batch is durable
     stats.batches++;
+    metrics?.interestBatchSeconds.observe((performance.now() - started) / 1000);
   }
 
   async function runPartition(p: number): Promise<void> {
