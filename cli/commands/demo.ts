@@ -8,6 +8,7 @@ import { buildReport, countStored, formatReport } from '../../demo/report';
 import { summarizeDeadLetters } from '../../streams/dlq';
 import { connectNats } from '../../streams/nats';
 import { adminUrl } from '../sql';
+import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';
 
 const GARBAGE = 3;
@@ -57,12 +58,24 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
         : ''
     }; see npx shopstream dlq list`,
   );
+  // one shopper's live profile: interests, tags, tier and recommendations with their reasons
+  const [busiest] = await sql.query<{ user_id: string }>(
+    `SELECT user_id FROM ${config.clickhouse.database}.events WHERE producer_id = {p:String} AND user_id != '' GROUP BY user_id ORDER BY count() DESC, user_id LIMIT 1`,
+    { p: run.producerId },
+  );
+  if (busiest) {
+    console.log('');
+    console.log(`Interest profile of the busiest shopper (npx shopstream profile ${busiest.user_id}):`);
+    await profile(config, { userId: busiest.user_id, shop: 'demo-shop', k: 5 });
+  }
   console.log('');
   console.log('The stack is still running. Explore:');
   console.log(
     `  npx shopstream query "SELECT event_type, count() FROM ${config.clickhouse.database}.events FINAL GROUP BY event_type"`,
   );
-  console.log('  npx shopstream report | npx shopstream dlq list | npx shopstream stack status');
+  console.log(
+    '  npx shopstream report | npx shopstream dlq list | npx shopstream profile <userId> | npx shopstream stack status',
+  );
   console.log(
     `  metrics: ${adminUrl(config)}/metrics   collector: http://${config.collector.host}:${config.collector.port}/v1/events`,
   );
