@@ -55,12 +55,16 @@ export const EVENT_TYPES: readonly EventType[] = [
 const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
 const camelToSnake = (s: string): string => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
+// Both directions computed once: these run for every event.
+const FIELD_OF = new Map(EVENT_TYPES.map((t) => [t, snakeToCamel(t) as PayloadField]));
+const TYPE_OF = new Map([...FIELD_OF].map(([t, f]) => [f, t]));
+
 export function payloadField(type: EventType): PayloadField {
-  return snakeToCamel(type) as PayloadField;
+  return FIELD_OF.get(type) ?? (snakeToCamel(type) as PayloadField);
 }
 
 export function eventTypeOf(field: PayloadField): EventType {
-  return camelToSnake(field) as EventType;
+  return TYPE_OF.get(field) ?? (camelToSnake(field) as EventType);
 }
 
 export function isEventType(s: string): s is EventType {
@@ -100,5 +104,6 @@ export type { v1 };
 /** The event type of an envelope being built (the one payload field that is set), if any. */
 export function payloadTypeOf(envelope: EnvelopeInit): EventType | undefined {
   const e = envelope as Record<string, unknown>;
-  return EVENT_TYPES.find((t) => e[payloadField(t)] !== undefined && e[payloadField(t)] !== null);
+  for (const [t, f] of FIELD_OF) if (e[f] !== undefined && e[f] !== null) return t;
+  return undefined;
 }
