@@ -52,6 +52,9 @@ format-check: $(NODE_STAMP)
 test-unit: $(NODE_STAMP) ## unit tests only (no servers)
 	npx jest --selectProjects unit
 
+test-workflows: install ## Temporal workflow tests (time-skipping server) and history replays
+	npx jest --selectProjects workflows
+
 test: install ## typecheck, lint, format check, then every test (unit, integration, end-to-end)
 	npm run --silent typecheck
 	npm run --silent lint
@@ -77,4 +80,4 @@ bench-rules: install ## association-rule mining time on 20,000 baskets
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test bench-ingest bench-interest bench-quality bench-recommend bench-rules clean
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test-workflows test bench-ingest bench-interest bench-quality bench-recommend bench-rules clean

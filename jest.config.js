@@ -1,5 +1,6 @@
-// Test tiers by file name: *.test.ts needs no server; *.int.test.ts starts real NATS / ClickHouse;
-// *.e2e.test.ts runs the whole pipeline.
+// Test tiers by folder and file name: test/unit needs no server; test/workflows runs on Temporal's
+// time-skipping test server; *.int.test.ts starts real NATS / ClickHouse; *.e2e.test.ts runs the
+// whole pipeline.
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
 
@@ -8,6 +9,8 @@ module.exports = {
   testTimeout: 120000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    // Temporal workflows on the time-skipping test server (.tools/, installed by make install)
+    { ...common, displayName: 'workflows', testMatch: ['<rootDir>/test/workflows/**/*.test.ts'] },
     {
       ...common,
       displayName: 'int',

@@ -1,0 +1,150 @@
+// Replays recorded histories of the shipped flows against today's workflow code: a change that would
+// break a workflow already running in production (a command added, removed or reordered without
+// patched()) fails here. Histories are recorded from real runs on the time-skipping server:
+//   RECORD_HISTORIES=1 npx jest --selectProjects workflows test/workflows/replay.test.ts
+// Record a new file (cart-recovery.v2.json, ...) for a new version; never re-record an old one.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  cartChanged,
+  cartRecoveryWorkflow,
+  orderPlaced,
+  type CartRecoveryInput,
+} from '../../workflows/cart-recovery';
+import { cartRecovery } from '../../workflows/flows/cart-recovery';
+import { localTime } from '../../workflows/time';
+import { bundleWorkflows, createFakes, startTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
+
+const HISTORIES = path.join(__dirname, '../fixtures/histories');
+const MINUTE = 60_000;
+const recording = process.env.RECORD_HISTORIES === '1';
+
+interface Scenario {
+  file: string;
+  fakes: () => Fakes;
+  run(env: TestWorkflowEnvironment, taskQueue: string, fakes: Fakes): Promise<string>;
+}
+
+function args(now: number, over: Partial<CartRecoveryInput>): CartRecoveryInput {
+  return {
+    flow: cartRecovery,
+    shopId: 'shop-1',
+    userId: userIdFor(cartRecovery.name, cartRecovery.audience!.holdoutPercent!, false),
+    cartId: 'cart-1',
+    tier: 'repeat',
+    timeZone: 'UTC',
+    cart: { totalMinor: 8_000, itemCount: 2, currency: 'USD', eventTime: now },
+    ...over,
+  };
+}
+
+const scenarios: Scenario[] = [
+  {
+    // a cart change, both reminders held by quiet hours (the second with the coupon), a purchase mid-wait
+    file: 'cart-recovery.v1.json',
+    fakes: () => createFakes(),
+    async run(env, taskQueue) {
+      const now = await env.currentTimeMs();
+      const start = args(now, { timeZone: zoneWhere(now + 100 * MINUTE, '23:00') });
+      const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+        args: [start],
+        taskQueue,
+        workflowId: `record-${start.cartId}-${now}`,
+      });
+      await env.sleep('10m');
+      await handle.signal(cartChanged, {
+        totalMinor: 9_000,
+        itemCount: 3,
+        currency: 'USD',
+        eventTime: now + 10 * MINUTE,
+      });
+      await env.sleep('40h');
+      await handle.signal(orderPlaced, { orderId: 'order-1', eventTime: await env.currentTimeMs() });
+      const result = await handle.result();
+      expect(result.exit).toBe('purchased');
+      // 23:00 -> 08:00; 23h later is 07:00, quiet again -> 08:00
+      expect(result.timeline.map((e) => e.event)).toEqual([
+        'abandoned',
+        'quiet_hours',
+        'sent',
+        'quiet_hours',
+        'sent',
+        'exited',
+      ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+  {
+    // the first reminder over the frequency cap, the coupon budget spent, the flow runs to its end
+    file: 'cart-recovery.v1.capped-no-budget.json',
+    fakes: () =>
+      createFakes({
+        ledger: () => ({
+          issue: () =>
+            Promise.resolve({ ok: false, reason: 'budget_exhausted', detail: 'campaign budget spent' }),
+        }),
+      }),
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const start = args(now, { timeZone: zoneWhere(now + 90 * MINUTE, '10:00') });
+      const localDay = localTime(now + 90 * MINUTE, start.timeZone).day;
+      for (const key of ['other-1', 'other-2'])
+        await fakes.slots.reserve({ shopId: start.shopId, userId: start.userId, localDay, cap: 2, key });
+      const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+        args: [start],
+        taskQueue,
+        workflowId: `record-${start.cartId}-${now}`,
+      });
+      const result = await handle.result();
+      expect(result.exit).toBe('completed');
+      expect(result.timeline.map((e) => e.event)).toEqual([
+        'abandoned',
+        'capped',
+        'coupon_skipped',
+        'sent',
+        'sent',
+        'exited',
+      ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+];
+
+let workflowBundle: WorkflowBundleWithSourceMap;
+beforeAll(async () => {
+  workflowBundle = await bundleWorkflows();
+});
+
+(recording ? describe.skip : describe)('recorded histories replay on the current workflow code', () => {
+  it.each(scenarios.map((s) => [s.file]))('%s', async (file) => {
+    const history: unknown = JSON.parse(fs.readFileSync(path.join(HISTORIES, file), 'utf8'));
+    await expect(Worker.runReplayHistory({ workflowBundle }, history, file)).resolves.toBeUndefined();
+  });
+});
+
+(recording ? describe : describe.skip)('recording (RECORD_HISTORIES=1)', () => {
+  let env: TestWorkflowEnvironment;
+  beforeAll(async () => {
+    env = await startTestEnv();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it.each(scenarios.map((s) => [s.file, s]))('%s', async (file, scenario) => {
+    const fakes = scenario.fakes();
+    const taskQueue = `record-${file}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle,
+      activities: fakes.activities,
+    });
+    const json = await worker.runUntil(scenario.run(env, taskQueue, fakes));
+    fs.mkdirSync(HISTORIES, { recursive: true });
+    fs.writeFileSync(path.join(HISTORIES, file), `${JSON.stringify(JSON.parse(json), null, 1)}\n`);
+  });
+});

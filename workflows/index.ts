@@ -1,0 +1,2 @@
+// Every workflow the worker registers (the bundle's entry point).
+export { cartRecoveryWorkflow } from './cart-recovery';
