@@ -131,6 +131,34 @@ program
   .option('--param <name=value...>', 'query parameters ({name:Type} in the SQL)')
   .action((sql: string, opts: { param?: string[] }) => runCommand('query', { sql, ...opts }));
 
+const flowsCmd = program
+  .command('flows')
+  .description('marketing flows as code: list, validate, simulate on the time-skipping test server');
+flowsCmd
+  .command('list')
+  .description('the shipped flows: trigger, steps, exits, audience, quiet hours, cap')
+  .action(() => runCommand('flows-list'));
+flowsCmd
+  .command('validate')
+  .description('validate the shipped flows (and a flow module file); exit code 1 on any error')
+  .option('--file <file>', 'a .ts/.js/.json module that default-exports (or exports) a flow')
+  .action((opts: { file?: string }) => runCommand('flows-validate', opts));
+flowsCmd
+  .command('simulate <flow>')
+  .description(
+    "run a flow on Temporal's time-skipping test server against a scripted customer; print the timeline",
+  )
+  .option(
+    '--script <name>',
+    'abandon | buys-after-first-reminder | night-owl | empties-cart | opts-out | comes-back | held-out | busy-day',
+    'abandon',
+  )
+  .option('--tier <tier>', 'new | repeat | high_value', 'repeat')
+  .option('--time-zone <tz>', "the user's time zone: UTC, +08:00 or an IANA name", 'UTC')
+  .action((flow: string, opts: { script: string; tier: string; timeZone: string }) =>
+    runCommand('flows-simulate', { flow, ...opts }),
+  );
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : String(err));
   process.exit(1);

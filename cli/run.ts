@@ -27,6 +27,9 @@ const commands: Record<string, () => Handler> = {
   query: () => load<typeof import('./commands/report')>('./commands/report').query,
   profile: () => load<typeof import('./commands/profile')>('./commands/profile').profile,
   rules: () => load<typeof import('./commands/rules')>('./commands/rules').rules,
+  'flows-list': () => load<typeof import('./commands/flows')>('./commands/flows').list,
+  'flows-validate': () => load<typeof import('./commands/flows')>('./commands/flows').validate,
+  'flows-simulate': () => load<typeof import('./commands/flows')>('./commands/flows').simulate,
 };
 
 const KNOWN = new Set([
