@@ -1,0 +1,379 @@
+// Triggers from the stream: cart and order events become calls on the cart-recovery workflows.
+//
+// One workflow per (shop, user, cart) under cartRecoveryWorkflowId. A cart change is a
+// signal-with-start of `cartChanged` (the first change starts the flow, later ones reset its
+// abandonment timer); an order placed signals `orderPlaced` to its cart's flow, which ends it whatever
+// the order's event time (a late order still ends it). Both calls are idempotent by workflow id, so a
+// redelivered event is safe: the message is acked only after Temporal accepted the call.
+//
+// Workflow id reuse: starts use WorkflowIdReusePolicy.REJECT_DUPLICATE. Signal-with-start always
+// signals a *running* workflow with that id (that is its conflict behaviour), and REJECT_DUPLICATE
+// makes it refuse to start a new run when a *closed* one exists (within the namespace's retention),
+// so a cart event arriving after the flow ended (bought, emptied, completed) does not restart
+// reminders for that cart: the call fails with WorkflowExecutionAlreadyStartedError and the event is
+// skipped. (ALLOW_DUPLICATE, the default, would start a second recovery of an already bought cart.)
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type WorkflowClient,
+} from '@temporalio/client';
+import { AckPolicy, DeliverPolicy, nanos, type Consumer, type JsMsg, type NatsConnection } from 'nats';
+import type { Config } from '../../infra/config';
+import type { Logger } from '../../infra/logger';
+import { decodeEnvelope } from '../../schemas/codec';
+import type { Envelope, EventType } from '../../schemas/events';
+import {
+  cartChanged,
+  cartRecoveryWorkflow,
+  cartRecoveryWorkflowId,
+  orderPlaced,
+  type CartRecoveryInput,
+  type CartSnapshot,
+} from '../../workflows/cart-recovery';
+import type { Flow, Tier } from '../../workflows/dsl';
+import { cartRecovery } from '../../workflows/flows/cart-recovery';
+import { segment } from '../processors/interest/tags';
+import type { ProfileStore } from '../processors/interest/store';
+import { names, userKey } from '../topology';
+
+/** The event types the cart triggers consume. */
+export const CART_TRIGGER_TYPES = [
+  'cart_item_added',
+  'cart_item_removed',
+  'cart_item_quantity_changed',
+  'order_placed',
+] as const satisfies readonly EventType[];
+export type CartTriggerType = (typeof CART_TRIGGER_TYPES)[number];
+
+export const CART_TRIGGER_CONSUMER = 'triggers_cart';
+
+export type CartAction =
+  | {
+      kind: 'cart_changed';
+      shopId: string;
+      userId: string;
+      cartId: string;
+      workflowId: string;
+      cart: CartSnapshot;
+    }
+  | {
+      kind: 'order_placed';
+      shopId: string;
+      userId: string;
+      cartId: string;
+      workflowId: string;
+      orderId: string;
+      eventTime: number;
+    }
+  | { kind: 'none'; reason: string };
+
+/**
+ * What one event asks of the cart-recovery flows. Pure. The item count is not in the events (they
+ * carry the cart total and the product changed), so it is a lower bound: 0 only when the cart is known
+ * to be empty (a removal or a quantity change to 0 that leaves a total of 0), else at least 1.
+ */
+export function triggerFor(envelope: Envelope, type: EventType): CartAction {
+  const shopId = envelope.shopId;
+  const userId = userKey(envelope);
+  if (!userId) return { kind: 'none', reason: 'no user id or anonymous id' };
+  const eventTime = Number(envelope.occurredAt);
+  switch (type) {
+    case 'cart_item_added':
+    case 'cart_item_removed':
+    case 'cart_item_quantity_changed': {
+      const p =
+        type === 'cart_item_added'
+          ? envelope.cartItemAdded
+          : type === 'cart_item_removed'
+            ? envelope.cartItemRemoved
+            : envelope.cartItemQuantityChanged;
+      if (!p?.cartId) return { kind: 'none', reason: `${type} without a cart id` };
+      const totalMinor = Number(p.cartTotalMinor ?? 0);
+      const quantity = p.product?.quantity ?? 0;
+      let itemCount: number;
+      if (type === 'cart_item_added') itemCount = Math.max(1, quantity);
+      else if (totalMinor > 0) itemCount = Math.max(1, type === 'cart_item_quantity_changed' ? quantity : 1);
+      else itemCount = type === 'cart_item_removed' || quantity === 0 ? 0 : Math.max(1, quantity);
+      const cart: CartSnapshot = { totalMinor, itemCount, eventTime };
+      if (p.currency) cart.currency = p.currency;
+      return {
+        kind: 'cart_changed',
+        shopId,
+        userId,
+        cartId: p.cartId,
+        workflowId: cartRecoveryWorkflowId(shopId, userId, p.cartId),
+        cart,
+      };
+    }
+    case 'order_placed': {
+      const o = envelope.orderPlaced;
+      if (!o?.cartId) return { kind: 'none', reason: 'order without a cart id' };
+      return {
+        kind: 'order_placed',
+        shopId,
+        userId,
+        cartId: o.cartId,
+        workflowId: cartRecoveryWorkflowId(shopId, userId, o.cartId),
+        orderId: o.orderId ?? '',
+        eventTime,
+      };
+    }
+    default:
+      return { kind: 'none', reason: `${type} triggers nothing` };
+  }
+}
+
+/** The filter subjects of the trigger consumer: cart and order events of every partition. */
+export function cartTriggerSubjects(prefix: string): string[] {
+  return CART_TRIGGER_TYPES.map((t) => `${prefix}.events.*.${t}`);
+}
+
+/**
+ * The durable consumer (for topology.ts consumerConfigs). DeliverPolicy.New: a consumer created on a
+ * stream that already holds days of events does not start recovery flows for carts long abandoned.
+ */
+export function cartTriggerConsumerConfig(cfg: Config, name = CART_TRIGGER_CONSUMER) {
+  return {
+    durable_name: name,
+    description: 'cart triggers: cart and order events to cart-recovery workflows',
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    filter_subjects: cartTriggerSubjects(cfg.nats.prefix),
+    ack_wait: nanos(30_000),
+    max_ack_pending: 1000,
+    max_deliver: -1,
+    max_waiting: 64,
+  };
+}
+
+/** A tierOf backed by the interest processor's profiles: segment(state, now, config.tiers).tier. */
+export function tierFromProfiles(store: ProfileStore, tiers: Config['tiers']) {
+  return async (shopId: string, user: string): Promise<Tier> =>
+    segment((await store.load(shopId, user)).state, Date.now(), tiers).tier;
+}
+
+export interface CartTriggerStats {
+  events: number;
+  started: number;
+  signalled: number;
+  /** Cart events for a cart whose flow already ended (not restarted). */
+  endedSkipped: number;
+  /** Orders whose cart has no running flow. */
+  noFlow: number;
+  ignored: number;
+  retries: number;
+  failed: number;
+}
+
+export interface CartTriggerProcessor {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): CartTriggerStats;
+}
+
+export interface CartTriggerDeps {
+  nc: NatsConnection;
+  client: WorkflowClient;
+  config: Config;
+  logger: Logger;
+  /** Default triggers_cart; created with cartTriggerConsumerConfig if missing. */
+  consumerName?: string;
+  /** The user's value tier for the coupon; default 'new'. */
+  tierOf?: (shopId: string, userId: string) => Promise<Tier>;
+  /** The user's time zone for quiet hours; default 'UTC'. */
+  timeZoneOf?: (shopId: string, userId: string) => Promise<string>;
+  /** The flow a new recovery runs; default the shipped cart-recovery flow. */
+  flowFor?: (shopId: string, userId: string) => Flow;
+  /** Default config.temporal.taskQueue. */
+  taskQueue?: string;
+  batchSize?: number;
+  /** Attempts of a Temporal call that fails with something other than unavailability. Default 5. */
+  maxAttempts?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const USER_CONCURRENCY = 32;
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return e?.code === '404' || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
+}
+
+/** Temporal unreachable or overloaded: wait and retry for as long as it takes. */
+function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: number; name?: string; message?: string };
+  return (
+    e?.name === 'ServiceError' ||
+    e?.code === 14 || // UNAVAILABLE
+    e?.code === 4 || // DEADLINE_EXCEEDED
+    e?.code === 8 || // RESOURCE_EXHAUSTED
+    /unavailable|deadline|connect/i.test(e?.message ?? '')
+  );
+}
+
+export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise<CartTriggerProcessor> {
+  const { nc, client, config, logger } = deps;
+  const n = names(config.nats.prefix);
+  const consumerName = deps.consumerName ?? CART_TRIGGER_CONSUMER;
+  const taskQueue = deps.taskQueue ?? config.temporal.taskQueue;
+  const batchSize = deps.batchSize ?? 100;
+  const maxAttempts = deps.maxAttempts ?? 5;
+  const jsm = await nc.jetstreamManager();
+  try {
+    await jsm.consumers.info(n.eventsStream, consumerName);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(n.eventsStream, cartTriggerConsumerConfig(config, consumerName));
+  }
+  const js = nc.jetstream();
+  const stats: CartTriggerStats = {
+    events: 0,
+    started: 0,
+    signalled: 0,
+    endedSkipped: 0,
+    noFlow: 0,
+    ignored: 0,
+    retries: 0,
+    failed: 0,
+  };
+  let stopping = false;
+  const fetches = new Set<{ stop(): void }>();
+  const seenRuns = new Set<string>();
+
+  async function apply(action: CartAction): Promise<void> {
+    if (action.kind === 'none') {
+      stats.ignored++;
+      return;
+    }
+    if (action.kind === 'cart_changed') {
+      const { shopId, userId, cartId, workflowId, cart } = action;
+      const [tier, timeZone] = await Promise.all([
+        deps.tierOf ? deps.tierOf(shopId, userId) : Promise.resolve<Tier>('new'),
+        deps.timeZoneOf ? deps.timeZoneOf(shopId, userId) : Promise.resolve('UTC'),
+      ]);
+      const input: CartRecoveryInput = {
+        flow: deps.flowFor?.(shopId, userId) ?? cartRecovery,
+        shopId,
+        userId,
+        cartId,
+        tier,
+        timeZone,
+        cart,
+      };
+      try {
+        const handle = await client.signalWithStart(cartRecoveryWorkflow, {
+          workflowId,
+          taskQueue,
+          args: [input],
+          signal: cartChanged,
+          signalArgs: [cart],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE', // WorkflowIdReusePolicy.REJECT_DUPLICATE
+        });
+        // signaledRunId is the run that got the signal: new or already running, we cannot tell
+        // cheaply, so count signals; `started` counts the first change seen per workflow in this process.
+        stats.signalled++;
+        if (!seenRuns.has(handle.signaledRunId)) {
+          seenRuns.add(handle.signaledRunId);
+          stats.started++;
+        }
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        stats.endedSkipped++; // the flow of this cart already ended: a late change does not restart it
+        logger.debug({ workflowId }, 'cart flow already ended; late cart event skipped');
+      }
+      return;
+    }
+    try {
+      await client
+        .getHandle(action.workflowId)
+        .signal(orderPlaced, { orderId: action.orderId, eventTime: action.eventTime });
+      stats.signalled++;
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      stats.noFlow++; // no flow for this cart, or it already ended
+    }
+  }
+  /** Applies with retries; false if it gave up (the event is then acked and logged). */
+  async function applyWithRetry(action: CartAction, m: JsMsg): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await apply(action);
+        return true;
+      } catch (err) {
+        if (stopping) throw err;
+        const unavailable = isUnavailable(err);
+        if (!unavailable && attempt >= maxAttempts) {
+          stats.failed++;
+          logger.error(
+            { err: (err as Error).message, subject: m.subject, seq: m.seq, action },
+            'cart trigger failed; event skipped',
+          );
+          return false;
+        }
+        stats.retries++;
+        m.working(); // keep JetStream from redelivering while we retry
+        await sleep(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  async function handleBatch(msgs: JsMsg[]): Promise<void> {
+    // one user's events in stream order, users in parallel
+    const byUser = new Map<string, { m: JsMsg; action: CartAction }[]>();
+    for (const m of msgs) {
+      stats.events++;
+      const d = decodeEnvelope(m.data);
+      const action: CartAction = d.ok
+        ? triggerFor(d.envelope, d.type)
+        : { kind: 'none', reason: `undecodable: ${d.reason}` };
+      const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : '';
+      let list = byUser.get(key);
+      if (!list) byUser.set(key, (list = []));
+      list.push({ m, action });
+    }
+    const users = [...byUser.values()];
+    for (let i = 0; i < users.length; i += USER_CONCURRENCY) {
+      await Promise.all(
+        users.slice(i, i + USER_CONCURRENCY).map(async (items) => {
+          for (const { m, action } of items) {
+            await applyWithRetry(action, m);
+            m.ack(); // after Temporal accepted the call (or it was skipped on purpose)
+          }
+        }),
+      );
+    }
+  }
+
+  async function loop(): Promise<void> {
+    const consumer: Consumer = await js.consumers.get(n.eventsStream, consumerName);
+    while (!stopping) {
+      const msgs: JsMsg[] = [];
+      try {
+        const batch = await consumer.fetch({ max_messages: batchSize, expires: 1000 });
+        fetches.add(batch);
+        try {
+          for await (const m of batch) msgs.push(m);
+        } finally {
+          fetches.delete(batch);
+        }
+        if (msgs.length > 0) await handleBatch(msgs);
+      } catch (err) {
+        if (stopping) break;
+        // what was not acked is redelivered after ack_wait; the calls are idempotent
+        logger.error({ err: (err as Error).message, messages: msgs.length }, 'cart trigger batch failed');
+        await sleep(1000);
+      }
+    }
+  }
+
+  let running: Promise<void> | undefined;
+  return {
+    run: () => (running ??= loop()),
+    async stop(): Promise<void> {
+      stopping = true;
+      for (const f of fetches) f.stop();
+      await running;
+    },
+    stats: () => ({ ...stats }),
+  };
+}

@@ -1,0 +1,318 @@
+// The cart triggers on a real NATS and a real Temporal dev server: cart events published through the
+// producer SDK start (and signal) one recovery workflow per cart, an order ends it, a late order
+// (event time before the last cart change) still ends it, and a cart event after the end does not
+// restart it.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import type { NatsConnection } from 'nats';
+import {
+  createLogChannel,
+  createMemoryCouponLedger,
+  createMemoryMessageSlots,
+  type LogChannel,
+} from '../../activities';
+import { createActivities } from '../../activities';
+import { natsPublish } from '../../activities/nats-publish';
+import { startWorker, type RunningWorker } from '../../activities/worker';
+import { decodeEnvelope } from '../../schemas/codec';
+import { couponIssued, reminderSent } from '../../workflows/flow-events';
+import type { Config } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { connectNats } from '../../streams/nats';
+import { createProducer, type Producer } from '../../streams/producer/producer';
+import { applyTopology, names } from '../../streams/topology';
+import {
+  createCartTriggerProcessor,
+  triggerFor,
+  type CartTriggerProcessor,
+} from '../../streams/triggers/cart-triggers';
+import {
+  cartRecoveryWorkflowId,
+  recoveryState,
+  type CartRecoveryResult,
+} from '../../workflows/cart-recovery';
+import { defineFlow, onCartEmptied, onOptOut, onPurchase, send, wait } from '../../workflows/dsl';
+import { buildEnvelope } from '../helpers/events';
+import { eventually } from '../helpers/clickhouse';
+import { startTestNats, type TestNats } from '../helpers/nats';
+import { testConfig } from '../helpers/pipeline';
+import { installQuietRuntime, startTestTemporal, type TestTemporal } from './fixtures/temporal';
+
+// long windows: the flows stay in their abandonment wait while the test drives them
+const flow = defineFlow({
+  name: 'cart-recovery-trigger-test',
+  version: 1,
+  trigger: 'cart_abandoned',
+  abandonAfter: '1h',
+  steps: [wait('1h'), send('log', 'cart_reminder_1')],
+  exit: [onPurchase(), onCartEmptied(), onOptOut()],
+});
+
+const SHOP = 'shop-t';
+let nats: TestNats;
+let temporal: TestTemporal;
+let nc: NatsConnection;
+let config: Config;
+let connection: Connection;
+let client: Client;
+let worker: RunningWorker;
+let triggers: CartTriggerProcessor;
+let producer: Producer;
+let channel: LogChannel;
+
+beforeAll(async () => {
+  installQuietRuntime();
+  [nats, temporal] = await Promise.all([startTestNats(), startTestTemporal()]);
+  config = testConfig(nats.url, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'triggers-test' });
+  nc = await connectNats(config.nats, 'triggers-test');
+  await applyTopology(await nc.jetstreamManager(), config);
+  connection = await Connection.connect({ address: temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+  channel = createLogChannel('log');
+  const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');
+  worker = await startWorker({
+    config,
+    connection: await NativeConnection.connect({ address: temporal.address }),
+    logger,
+    shutdownSignals: [],
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows/index'),
+      logger: new DefaultLogger('WARN'),
+    }),
+    activitiesDeps: {
+      channels: { log: channel },
+      ledger: createMemoryCouponLedger(),
+      slots: createMemoryMessageSlots(),
+      publish: () => Promise.resolve(),
+    },
+  });
+  triggers = await createCartTriggerProcessor({
+    nc,
+    client: client.workflow,
+    config,
+    logger,
+    flowFor: () => flow,
+    tierOf: () => Promise.resolve('repeat'),
+  });
+  void triggers.run();
+  producer = await createProducer({ nats: config.nats, shopId: SHOP, connection: nc });
+}, 120_000);
+
+afterAll(async () => {
+  await producer?.close();
+  await triggers?.stop();
+  await worker?.shutdown();
+  await connection?.close();
+  await nc?.drain();
+  await Promise.all([nats?.stop(), temporal?.stop()]);
+});
+
+const product = { sku: 'PHO-1', priceMinor: 2500, quantity: 1 };
+
+function cartEvent(
+  type: 'cart_item_added' | 'cart_item_removed' | 'cart_item_quantity_changed',
+  userId: string,
+  cartId: string,
+  totalMinor: number,
+  at: number,
+) {
+  return producer.track(type, {
+    userId,
+    channel: 'web',
+    occurredAt: at,
+    properties: { cartId, product, cartTotalMinor: totalMinor, currency: 'USD' },
+  });
+}
+
+function order(userId: string, cartId: string | undefined, orderId: string, at: number) {
+  return producer.track('order_placed', {
+    userId,
+    channel: 'web',
+    occurredAt: at,
+    properties: { orderId, ...(cartId ? { cartId } : {}), products: [product], totalMinor: 2500 },
+  });
+}
+
+const status = async (id: string): Promise<string> => {
+  try {
+    return (await client.workflow.getHandle(id).describe()).status.name;
+  } catch {
+    return 'NOT_FOUND';
+  }
+};
+
+it('maps events to actions (pure)', () => {
+  const added = buildEnvelope(
+    'cart_item_added',
+    { shopId: SHOP, userId: 'u', occurredAt: 1000 },
+    {
+      cartId: 'c',
+      product,
+      cartTotalMinor: 2500,
+    },
+  );
+  expect(triggerFor(added as never, 'cart_item_added')).toMatchObject({
+    kind: 'cart_changed',
+    workflowId: cartRecoveryWorkflowId(SHOP, 'u', 'c'),
+    cart: { totalMinor: 2500, itemCount: 1, eventTime: 1000 },
+  });
+  const emptied = buildEnvelope(
+    'cart_item_removed',
+    { shopId: SHOP, userId: 'u', occurredAt: 2000 },
+    {
+      cartId: 'c',
+      product,
+      cartTotalMinor: 0,
+    },
+  );
+  expect(triggerFor(emptied as never, 'cart_item_removed')).toMatchObject({ cart: { itemCount: 0 } });
+  const noCart = buildEnvelope(
+    'order_placed',
+    { shopId: SHOP, userId: 'u', occurredAt: 1 },
+    {
+      orderId: 'o',
+      products: [product],
+    },
+  );
+  expect(triggerFor(noCart as never, 'order_placed').kind).toBe('none');
+  const viewed = buildEnvelope('product_viewed', { shopId: SHOP, userId: 'u', occurredAt: 1 });
+  expect(triggerFor(viewed as never, 'product_viewed').kind).toBe('none');
+});
+
+it('a cart change starts the flow, more changes signal it, an order ends it, a late cart event does not restart it', async () => {
+  const user = 'user-1';
+  const id = cartRecoveryWorkflowId(SHOP, user, 'cart-1');
+  const t0 = Date.now();
+  await cartEvent('cart_item_added', user, 'cart-1', 2500, t0);
+  await eventually(
+    () => status(id),
+    (s) => s === 'RUNNING',
+    30_000,
+  );
+  const handle = client.workflow.getHandle(id);
+  const { runId } = await handle.describe();
+  await cartEvent('cart_item_quantity_changed', user, 'cart-1', 5000, t0 + 1000);
+  const state = await eventually(
+    () => handle.query(recoveryState),
+    (s) => s.cartChanges >= 2,
+    30_000,
+  );
+  expect(state.cart).toMatchObject({ totalMinor: 5000, eventTime: t0 + 1000 });
+  expect(state.flow).toBe('cart-recovery-trigger-test@1');
+
+  await order(user, 'cart-1', 'order-1', t0 + 2000);
+  const result = (await handle.result()) as CartRecoveryResult;
+  expect(result).toMatchObject({ exit: 'purchased', orderId: 'order-1' });
+
+  // a cart event after the flow ended: REJECT_DUPLICATE keeps it ended
+  const before = triggers.stats().endedSkipped;
+  await cartEvent('cart_item_added', user, 'cart-1', 2500, t0 + 3000);
+  await eventually(
+    () => Promise.resolve(triggers.stats().endedSkipped),
+    (n) => n > before,
+    30_000,
+  );
+  const after = await handle.describe();
+  expect(after.runId).toBe(runId);
+  expect(after.status.name).toBe('COMPLETED');
+  expect(channel.sent).toHaveLength(0);
+});
+
+it('a late order (event time before the last cart change) still ends the flow', async () => {
+  const user = 'user-2';
+  const id = cartRecoveryWorkflowId(SHOP, user, 'cart-2');
+  const t0 = Date.now();
+  await cartEvent('cart_item_added', user, 'cart-2', 2500, t0);
+  await cartEvent('cart_item_quantity_changed', user, 'cart-2', 5000, t0 + 10_000);
+  const handle = client.workflow.getHandle(id);
+  await eventually(
+    () =>
+      status(id).then(async (s) => (s === 'RUNNING' ? (await handle.query(recoveryState)).cartChanges : 0)),
+    (n) => n >= 2,
+    30_000,
+  );
+  await order(user, 'cart-2', 'order-2', t0 + 5_000); // placed before the last change was recorded
+  const result = (await handle.result()) as CartRecoveryResult;
+  expect(result).toMatchObject({ exit: 'purchased', orderId: 'order-2' });
+});
+
+it('an order without a cart id or without a flow is skipped, and the processor keeps going', async () => {
+  const before = triggers.stats();
+  await order('user-3', undefined, 'order-3', Date.now());
+  await order('user-3', 'cart-unknown', 'order-4', Date.now());
+  await eventually(
+    () => Promise.resolve(triggers.stats()),
+    (s) => s.ignored > before.ignored && s.noFlow > before.noFlow,
+    30_000,
+  );
+  // and an emptied cart ends its flow
+  const id = cartRecoveryWorkflowId(SHOP, 'user-3', 'cart-3');
+  await cartEvent('cart_item_added', 'user-3', 'cart-3', 2500, Date.now());
+  await eventually(
+    () => status(id),
+    (s) => s === 'RUNNING',
+    30_000,
+  );
+  await cartEvent('cart_item_removed', 'user-3', 'cart-3', 0, Date.now() + 1);
+  const result = (await client.workflow.getHandle(id).result()) as CartRecoveryResult;
+  expect(result.exit).toBe('cart_emptied');
+  expect(triggers.stats()).toMatchObject({ failed: 0, retries: 0 });
+});
+
+it('flow events publish through the producer SDK once, however often the activity runs', async () => {
+  const acts = createActivities({
+    channels: {},
+    ledger: createMemoryCouponLedger(),
+    slots: createMemoryMessageSlots(),
+    publish: natsPublish(producer),
+  });
+  const at = Date.now();
+  const coupon = {
+    code: 'ABCD-EFGH-JKMN',
+    campaign: 'camp',
+    tier: 'repeat' as const,
+    amountMinor: 1000,
+    currency: 'USD',
+    issuedAt: at,
+    expiresAt: at + 86_400_000,
+    newlyIssued: true,
+  };
+  const reminder = reminderSent({
+    flow: 'cart-recovery',
+    workflowId: 'wf-p',
+    shopId: SHOP,
+    userId: 'user-p',
+    cartId: 'cart-p',
+    step: 3,
+    channel: 'email',
+    template: 'cart_reminder_coupon',
+    coupon,
+    key: 'wf-p/run/3',
+    at,
+  });
+  const before = producer.stats();
+  await acts.publishEvent(reminder);
+  await acts.publishEvent(reminder); // a retried activity
+  await acts.publishEvent(couponIssued(SHOP, 'user-p', coupon));
+  await acts.publishEvent(couponIssued(SHOP, 'user-p', { ...coupon, newlyIssued: false })); // a replay
+  const after = producer.stats();
+  expect(after.published - before.published).toBe(4);
+  expect(after.duplicates - before.duplicates).toBe(2);
+
+  const jsm = await nc.jetstreamManager();
+  const stream = names(config.nats.prefix).eventsStream;
+  const last = async (type: string) => {
+    const m = await jsm.streams.getMessage(stream, {
+      last_by_subj: `${config.nats.prefix}.events.*.${type}`,
+    });
+    const d = decodeEnvelope(m.data);
+    if (!d.ok) throw new Error(d.detail);
+    return d.envelope;
+  };
+  const r = await last('reminder_sent');
+  expect(r.userId).toBe('user-p');
+  expect(r.occurredAt).toBe(at);
+  expect(r.reminderSent).toMatchObject({ workflowId: 'wf-p', step: 3, couponCode: coupon.code });
+  const c = await last('coupon_issued');
+  expect(c.couponIssued).toMatchObject({ campaignId: 'camp', tier: 'repeat', amountMinor: 1000 });
+});
