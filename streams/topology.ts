@@ -32,6 +32,10 @@ export interface Names {
   profilesBucket: string;
   /** JetStream KV: mined association rules per shop. */
   rulesBucket: string;
+  /** JetStream KV: coupon budgets and issued coupons (activities/kv-coupon-ledger.ts). */
+  couponsBucket: string;
+  /** JetStream KV: frequency-cap slots per user and local day (activities/kv-message-slots.ts). */
+  slotsBucket: string;
   /** Request-reply subject of the recommendation service. */
   recommendSubject: string;
 }
@@ -52,6 +56,8 @@ export function names(prefix: string): Names {
     sinkConsumer: 'sink_clickhouse',
     profilesBucket: `${upper}_PROFILES`,
     rulesBucket: `${upper}_RULES`,
+    couponsBucket: `${upper}_COUPONS`,
+    slotsBucket: `${upper}_MSG_SLOTS`,
     recommendSubject: `${prefix}.svc.recommend`,
   };
 }
@@ -195,11 +201,15 @@ export function consumerConfigs(cfg: Config): { stream: string; config: Partial<
   ];
 }
 
-export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: string }[] => {
+export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: string; ttl?: number }[] => {
   const n = names(cfg.prefix);
   return [
     { bucket: n.profilesBucket, description: 'interest profiles: vectors, counters, watermark per user' },
     { bucket: n.rulesBucket, description: 'association rules per shop' },
+    // budgets and issued coupons must never expire
+    { bucket: n.couponsBucket, description: 'coupon ledger: campaign budgets and issued coupons' },
+    // a user-local day spans at most about 50 hours of real time
+    { bucket: n.slotsBucket, description: 'message slots per user and local day', ttl: 3 * 86_400_000 },
   ];
 };
 
@@ -259,12 +269,17 @@ export async function applyTopology(
     }
   }
   const js = jsm.jetstream();
-  for (const { bucket, description } of KV_BUCKETS(cfg.nats)) {
+  for (const { bucket, description, ttl } of KV_BUCKETS(cfg.nats)) {
     try {
       await jsm.streams.info(`KV_${bucket}`);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      await js.views.kv(bucket, { history: 1, replicas: cfg.nats.replicas, description });
+      await js.views.kv(bucket, {
+        history: 1,
+        replicas: cfg.nats.replicas,
+        description,
+        ...(ttl ? { ttl } : {}),
+      });
       created.push(`kv ${bucket}`);
     }
   }

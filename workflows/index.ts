@@ -1,2 +1,3 @@
 // Every workflow the worker registers (the bundle's entry point).
 export { cartRecoveryWorkflow } from './cart-recovery';
+export { escalationWorkflow } from './escalation';

@@ -1,0 +1,404 @@
+// The chat-escalation workflow on the time-skipping test server: the handoff queued with its context,
+// acceptance before and after the first-response deadline (level 2 exactly once), the resolution
+// deadline (level 3), the exits (resolved, user left), the state query mid-wait, and event ids that a
+// retried publish does not change.
+import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { deriveEventId } from '../../schemas/ulid';
+import {
+  agentAccepted,
+  escalationState,
+  escalationWorkflow,
+  escalationWorkflowId,
+  messageSent,
+  resolved,
+  userLeft,
+  type EnqueueForAgentRequest,
+  type EscalationActivities,
+  type EscalationEvent,
+  type EscalationInput,
+  type EscalationTimelineEntry,
+  type NotifySupervisorRequest,
+  type RaisePriorityRequest,
+} from '../../workflows/escalation';
+import { bundleWorkflows, startTestEnv, uniqueId } from './helpers';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+
+let env: TestWorkflowEnvironment;
+let workflowBundle: WorkflowBundleWithSourceMap;
+let taskQueue: string;
+
+const started: WorkflowHandle[] = [];
+
+beforeEach(() => {
+  taskQueue = uniqueId('escalation');
+});
+
+// A workflow left running would hold the test server's clock for every later test: end them all.
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((h) => h.terminate('test over').catch(() => undefined)));
+});
+
+beforeAll(async () => {
+  [env, workflowBundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+type PublishedEvent = EscalationEvent & { eventId: string };
+
+interface EscalationFakes {
+  activities: EscalationActivities;
+  enqueued: EnqueueForAgentRequest[];
+  raised: RaisePriorityRequest[];
+  notified: NotifySupervisorRequest[];
+  /** Every publish, retries included. */
+  published: PublishedEvent[];
+}
+
+/** In-memory escalation activities; `failFirstPublish` makes each event's first publish fail after it went out. */
+function createEscalationFakes(options: { failFirstPublish?: boolean } = {}): EscalationFakes {
+  const f: Omit<EscalationFakes, 'activities'> = { enqueued: [], raised: [], notified: [], published: [] };
+  const failedOnce = new Set<string>();
+  const activities: EscalationActivities = {
+    enqueueForAgent(req) {
+      f.enqueued.push(req);
+      return Promise.resolve({ ticketId: `ticket-${req.conversationId}` });
+    },
+    raisePriority(req) {
+      f.raised.push(req);
+      return Promise.resolve();
+    },
+    notifySupervisor(req) {
+      f.notified.push(req);
+      return Promise.resolve();
+    },
+    publishEvent(event) {
+      f.published.push({ ...event, eventId: deriveEventId(event.occurredAt, event.key) });
+      if (options.failFirstPublish && !failedOnce.has(event.key)) {
+        failedOnce.add(event.key);
+        return Promise.reject(new Error('broker timeout after the publish went out'));
+      }
+      return Promise.resolve();
+    },
+  };
+  return { ...f, activities };
+}
+
+async function withWorker<T>(fakes: EscalationFakes, run: () => Promise<T>): Promise<T> {
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle,
+    activities: fakes.activities,
+  });
+  return worker.runUntil(run);
+}
+
+function input(over: Partial<EscalationInput> = {}): EscalationInput {
+  return {
+    shopId: 'shop-1',
+    conversationId: uniqueId('conv'),
+    userId: uniqueId('user'),
+    reason: 'explicit_request',
+    firstResponseDeadline: '2m',
+    resolutionDeadline: '30m',
+    profileSummary: { tier: 'high_value', interests: ['running shoes'] },
+    transcript: [
+      { role: 'user', text: 'Where is my order?' },
+      { role: 'bot', text: 'Let me check that for you.' },
+      { role: 'user', text: 'I want to talk to a person.' },
+    ],
+    suggestedReplies: ['Sorry for the wait, let me look up your order.'],
+    ...over,
+  };
+}
+
+async function start(args: EscalationInput) {
+  const handle = await env.client.workflow.start(escalationWorkflow, {
+    args: [args],
+    taskQueue,
+    workflowId: escalationWorkflowId(args.shopId, args.conversationId),
+  });
+  started.push(handle);
+  return handle;
+}
+
+const entries = (timeline: EscalationTimelineEntry[], event: EscalationTimelineEntry['event']) =>
+  timeline.filter((e) => e.event === event);
+
+/** Published events, one per event id (what JetStream's duplicate window keeps). */
+const distinct = (published: PublishedEvent[]) => [...new Map(published.map((e) => [e.eventId, e])).values()];
+
+describe('escalation deadlines', () => {
+  it('queues the handoff with its context; an agent accepting before the deadline keeps level 1 and meets both SLAs', async () => {
+    const fakes = createEscalationFakes();
+    const args = input();
+    const { before, result, t0 } = await withWorker(fakes, async () => {
+      const t0 = await env.currentTimeMs();
+      const handle = await start(args);
+      await env.sleep('1m');
+      const before = await handle.query(escalationState);
+      await handle.signal(agentAccepted, { agentId: 'agent-7' });
+      await env.sleep('30s');
+      await handle.signal(messageSent, { from: 'agent', agentId: 'agent-7' });
+      await handle.signal(messageSent, { from: 'user' });
+      await env.sleep('10m');
+      await handle.signal(resolved, { agentId: 'agent-7' });
+      return { before, result: await handle.result(), t0 };
+    });
+
+    // the state query during the wait for an agent
+    expect(before).toMatchObject({
+      phase: 'waiting_for_agent',
+      level: 1,
+      ticketId: `ticket-${args.conversationId}`,
+      messages: { agent: 0, user: 0 },
+    });
+    expect(before.agentId).toBeUndefined();
+    expect(before.slaFirstResponseMet).toBeUndefined();
+    expect(before.firstResponseDueAt - before.escalatedAt).toBe(2 * MINUTE);
+    expect(before.resolutionDueAt - before.escalatedAt).toBe(30 * MINUTE);
+
+    expect(fakes.enqueued).toHaveLength(1);
+    expect(fakes.enqueued[0]).toMatchObject({
+      conversationId: args.conversationId,
+      userId: args.userId,
+      reason: 'explicit_request',
+      priority: 'normal',
+      profileSummary: args.profileSummary,
+      transcript: args.transcript,
+      suggestedReplies: args.suggestedReplies,
+    });
+
+    expect(result).toMatchObject({
+      exit: 'resolved',
+      level: 1,
+      agentId: 'agent-7',
+      slaFirstResponseMet: true,
+      slaResolutionMet: true,
+    });
+    expect(result.escalatedAt - t0).toBeLessThan(10 * SECOND);
+    expect(result.firstResponseMs).toBeGreaterThanOrEqual(MINUTE);
+    expect(result.firstResponseMs).toBeLessThan(MINUTE + 10 * SECOND);
+    expect(result.firstAgentMessageMs! - result.firstResponseMs!).toBeGreaterThanOrEqual(30 * SECOND);
+    expect(result.resolutionMs).toBeGreaterThanOrEqual(11 * MINUTE + 30 * SECOND);
+    expect(result.resolutionMs).toBeLessThan(12 * MINUTE);
+    expect(fakes.raised).toEqual([]);
+    expect(fakes.notified).toEqual([]);
+    expect(entries(result.timeline, 'message').map((e) => e.from)).toEqual(['agent', 'user']);
+
+    expect(fakes.published.map((e) => e.type)).toEqual(['conversation_escalated', 'agent_assigned']);
+    const [escalated, assigned] = fakes.published;
+    expect(escalated!.properties).toEqual({
+      conversationId: args.conversationId,
+      reason: 'explicit_request',
+      level: 1,
+      workflowId: escalationWorkflowId(args.shopId, args.conversationId),
+    });
+    expect(assigned!.properties).toEqual({
+      conversationId: args.conversationId,
+      agentId: 'agent-7',
+      waitMs: result.firstResponseMs,
+    });
+    expect(assigned!.occurredAt).toBe(result.escalatedAt + result.firstResponseMs!);
+  });
+
+  it('with no agent by the first-response deadline: priority raised, supervisor notified and level 2, once; a later acceptance misses the SLA', async () => {
+    const fakes = createEscalationFakes();
+    const args = input({ reason: 'negative_sentiment' });
+    const { atDeadline, later, result } = await withWorker(fakes, async () => {
+      const handle = await start(args);
+      await env.sleep('2m');
+      await env.sleep('5s');
+      const atDeadline = await handle.query(escalationState);
+      await env.sleep('8m'); // still unassigned: nothing more happens
+      const later = await handle.query(escalationState);
+      await handle.signal(agentAccepted, { agentId: 'agent-2' });
+      await env.sleep('1m');
+      await handle.signal(agentAccepted, { agentId: 'agent-3' }); // too late: already assigned
+      await handle.signal(resolved);
+      return { atDeadline, later, result: await handle.result() };
+    });
+
+    expect(atDeadline).toMatchObject({ phase: 'waiting_for_agent', level: 2, slaFirstResponseMet: false });
+    expect(later).toMatchObject({ level: 2 });
+    expect(fakes.raised).toEqual([
+      expect.objectContaining({ priority: 'high', ticketId: `ticket-${args.conversationId}` }),
+    ]);
+    expect(fakes.notified).toHaveLength(1);
+    expect(fakes.notified[0]).toMatchObject({ level: 2, reason: 'first_response_sla_breach' });
+    expect(fakes.notified[0]!.waitedMs).toBeGreaterThanOrEqual(2 * MINUTE);
+    expect(fakes.notified[0]!.waitedMs).toBeLessThan(2 * MINUTE + 10 * SECOND);
+    const [escalated2] = entries(result.timeline, 'escalated').filter((e) => e.level === 2);
+    expect(escalated2!.at - result.escalatedAt - 2 * MINUTE).toBeGreaterThanOrEqual(0); // at the deadline
+    expect(escalated2!.at - result.escalatedAt - 2 * MINUTE).toBeLessThan(SECOND);
+
+    expect(result).toMatchObject({
+      exit: 'resolved',
+      level: 2,
+      agentId: 'agent-2',
+      slaFirstResponseMet: false,
+      slaResolutionMet: true,
+    });
+    expect(result.firstResponseMs).toBeGreaterThanOrEqual(10 * MINUTE);
+    expect(entries(result.timeline, 'accept_ignored')).toEqual([
+      expect.objectContaining({ agentId: 'agent-3' }),
+    ]);
+    expect(
+      fakes.published.map((e) => [e.type, 'level' in e.properties ? e.properties.level : undefined]),
+    ).toEqual([
+      ['conversation_escalated', 1],
+      ['conversation_escalated', 2],
+      ['agent_assigned', undefined],
+    ]);
+    expect(fakes.published[1]!.properties).toMatchObject({ reason: 'first_response_sla_breach' });
+    expect(fakes.published[2]!.properties).toMatchObject({
+      agentId: 'agent-2',
+      waitMs: result.firstResponseMs,
+    });
+  });
+
+  it('unresolved past the resolution deadline: level 3 and the supervisor notified, once', async () => {
+    const fakes = createEscalationFakes();
+    const args = input();
+    const { state, result } = await withWorker(fakes, async () => {
+      const handle = await start(args);
+      await env.sleep('1m');
+      await handle.signal(agentAccepted, { agentId: 'agent-7' });
+      await env.sleep('45m');
+      const state = await handle.query(escalationState);
+      await handle.signal(resolved);
+      return { state, result: await handle.result() };
+    });
+
+    expect(state).toMatchObject({
+      phase: 'assigned',
+      level: 3,
+      agentId: 'agent-7',
+      slaFirstResponseMet: true,
+      slaResolutionMet: false,
+    });
+    expect(fakes.raised).toEqual([]); // the first response was in time: no level 2
+    expect(fakes.notified).toEqual([
+      expect.objectContaining({ level: 3, reason: 'resolution_sla_breach', agentId: 'agent-7' }),
+    ]);
+    const [escalated3] = entries(result.timeline, 'escalated').filter((e) => e.level === 3);
+    expect(escalated3!.at - result.escalatedAt - 30 * MINUTE).toBeGreaterThanOrEqual(0);
+    expect(escalated3!.at - result.escalatedAt - 30 * MINUTE).toBeLessThan(SECOND);
+    expect(result).toMatchObject({
+      exit: 'resolved',
+      level: 3,
+      slaFirstResponseMet: true,
+      slaResolutionMet: false,
+    });
+    expect(result.resolutionMs).toBeGreaterThanOrEqual(46 * MINUTE);
+    expect(fakes.published.map((e) => e.type)).toEqual([
+      'conversation_escalated',
+      'agent_assigned',
+      'conversation_escalated',
+    ]);
+    expect(fakes.published[2]!.properties).toMatchObject({ level: 3, reason: 'resolution_sla_breach' });
+  });
+
+  it('never accepted: level 2 at the first deadline, level 3 at the resolution deadline', async () => {
+    const fakes = createEscalationFakes();
+    const state = await withWorker(fakes, async () => {
+      const handle = await start(input({ firstResponseDeadline: '5m', resolutionDeadline: '1h' }));
+      await env.sleep('61m');
+      const state = await handle.query(escalationState);
+      await handle.signal(userLeft);
+      await handle.result();
+      return state;
+    });
+    expect(state).toMatchObject({ level: 3, slaFirstResponseMet: false, slaResolutionMet: false });
+    expect(fakes.notified.map((n) => [n.level, n.reason])).toEqual([
+      [2, 'first_response_sla_breach'],
+      [3, 'resolution_sla_breach'],
+    ]);
+    expect(fakes.raised).toHaveLength(1);
+  });
+});
+
+describe('exits', () => {
+  it('ends at once when the user leaves, before any deadline: abandoned, SLAs undecided', async () => {
+    const fakes = createEscalationFakes();
+    const { result, leftAt } = await withWorker(fakes, async () => {
+      const handle = await start(input());
+      await env.sleep('1m');
+      const leftAt = await env.currentTimeMs();
+      await handle.signal(userLeft);
+      return { result: await handle.result(), leftAt };
+    });
+    expect(result).toMatchObject({ exit: 'abandoned', level: 1 });
+    expect(result.agentId).toBeUndefined();
+    expect(result.slaFirstResponseMet).toBeUndefined();
+    expect(result.slaResolutionMet).toBeUndefined();
+    expect(result.timeline.at(-1)).toMatchObject({ event: 'exited', detail: 'abandoned' });
+    expect(result.timeline.at(-1)!.at - leftAt).toBeLessThan(10 * SECOND); // not at a deadline
+    expect(fakes.notified).toEqual([]);
+    expect(fakes.published.map((e) => e.type)).toEqual(['conversation_escalated']);
+  });
+
+  it('ends at once when resolved, even before an agent accepted', async () => {
+    const fakes = createEscalationFakes();
+    const result = await withWorker(fakes, async () => {
+      const handle = await start(input());
+      await env.sleep('30s');
+      await handle.signal(resolved);
+      return handle.result();
+    });
+    expect(result).toMatchObject({ exit: 'resolved', level: 1, slaResolutionMet: true });
+    expect(result.resolutionMs).toBeLessThan(MINUTE);
+    expect(result.slaFirstResponseMet).toBeUndefined();
+    expect(fakes.notified).toEqual([]);
+  });
+
+  it('fails at once, without retrying, on malformed or inconsistent deadlines', async () => {
+    const fakes = createEscalationFakes();
+    const err = await withWorker(fakes, async () =>
+      (await start(input({ firstResponseDeadline: '1h', resolutionDeadline: '30m' })))
+        .result()
+        .catch((e: unknown) => e),
+    );
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('EscalationInvalid');
+    expect(cause!.message).toMatch(/resolutionDeadline: must not be shorter than firstResponseDeadline/);
+    expect(fakes.enqueued).toEqual([]);
+  });
+});
+
+describe('events', () => {
+  it('a retried publish publishes the same event: ids from the workflow id and the step', async () => {
+    const fakes = createEscalationFakes({ failFirstPublish: true });
+    const args = input();
+    await withWorker(fakes, async () => {
+      const handle = await start(args);
+      await env.sleep('3m'); // level 2 at 2m
+      await handle.signal(agentAccepted, { agentId: 'agent-1' });
+      await env.sleep('1m');
+      await handle.signal(resolved);
+      return handle.result();
+    });
+    expect(fakes.published).toHaveLength(6); // each of the three published twice
+    const events = distinct(fakes.published);
+    expect(events.map((e) => e.type)).toEqual([
+      'conversation_escalated',
+      'conversation_escalated',
+      'agent_assigned',
+    ]);
+    const workflowId = escalationWorkflowId(args.shopId, args.conversationId);
+    expect(events.map((e) => e.key)).toEqual([
+      `${workflowId}/conversation_escalated/1`,
+      `${workflowId}/conversation_escalated/2`,
+      `${workflowId}/agent_assigned`,
+    ]);
+  });
+});

@@ -1,0 +1,410 @@
+// Runs a chat escalation for one conversation the bot handed over: queues it for a human agent (with
+// the user's profile, the conversation so far and suggested replies) and keeps two SLA clocks from the
+// handoff, Chatwoot-style: first response (an agent accepting) and resolution. No agent by the first
+// deadline: priority raised, a supervisor notified, level 2. Not resolved by the resolution deadline:
+// a supervisor notified again, level 3. Every step is an event (conversation_escalated per level,
+// agent_assigned with the wait), keyed by workflow id and step, so a retried activity or a replayed
+// workflow publishes the same event. Deterministic: time is workflow time, every side effect is an
+// activity. Ends on resolved or user left.
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { PayloadMap } from '../schemas/events';
+import { attempt, type Outcome } from './outcome';
+import { parseDuration, type Duration } from './time';
+
+// ---- activities (to be merged into activities/types.ts) --------------------------------------------
+
+/** explicit_request, low_confidence, negative_sentiment, or another the bot gives. */
+export type EscalationReason = string;
+export type QueuePriority = 'normal' | 'high';
+
+export interface TranscriptTurn {
+  /** user, bot or agent. */
+  role: string;
+  text: string;
+}
+
+/** What the agent sees of the user: tier, interests, recent orders... whatever the profile gives. */
+export type ProfileSummary = Record<string, unknown>;
+
+export interface EnqueueForAgentRequest {
+  shopId: string;
+  conversationId: string;
+  userId: string;
+  reason: EscalationReason;
+  priority: QueuePriority;
+  profileSummary?: ProfileSummary;
+  transcript: TranscriptTurn[];
+  suggestedReplies: string[];
+  /** Workflow time of the handoff and the two SLA deadlines, epoch ms. */
+  escalatedAt: number;
+  firstResponseDueAt: number;
+  resolutionDueAt: number;
+  /** The same for every attempt: enqueueing it again is not a second queue entry. */
+  key: string;
+}
+
+export interface EnqueuedConversation {
+  ticketId: string;
+}
+
+export interface RaisePriorityRequest {
+  shopId: string;
+  conversationId: string;
+  ticketId?: string;
+  priority: QueuePriority;
+  key: string;
+}
+
+export interface NotifySupervisorRequest {
+  shopId: string;
+  conversationId: string;
+  userId: string;
+  level: number;
+  /** first_response_sla_breach (no agent accepted in time) or resolution_sla_breach. */
+  reason: EscalationBreach;
+  /** Since the handoff. */
+  waitedMs: number;
+  agentId?: string;
+  ticketId?: string;
+  key: string;
+}
+
+export type EscalationBreach = 'first_response_sla_breach' | 'resolution_sla_breach';
+
+type EscalationEventType = 'conversation_escalated' | 'agent_assigned';
+
+/** Same shape as FlowEvent (activities/types.ts): `key` makes the event id. */
+export type EscalationEvent = {
+  [T in EscalationEventType]: {
+    type: T;
+    shopId: string;
+    userId: string;
+    occurredAt: number;
+    key: string;
+    properties: PayloadMap[T];
+  };
+}[EscalationEventType];
+
+export interface EscalationActivities {
+  enqueueForAgent(req: EnqueueForAgentRequest): Promise<EnqueuedConversation>;
+  raisePriority(req: RaisePriorityRequest): Promise<void>;
+  notifySupervisor(req: NotifySupervisorRequest): Promise<void>;
+  /** The flows' publishEvent, with FlowEvent widened to these event types. */
+  publishEvent(event: EscalationEvent): Promise<void>;
+}
+
+// ---- workflow ----------------------------------------------------------------------------------------
+
+/** One escalation per conversation: the bot's handoff starts it under this id. */
+export const escalationWorkflowId = (shopId: string, conversationId: string): string =>
+  `escalation/${shopId}/${conversationId}`;
+
+export interface AgentAcceptedSignal {
+  agentId: string;
+}
+export interface MessageSentSignal {
+  from: 'agent' | 'user';
+  agentId?: string;
+  messageId?: string;
+}
+export interface ResolvedSignal {
+  agentId?: string;
+}
+
+/** The first acceptance assigns the conversation; later ones are recorded and ignored. */
+export const agentAccepted = defineSignal<[AgentAcceptedSignal]>('agentAccepted');
+/** Recorded (with its time) and nothing else: no clock is reset. */
+export const messageSent = defineSignal<[MessageSentSignal]>('messageSent');
+export const resolved = defineSignal<[ResolvedSignal?]>('resolved');
+export const userLeft = defineSignal('userLeft');
+
+export type EscalationExit = 'resolved' | 'abandoned';
+export type EscalationPhase = 'waiting_for_agent' | 'assigned' | 'done';
+
+export interface EscalationTimelineEntry {
+  at: number;
+  event:
+    | 'escalated'
+    | 'enqueued'
+    | 'priority_raised'
+    | 'supervisor_notified'
+    | 'accepted'
+    | 'accept_ignored'
+    | 'message'
+    | 'activity_failed'
+    | 'exited';
+  level?: number;
+  agentId?: string;
+  from?: 'agent' | 'user';
+  detail?: string;
+}
+
+/**
+ * SLA figures, all from the handoff (the workflow's start). The first response is the agent accepting
+ * (joining the conversation); `firstAgentMessageMs` is the agent's first message, for reference. A
+ * `...Met` flag is absent while undecided (and stays absent if the flow ended before its deadline
+ * without the response).
+ */
+export interface EscalationSla {
+  escalatedAt: number;
+  firstResponseDueAt: number;
+  resolutionDueAt: number;
+  firstResponseMs?: number;
+  firstAgentMessageMs?: number;
+  resolutionMs?: number;
+  slaFirstResponseMet?: boolean;
+  slaResolutionMet?: boolean;
+}
+
+export interface EscalationState extends EscalationSla {
+  phase: EscalationPhase;
+  level: number;
+  agentId?: string;
+  ticketId?: string;
+  messages: { agent: number; user: number };
+  exit?: EscalationExit;
+}
+export const escalationState = defineQuery<EscalationState>('escalationState');
+
+export interface EscalationInput {
+  shopId: string;
+  conversationId: string;
+  userId: string;
+  reason: EscalationReason;
+  /** From the handoff: an agent must accept within it, or level 2. */
+  firstResponseDeadline: Duration;
+  /** From the handoff: the conversation must be resolved within it, or level 3. */
+  resolutionDeadline: Duration;
+  profileSummary?: ProfileSummary;
+  transcript?: TranscriptTurn[];
+  suggestedReplies?: string[];
+}
+
+export interface EscalationResult extends EscalationSla {
+  exit: EscalationExit;
+  level: number;
+  agentId?: string;
+  timeline: EscalationTimelineEntry[];
+}
+
+const acts = proxyActivities<EscalationActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+function validate(input: EscalationInput): { firstResponseMs: number; resolutionMs: number } {
+  const problems: string[] = [];
+  const positive = (name: string, d: string): number => {
+    const ms = parseDuration(d);
+    if (ms === undefined) problems.push(`${name}: malformed duration '${d}' (expected e.g. 2m, 30m, 1h)`);
+    else if (ms <= 0) problems.push(`${name}: must be longer than zero`);
+    return ms ?? 0;
+  };
+  const firstResponseMs = positive('firstResponseDeadline', input.firstResponseDeadline);
+  const resolutionMs = positive('resolutionDeadline', input.resolutionDeadline);
+  if (problems.length === 0 && resolutionMs < firstResponseMs)
+    problems.push('resolutionDeadline: must not be shorter than firstResponseDeadline');
+  if (problems.length > 0)
+    throw ApplicationFailure.nonRetryable(
+      `cannot escalate conversation '${input.conversationId}': ${problems.join('; ')}`,
+      'EscalationInvalid',
+    );
+  return { firstResponseMs, resolutionMs };
+}
+
+export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
+  const { shopId, conversationId, userId } = input;
+  const deadlines = validate(input);
+  const { workflowId } = workflowInfo();
+  const escalatedAt = Date.now();
+  const sla: EscalationSla = {
+    escalatedAt,
+    firstResponseDueAt: escalatedAt + deadlines.firstResponseMs,
+    resolutionDueAt: escalatedAt + deadlines.resolutionMs,
+  };
+  const timeline: EscalationTimelineEntry[] = [];
+  const messages = { agent: 0, user: 0 };
+  let phase: EscalationPhase = 'waiting_for_agent';
+  let level = 0;
+  let agentId: string | undefined;
+  let ticketId: string | undefined;
+  let exit: EscalationExit | undefined;
+  let assignmentPublished = false;
+
+  const record = (entry: Omit<EscalationTimelineEntry, 'at'>): void => {
+    timeline.push({ at: Date.now(), ...entry });
+  };
+  const since = (): number => Date.now() - escalatedAt;
+
+  setHandler(agentAccepted, ({ agentId: agent }) => {
+    if (exit) return;
+    if (agentId !== undefined) {
+      if (agent !== agentId)
+        record({ event: 'accept_ignored', agentId: agent, detail: `assigned to ${agentId}` });
+      return;
+    }
+    agentId = agent;
+    phase = 'assigned';
+    sla.firstResponseMs = since();
+    sla.slaFirstResponseMet = sla.firstResponseMs <= deadlines.firstResponseMs;
+    record({ event: 'accepted', agentId: agent });
+  });
+  setHandler(messageSent, (m) => {
+    if (exit) return;
+    messages[m.from]++;
+    if (m.from === 'agent') sla.firstAgentMessageMs ??= since();
+    record({ event: 'message', from: m.from, ...(m.agentId ? { agentId: m.agentId } : {}) });
+  });
+  setHandler(resolved, () => {
+    if (exit) return;
+    exit = 'resolved';
+    sla.resolutionMs = since();
+    sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
+  });
+  setHandler(userLeft, () => {
+    exit ??= 'abandoned';
+  });
+  setHandler(escalationState, () => ({
+    ...sla,
+    phase,
+    level,
+    ...(agentId !== undefined ? { agentId } : {}),
+    ...(ticketId !== undefined ? { ticketId } : {}),
+    messages: { ...messages },
+    ...(exit ? { exit } : {}),
+  }));
+
+  /** Runs an activity; a business failure (or retries given up) is recorded and the flow goes on. */
+  async function run<T>(what: string, call: () => Promise<T>): Promise<Outcome<T>> {
+    const outcome = await attempt(call);
+    if (!outcome.ok)
+      record({ event: 'activity_failed', detail: `${what}: ${outcome.type}: ${outcome.message}` });
+    return outcome;
+  }
+
+  async function escalate(to: number, reason: string): Promise<void> {
+    level = to;
+    record({ event: 'escalated', level: to, detail: reason });
+    await run('publishEvent', () =>
+      acts.publishEvent({
+        type: 'conversation_escalated',
+        shopId,
+        userId,
+        occurredAt: Date.now(),
+        key: `${workflowId}/conversation_escalated/${to}`,
+        properties: { conversationId, reason, level: to, workflowId },
+      }),
+    );
+  }
+
+  async function notifySupervisor(breach: EscalationBreach): Promise<void> {
+    const notified = await run('notifySupervisor', () =>
+      acts.notifySupervisor({
+        shopId,
+        conversationId,
+        userId,
+        level,
+        reason: breach,
+        waitedMs: since(),
+        ...(agentId !== undefined ? { agentId } : {}),
+        ...(ticketId !== undefined ? { ticketId } : {}),
+        key: `${workflowId}/supervisor/${level}`,
+      }),
+    );
+    if (notified.ok) record({ event: 'supervisor_notified', level, detail: breach });
+  }
+
+  // Level 1: the handoff.
+  await escalate(1, input.reason);
+  const ticket = await run('enqueueForAgent', () =>
+    acts.enqueueForAgent({
+      shopId,
+      conversationId,
+      userId,
+      reason: input.reason,
+      priority: 'normal',
+      ...(input.profileSummary ? { profileSummary: input.profileSummary } : {}),
+      transcript: input.transcript ?? [],
+      suggestedReplies: input.suggestedReplies ?? [],
+      escalatedAt,
+      firstResponseDueAt: sla.firstResponseDueAt,
+      resolutionDueAt: sla.resolutionDueAt,
+      key: `${workflowId}/enqueue`,
+    }),
+  );
+  if (ticket.ok) {
+    ticketId = ticket.value.ticketId;
+    record({ event: 'enqueued', detail: ticketId });
+  }
+
+  let firstResponseBreached = false;
+  let resolutionBreached = false;
+  while (exit === undefined) {
+    if (agentId !== undefined && !assignmentPublished) {
+      assignmentPublished = true;
+      const agent = agentId;
+      const waitMs = sla.firstResponseMs ?? since();
+      await run('publishEvent', () =>
+        acts.publishEvent({
+          type: 'agent_assigned',
+          shopId,
+          userId,
+          occurredAt: escalatedAt + waitMs,
+          key: `${workflowId}/agent_assigned`,
+          properties: { conversationId, agentId: agent, waitMs },
+        }),
+      );
+      continue;
+    }
+    const now = Date.now();
+    if (agentId === undefined && !firstResponseBreached && now >= sla.firstResponseDueAt) {
+      firstResponseBreached = true;
+      sla.slaFirstResponseMet = false;
+      await escalate(2, 'first_response_sla_breach');
+      const raised = await run('raisePriority', () =>
+        acts.raisePriority({
+          shopId,
+          conversationId,
+          ...(ticketId !== undefined ? { ticketId } : {}),
+          priority: 'high',
+          key: `${workflowId}/priority/high`,
+        }),
+      );
+      if (raised.ok) record({ event: 'priority_raised', level, detail: 'high' });
+      await notifySupervisor('first_response_sla_breach');
+      continue;
+    }
+    if (!resolutionBreached && now >= sla.resolutionDueAt) {
+      resolutionBreached = true;
+      sla.slaResolutionMet = false;
+      await escalate(3, 'resolution_sla_breach');
+      await notifySupervisor('resolution_sla_breach');
+      continue;
+    }
+    const due = [
+      ...(agentId === undefined && !firstResponseBreached ? [sla.firstResponseDueAt] : []),
+      ...(!resolutionBreached ? [sla.resolutionDueAt] : []),
+    ];
+    const woken = (): boolean => exit !== undefined || (agentId !== undefined && !assignmentPublished);
+    if (due.length === 0) await condition(woken);
+    else await condition(woken, Math.min(...due) - now);
+  }
+
+  phase = 'done';
+  if (exit === 'abandoned') {
+    // a deadline that had not passed when the user left is neither met nor missed
+    if (sla.slaFirstResponseMet === undefined && Date.now() >= sla.firstResponseDueAt)
+      sla.slaFirstResponseMet = false;
+    if (Date.now() >= sla.resolutionDueAt) sla.slaResolutionMet = false;
+  }
+  record({ event: 'exited', detail: exit });
+  return { exit, level, ...(agentId !== undefined ? { agentId } : {}), ...sla, timeline };
+}
