@@ -1,4 +1,5 @@
 // The flows' activities, built from their clients: tests pass in-memory ones, the worker real ones.
+// Chat escalation's (agent queue, supervisors) come from ./escalation; their clients are optional deps.
 // Business failures are non-retryable ApplicationFailures with a type from ActivityErrorType;
 // anything else is thrown as is and retried by Temporal.
 import { ApplicationFailure } from '@temporalio/activity';
@@ -6,6 +7,13 @@ import { deriveEventId } from '../schemas/ulid';
 import type { Channel } from '../workflows/dsl';
 import type { MessageChannel } from './channels';
 import type { CouponLedger } from './coupon-ledger';
+import {
+  createEscalationActivities,
+  unconfiguredAgentQueue,
+  unconfiguredSupervisorNotifier,
+  type AgentQueue,
+  type SupervisorNotifier,
+} from './escalation';
 import type { MessageSlots } from './message-slots';
 import { ActivityErrorType, type Activities, type PublishedFlowEvent } from './types';
 
@@ -15,12 +23,25 @@ export interface ActivityDeps {
   ledger: CouponLedger;
   slots: MessageSlots;
   publish: (event: PublishedFlowEvent) => Promise<void>;
+  /** Chat escalation's human queue; without it enqueueForAgent and raisePriority fail with AgentQueueNotConfigured. */
+  agentQueue?: AgentQueue;
+  /** Without it notifySupervisor fails with SupervisorNotifierNotConfigured. */
+  supervisors?: SupervisorNotifier;
   now?: () => number;
 }
 
 export function createActivities(deps: ActivityDeps): Activities {
   const now = deps.now ?? Date.now;
+  const escalation = createEscalationActivities({
+    queue: deps.agentQueue ?? unconfiguredAgentQueue,
+    supervisors: deps.supervisors ?? unconfiguredSupervisorNotifier,
+    publish: deps.publish,
+  });
   return {
+    enqueueForAgent: (req) => escalation.enqueueForAgent(req),
+    raisePriority: (req) => escalation.raisePriority(req),
+    notifySupervisor: (req) => escalation.notifySupervisor(req),
+
     async sendMessage(req) {
       const channel = deps.channels[req.channel];
       if (!channel)
@@ -49,6 +70,21 @@ export function createActivities(deps: ActivityDeps): Activities {
 }
 
 export { createLogChannel, type LogChannel, type LoggedMessage, type MessageChannel } from './channels';
+export {
+  createEscalationActivities,
+  createMemoryAgentQueue,
+  createMemorySupervisorNotifier,
+  type AgentConfig,
+  type AgentQueue,
+  type AgentTicket,
+  type EscalationDeps,
+  type MemoryAgentQueue,
+  type MemoryAgentQueueOptions,
+  type MemorySupervisorNotifier,
+  type RoutingStrategy,
+  type SupervisorNotification,
+  type SupervisorNotifier,
+} from './escalation';
 export { couponCode, createMemoryCouponLedger, type CouponLedger, type IssueOutcome } from './coupon-ledger';
 export { createMemoryMessageSlots, type MessageSlots } from './message-slots';
 export * from './types';

@@ -1,4 +1,4 @@
-// The `publish` dependency of createActivities on NATS: a flow event (reminder_sent, coupon_issued)
+// The `publish` dependency of createActivities on NATS: a flow event (reminder_sent, coupon_issued, conversation_escalated, agent_assigned)
 // becomes a protobuf event on the events stream through the producer SDK, like any other event.
 //
 // Exactly once: createActivities derives the event id from the event's key and time
@@ -29,6 +29,10 @@ export async function publishFlowEvent(producer: Producer, event: PublishedFlowE
         return await producer.track('reminder_sent', { ...common, properties: event.properties });
       case 'coupon_issued':
         return await producer.track('coupon_issued', { ...common, properties: event.properties });
+      case 'conversation_escalated':
+        return await producer.track('conversation_escalated', { ...common, properties: event.properties });
+      case 'agent_assigned':
+        return await producer.track('agent_assigned', { ...common, properties: event.properties });
     }
   } catch (err) {
     if (err instanceof EventValidationError)

@@ -8,6 +8,12 @@ import type { Channel, CouponBudget, Tier } from '../workflows/dsl';
 export const ActivityErrorType = {
   CouponBudgetExhausted: 'CouponBudgetExhausted',
   ChannelNotConfigured: 'ChannelNotConfigured',
+  /** The worker was built without an agent queue (ActivityDeps.agentQueue): escalations cannot be queued. */
+  AgentQueueNotConfigured: 'AgentQueueNotConfigured',
+  /** The worker was built without a supervisor notifier (ActivityDeps.supervisors). */
+  SupervisorNotifierNotConfigured: 'SupervisorNotifierNotConfigured',
+  /** raisePriority for a conversation the agent queue has no ticket for. */
+  TicketNotFound: 'TicketNotFound',
 } as const;
 
 export interface Recipient {
@@ -65,7 +71,7 @@ export interface ReserveSlotResult {
   used: number;
 }
 
-type FlowEventType = 'reminder_sent' | 'coupon_issued';
+export type FlowEventType = 'reminder_sent' | 'coupon_issued' | 'conversation_escalated' | 'agent_assigned';
 
 /** An event a flow publishes; `key` makes its event id, so publishing it twice is one event. */
 export type FlowEvent = {
@@ -81,7 +87,79 @@ export type FlowEvent = {
 
 export type PublishedFlowEvent = FlowEvent & { eventId: string };
 
-export interface Activities {
+// ---- chat escalation ---------------------------------------------------------------------------------
+
+/** explicit_request, low_confidence, negative_sentiment, or another the bot gives. */
+export type EscalationReason = string;
+export type QueuePriority = 'normal' | 'high';
+
+export interface TranscriptTurn {
+  /** user, bot or agent. */
+  role: string;
+  text: string;
+}
+
+/** What the agent sees of the user: tier, interests, recent orders... whatever the profile gives. */
+export type ProfileSummary = Record<string, unknown>;
+
+export interface EnqueueForAgentRequest {
+  shopId: string;
+  conversationId: string;
+  userId: string;
+  reason: EscalationReason;
+  priority: QueuePriority;
+  profileSummary?: ProfileSummary;
+  transcript: TranscriptTurn[];
+  suggestedReplies: string[];
+  /** Workflow time of the handoff and the two SLA deadlines, epoch ms. */
+  escalatedAt: number;
+  firstResponseDueAt: number;
+  resolutionDueAt: number;
+  /** The same for every attempt: enqueueing it again is not a second queue entry. */
+  key: string;
+}
+
+export interface EnqueuedConversation {
+  ticketId: string;
+}
+
+export interface RaisePriorityRequest {
+  shopId: string;
+  conversationId: string;
+  ticketId?: string;
+  priority: QueuePriority;
+  key: string;
+}
+
+export type EscalationBreach = 'first_response_sla_breach' | 'resolution_sla_breach';
+
+export interface NotifySupervisorRequest {
+  shopId: string;
+  conversationId: string;
+  userId: string;
+  level: number;
+  /** first_response_sla_breach (no agent accepted in time) or resolution_sla_breach. */
+  reason: EscalationBreach;
+  /** Since the handoff. */
+  waitedMs: number;
+  agentId?: string;
+  ticketId?: string;
+  key: string;
+}
+
+/** The flow events of an escalation (conversation_escalated per level, agent_assigned). */
+export type EscalationEvent = Extract<FlowEvent, { type: 'conversation_escalated' | 'agent_assigned' }>;
+
+export interface EscalationActivities {
+  enqueueForAgent(req: EnqueueForAgentRequest): Promise<EnqueuedConversation>;
+  raisePriority(req: RaisePriorityRequest): Promise<void>;
+  notifySupervisor(req: NotifySupervisorRequest): Promise<void>;
+  /** The flows' publishEvent (one activity for every flow), as the escalation workflow calls it. */
+  publishEvent(event: EscalationEvent): Promise<void>;
+}
+
+/** Every activity the worker registers: the flows' and the escalation's (publishEvent is shared). */
+export interface Activities extends EscalationActivities {
   sendMessage(req: SendMessageRequest): Promise<SendMessageResult>;
   issueCoupon(req: IssueCouponRequest): Promise<IssuedCoupon>;
   reserveMessageSlot(req: ReserveSlotRequest): Promise<ReserveSlotResult>;

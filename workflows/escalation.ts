@@ -15,91 +15,30 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { PayloadMap } from '../schemas/events';
+import type {
+  EscalationActivities,
+  EscalationBreach,
+  EscalationReason,
+  ProfileSummary,
+  TranscriptTurn,
+} from '../activities/types';
 import { attempt, type Outcome } from './outcome';
 import { parseDuration, type Duration } from './time';
 
-// ---- activities (to be merged into activities/types.ts) --------------------------------------------
-
-/** explicit_request, low_confidence, negative_sentiment, or another the bot gives. */
-export type EscalationReason = string;
-export type QueuePriority = 'normal' | 'high';
-
-export interface TranscriptTurn {
-  /** user, bot or agent. */
-  role: string;
-  text: string;
-}
-
-/** What the agent sees of the user: tier, interests, recent orders... whatever the profile gives. */
-export type ProfileSummary = Record<string, unknown>;
-
-export interface EnqueueForAgentRequest {
-  shopId: string;
-  conversationId: string;
-  userId: string;
-  reason: EscalationReason;
-  priority: QueuePriority;
-  profileSummary?: ProfileSummary;
-  transcript: TranscriptTurn[];
-  suggestedReplies: string[];
-  /** Workflow time of the handoff and the two SLA deadlines, epoch ms. */
-  escalatedAt: number;
-  firstResponseDueAt: number;
-  resolutionDueAt: number;
-  /** The same for every attempt: enqueueing it again is not a second queue entry. */
-  key: string;
-}
-
-export interface EnqueuedConversation {
-  ticketId: string;
-}
-
-export interface RaisePriorityRequest {
-  shopId: string;
-  conversationId: string;
-  ticketId?: string;
-  priority: QueuePriority;
-  key: string;
-}
-
-export interface NotifySupervisorRequest {
-  shopId: string;
-  conversationId: string;
-  userId: string;
-  level: number;
-  /** first_response_sla_breach (no agent accepted in time) or resolution_sla_breach. */
-  reason: EscalationBreach;
-  /** Since the handoff. */
-  waitedMs: number;
-  agentId?: string;
-  ticketId?: string;
-  key: string;
-}
-
-export type EscalationBreach = 'first_response_sla_breach' | 'resolution_sla_breach';
-
-type EscalationEventType = 'conversation_escalated' | 'agent_assigned';
-
-/** Same shape as FlowEvent (activities/types.ts): `key` makes the event id. */
-export type EscalationEvent = {
-  [T in EscalationEventType]: {
-    type: T;
-    shopId: string;
-    userId: string;
-    occurredAt: number;
-    key: string;
-    properties: PayloadMap[T];
-  };
-}[EscalationEventType];
-
-export interface EscalationActivities {
-  enqueueForAgent(req: EnqueueForAgentRequest): Promise<EnqueuedConversation>;
-  raisePriority(req: RaisePriorityRequest): Promise<void>;
-  notifySupervisor(req: NotifySupervisorRequest): Promise<void>;
-  /** The flows' publishEvent, with FlowEvent widened to these event types. */
-  publishEvent(event: EscalationEvent): Promise<void>;
-}
+// The activity shapes live in activities/types.ts; re-exported for callers that import them from here.
+export type {
+  EnqueueForAgentRequest,
+  EnqueuedConversation,
+  EscalationActivities,
+  EscalationBreach,
+  EscalationEvent,
+  EscalationReason,
+  NotifySupervisorRequest,
+  ProfileSummary,
+  QueuePriority,
+  RaisePriorityRequest,
+  TranscriptTurn,
+} from '../activities/types';
 
 // ---- workflow ----------------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // The flows' activities without a server: the coupon ledger (deterministic codes, budget held under
-// concurrency), message slots (the cap, idempotent per message), the log channel, and business
-// failures as non-retryable ApplicationFailures.
+// concurrency), message slots (the cap, idempotent per message), the log channel, the escalation's
+// agent queue (idempotent per key, routing within per-agent limits) and supervisor notifier, and
+// business failures as non-retryable ApplicationFailures.
 import { ApplicationFailure } from '@temporalio/activity';
 import {
   ActivityErrorType,
@@ -8,8 +9,12 @@ import {
   createActivities,
   createLogChannel,
   createMemoryCouponLedger,
+  createMemoryAgentQueue,
   createMemoryMessageSlots,
+  createMemorySupervisorNotifier,
+  type EnqueueForAgentRequest,
   type IssueCouponRequest,
+  type NotifySupervisorRequest,
   type PublishedFlowEvent,
 } from '../../activities';
 import { isUlid } from '../../schemas/ulid';
@@ -153,5 +158,202 @@ describe('createActivities', () => {
     expect(isUlid(events[0]!.eventId)).toBe(true);
     expect(events[1]!.eventId).toBe(events[0]!.eventId);
     expect(events[2]!.eventId).not.toBe(events[0]!.eventId);
+  });
+});
+
+const handoff = (
+  conversationId: string,
+  over: Partial<EnqueueForAgentRequest> = {},
+): EnqueueForAgentRequest => ({
+  shopId: 'shop-1',
+  conversationId,
+  userId: `user-${conversationId}`,
+  reason: 'explicit_request',
+  priority: 'normal',
+  transcript: [{ role: 'user', text: 'I want to talk to a person.' }],
+  suggestedReplies: [],
+  escalatedAt: 1_000,
+  firstResponseDueAt: 2_000,
+  resolutionDueAt: 9_000,
+  key: `escalation/shop-1/${conversationId}/enqueue`,
+  ...over,
+});
+
+const breach = (over: Partial<NotifySupervisorRequest> = {}): NotifySupervisorRequest => ({
+  shopId: 'shop-1',
+  conversationId: 'c1',
+  userId: 'user-c1',
+  level: 2,
+  reason: 'first_response_sla_breach',
+  waitedMs: 120_000,
+  key: 'escalation/shop-1/c1/supervisor/2',
+  ...over,
+});
+
+describe('agent queue', () => {
+  it('enqueues once per key: a retry gets the same ticket and takes no second slot', async () => {
+    const queue = createMemoryAgentQueue({ agents: ['a', 'b'] });
+    const first = await queue.enqueue(handoff('c1'));
+    const again = await queue.enqueue(handoff('c1', { escalatedAt: 5_000 }));
+    expect(again).toEqual(first);
+    expect(queue.tickets()).toHaveLength(1);
+    expect(queue.ticket(first.ticketId)).toMatchObject({ status: 'assigned', agentId: 'a' });
+    expect(queue.load()).toEqual({ a: 1, b: 0 });
+  });
+
+  it("routes round-robin, never past an agent's limit; the rest wait until an agent has room", async () => {
+    const queue = createMemoryAgentQueue({ agents: ['a', 'b'], maxOpenPerAgent: 1 });
+    const tickets = [];
+    for (const c of ['c1', 'c2', 'c3', 'c4']) tickets.push((await queue.enqueue(handoff(c))).ticketId);
+    expect(tickets.map((t) => queue.ticket(t)?.agentId)).toEqual(['a', 'b', undefined, undefined]);
+    expect(queue.load()).toEqual({ a: 1, b: 1 });
+    expect(queue.waiting().map((t) => t.conversationId)).toEqual(['c3', 'c4']);
+    queue.close(tickets[1]!);
+    expect(queue.ticket(tickets[2]!)).toMatchObject({ status: 'assigned', agentId: 'b' });
+    expect(queue.load()).toEqual({ a: 1, b: 1 });
+    queue.close(tickets[1]!); // closing twice frees nothing more
+    expect(queue.load()).toEqual({ a: 1, b: 1 });
+    expect(queue.waiting().map((t) => t.conversationId)).toEqual(['c4']);
+  });
+
+  it('routes to the least-loaded agent with room, each within its own limit', async () => {
+    const queue = createMemoryAgentQueue({
+      agents: [{ id: 'a', maxOpen: 3 }, { id: 'b', maxOpen: 1 }, 'c'],
+      maxOpenPerAgent: 2,
+      routing: 'least_loaded',
+    });
+    const agents = [];
+    for (const c of ['c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7'])
+      agents.push(queue.ticket((await queue.enqueue(handoff(c))).ticketId)?.agentId);
+    expect(agents).toEqual(['a', 'b', 'c', 'a', 'c', 'a', undefined]);
+    expect(queue.load()).toEqual({ a: 3, b: 1, c: 2 });
+  });
+
+  it('raises priority once per key: raised tickets are routed first', async () => {
+    const assigned: string[] = [];
+    const queue = createMemoryAgentQueue({
+      agents: ['a'],
+      maxOpenPerAgent: 1,
+      onAssigned: (t) => assigned.push(t.conversationId),
+    });
+    const busy = await queue.enqueue(handoff('c0'));
+    await queue.enqueue(handoff('c1', { escalatedAt: 1_000 }));
+    const late = await queue.enqueue(handoff('c2', { escalatedAt: 2_000 }));
+    const raise = {
+      shopId: 'shop-1',
+      conversationId: 'c2',
+      priority: 'high' as const,
+      key: 'c2/priority/high',
+    };
+    expect(await queue.raisePriority(raise)).toEqual({ found: true });
+    expect(queue.ticket(late.ticketId)?.priority).toBe('high');
+    expect(queue.waiting().map((t) => t.conversationId)).toEqual(['c2', 'c1']);
+    // the same key again (a retry, by ticket id this time) is the same change: nothing new
+    expect(await queue.raisePriority({ ...raise, ticketId: late.ticketId })).toEqual({ found: true });
+    queue.close(busy.ticketId);
+    expect(assigned).toEqual(['c0', 'c2']);
+    expect(await queue.raisePriority({ ...raise, conversationId: 'nope', key: 'k' })).toEqual({
+      found: false,
+    });
+  });
+
+  it('needs distinct agents', () => {
+    expect(() => createMemoryAgentQueue({ agents: [] })).toThrow(/at least one agent/);
+    expect(() => createMemoryAgentQueue({ agents: ['a', 'a'] })).toThrow(/distinct/);
+  });
+});
+
+describe('supervisor notifier', () => {
+  it('notifies once per key', async () => {
+    const notifier = createMemorySupervisorNotifier({ supervisors: ['sup-1', 'sup-2'] });
+    expect(await notifier.notify(breach())).toEqual({ newlyNotified: true });
+    expect(await notifier.notify(breach({ waitedMs: 130_000 }))).toEqual({ newlyNotified: false });
+    expect(await notifier.notify(breach({ level: 3, reason: 'resolution_sla_breach', key: 'l3' }))).toEqual({
+      newlyNotified: true,
+    });
+    expect(notifier.notifications()).toMatchObject([
+      { level: 2, waitedMs: 120_000, supervisors: ['sup-1', 'sup-2'] },
+      { level: 3, reason: 'resolution_sla_breach' },
+    ]);
+  });
+});
+
+describe('createActivities: escalation', () => {
+  const base = () => {
+    const events: PublishedFlowEvent[] = [];
+    return {
+      events,
+      deps: {
+        channels: {},
+        ledger: createMemoryCouponLedger(),
+        slots: createMemoryMessageSlots(),
+        publish: (e: PublishedFlowEvent) => {
+          events.push(e);
+          return Promise.resolve();
+        },
+      },
+    };
+  };
+
+  it('fails non-retryably, saying what is missing, without an agent queue or supervisor notifier', async () => {
+    const activities = createActivities(base().deps);
+    const enqueue = await activities.enqueueForAgent(handoff('c1')).catch((e: unknown) => e);
+    expect(enqueue).toBeInstanceOf(ApplicationFailure);
+    expect(enqueue).toMatchObject({
+      type: ActivityErrorType.AgentQueueNotConfigured,
+      nonRetryable: true,
+      message: expect.stringContaining('agentQueue') as unknown,
+    });
+    const raise = await activities
+      .raisePriority({ shopId: 'shop-1', conversationId: 'c1', priority: 'high', key: 'k' })
+      .catch((e: unknown) => e);
+    expect(raise).toMatchObject({ type: ActivityErrorType.AgentQueueNotConfigured, nonRetryable: true });
+    const notify = await activities.notifySupervisor(breach()).catch((e: unknown) => e);
+    expect(notify).toMatchObject({
+      type: ActivityErrorType.SupervisorNotifierNotConfigured,
+      nonRetryable: true,
+    });
+  });
+
+  it('queues, raises and notifies idempotently; an unknown ticket is a business error', async () => {
+    const { deps } = base();
+    const agentQueue = createMemoryAgentQueue({ agents: ['a'] });
+    const supervisors = createMemorySupervisorNotifier();
+    const activities = createActivities({ ...deps, agentQueue, supervisors });
+    const { ticketId } = await activities.enqueueForAgent(handoff('c1'));
+    expect(await activities.enqueueForAgent(handoff('c1'))).toEqual({ ticketId });
+    await activities.raisePriority({
+      shopId: 'shop-1',
+      conversationId: 'c1',
+      ticketId,
+      priority: 'high',
+      key: 'p',
+    });
+    expect(agentQueue.ticket(ticketId)?.priority).toBe('high');
+    await activities.notifySupervisor(breach());
+    await activities.notifySupervisor(breach());
+    expect(supervisors.notifications()).toHaveLength(1);
+    const err = await activities
+      .raisePriority({ shopId: 'shop-1', conversationId: 'c9', priority: 'high', key: 'q' })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: ActivityErrorType.TicketNotFound, nonRetryable: true });
+  });
+
+  it('publishes escalation events through the same publishEvent, ids derived from key and time', async () => {
+    const { deps, events } = base();
+    const activities = createActivities(deps);
+    const event = {
+      type: 'conversation_escalated' as const,
+      shopId: 'shop-1',
+      userId: 'user-c1',
+      occurredAt: 1_700_000_000_000,
+      key: 'escalation/shop-1/c1/conversation_escalated/2',
+      properties: { conversationId: 'c1', reason: 'first_response_sla_breach', level: 2, workflowId: 'wf' },
+    };
+    await activities.publishEvent(event);
+    await activities.publishEvent(event);
+    expect(events.map((e) => e.type)).toEqual(['conversation_escalated', 'conversation_escalated']);
+    expect(isUlid(events[0]!.eventId)).toBe(true);
+    expect(events[1]!.eventId).toBe(events[0]!.eventId);
   });
 });

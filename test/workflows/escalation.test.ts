@@ -5,6 +5,13 @@
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type {
+  EnqueueForAgentRequest,
+  EscalationActivities,
+  EscalationEvent,
+  NotifySupervisorRequest,
+  RaisePriorityRequest,
+} from '../../activities/types';
 import { deriveEventId } from '../../schemas/ulid';
 import {
   agentAccepted,
@@ -14,13 +21,8 @@ import {
   messageSent,
   resolved,
   userLeft,
-  type EnqueueForAgentRequest,
-  type EscalationActivities,
-  type EscalationEvent,
   type EscalationInput,
   type EscalationTimelineEntry,
-  type NotifySupervisorRequest,
-  type RaisePriorityRequest,
 } from '../../workflows/escalation';
 import { bundleWorkflows, startTestEnv, uniqueId } from './helpers';
 

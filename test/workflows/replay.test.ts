@@ -3,17 +3,30 @@
 // patched()) fails here. Histories are recorded from real runs on the time-skipping server:
 //   RECORD_HISTORIES=1 npx jest --selectProjects workflows test/workflows/replay.test.ts
 // Record a new file (cart-recovery.v2.json, ...) for a new version; never re-record an old one.
+// Every shipped workflow (workflows/index.ts) has at least one history here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import {
+  createEscalationActivities,
+  createMemoryAgentQueue,
+  createMemorySupervisorNotifier,
+} from '../../activities';
+import {
   cartChanged,
   cartRecoveryWorkflow,
   orderPlaced,
   type CartRecoveryInput,
 } from '../../workflows/cart-recovery';
+import {
+  agentAccepted,
+  escalationWorkflow,
+  escalationWorkflowId,
+  messageSent,
+  resolved,
+} from '../../workflows/escalation';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
 import { localTime } from '../../workflows/time';
 import { bundleWorkflows, createFakes, startTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
@@ -107,6 +120,83 @@ const scenarios: Scenario[] = [
         'sent',
         'sent',
         'exited',
+      ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+  {
+    // a chat escalation: no agent by the first-response deadline (level 2: priority raised, supervisor
+    // notified), an agent accepts after it, messages, resolved before the resolution deadline
+    file: 'escalation.v1.json',
+    fakes: () => {
+      const fakes = createFakes();
+      const escalation = createEscalationActivities({
+        // routed to agent-1, who accepts only after the first-response deadline
+        queue: createMemoryAgentQueue({ agents: ['agent-1'], maxOpenPerAgent: 1 }),
+        supervisors: createMemorySupervisorNotifier({ supervisors: ['supervisor-1'] }),
+        publish: (e) => {
+          fakes.events.push(e);
+          return Promise.resolve();
+        },
+      });
+      return {
+        ...fakes,
+        activities: { ...fakes.activities, ...escalation, publishEvent: fakes.activities.publishEvent },
+      };
+    },
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const conversationId = `conv-${now}`;
+      const handle = await env.client.workflow.start(escalationWorkflow, {
+        args: [
+          {
+            shopId: 'shop-1',
+            conversationId,
+            userId: 'user-1',
+            reason: 'explicit_request',
+            firstResponseDeadline: '5m',
+            resolutionDeadline: '30m',
+            profileSummary: { tier: 'repeat' },
+            transcript: [
+              { role: 'user', text: 'Where is my order?' },
+              { role: 'user', text: 'I want to talk to a person.' },
+            ],
+            suggestedReplies: ['Sorry for the wait, let me look up your order.'],
+          },
+        ],
+        taskQueue,
+        workflowId: escalationWorkflowId('shop-1', conversationId),
+      });
+      await env.sleep('7m');
+      await handle.signal(agentAccepted, { agentId: 'agent-1' });
+      await env.sleep('1m');
+      await handle.signal(messageSent, { from: 'agent', agentId: 'agent-1', messageId: 'm-1' });
+      await handle.signal(messageSent, { from: 'user', messageId: 'm-2' });
+      await env.sleep('5m');
+      await handle.signal(resolved, { agentId: 'agent-1' });
+      const result = await handle.result();
+      expect(result).toMatchObject({
+        exit: 'resolved',
+        level: 2,
+        agentId: 'agent-1',
+        slaFirstResponseMet: false,
+        slaResolutionMet: true,
+      });
+      expect(result.timeline.map((e) => e.event)).toEqual([
+        'escalated',
+        'enqueued',
+        'escalated',
+        'priority_raised',
+        'supervisor_notified',
+        'accepted',
+        'message',
+        'message',
+        'exited',
+      ]);
+      expect(fakes.events.map((e) => e.type)).toEqual([
+        'conversation_escalated',
+        'conversation_escalated',
+        'agent_assigned',
       ]);
       return historyToJSON(await handle.fetchHistory());
     },
