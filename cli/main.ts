@@ -61,6 +61,11 @@ program
     runCommand('serve', opts),
   );
 
+program
+  .command('worker')
+  .description('run the Temporal worker of the flows (KV coupon ledger, log channels); SIGTERM drains it')
+  .action(() => runCommand('worker'));
+
 const dlq = program
   .command('dlq')
   .description('dead letters: events kept with a reason instead of being lost');

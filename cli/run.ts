@@ -18,6 +18,7 @@ const commands: Record<string, () => Handler> = {
   migrate: () => load<typeof import('./commands/migrate')>('./commands/migrate').migrateCommand,
   config: () => load<typeof import('./commands/config')>('./commands/config').showConfig,
   serve: () => load<typeof import('./commands/serve')>('./commands/serve').serve,
+  worker: () => load<typeof import('./commands/worker')>('./commands/worker').worker,
   'dlq-list': () => load<typeof import('./commands/dlq')>('./commands/dlq').list,
   'dlq-export': () => load<typeof import('./commands/dlq')>('./commands/dlq').exportCommand,
   'dlq-replay': () => load<typeof import('./commands/dlq')>('./commands/dlq').replay,

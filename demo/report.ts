@@ -90,3 +90,190 @@ export function formatReport(r: Report): string {
   );
   return lines.join('\n');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cart recovery (the demo's flows): reminders, coupons by tier, recovered orders. Scoped to the carts
+// of one simulator run (cart ids that run's events carry); flow events come from the worker's
+// producer, come-back orders from the demo's, so they are matched by cart and coupon code.
+
+const scopeCarts = (db: string): string =>
+  `(SELECT DISTINCT cart_id FROM ${db}.events WHERE producer_id = {producer:String} AND cart_id != '')`;
+/** Coupons issued (any run), one row per code. */
+const issuedCoupons = (db: string): string =>
+  `(SELECT coupon_code, any(tier) AS tier, any(discount_minor) AS amount
+    FROM ${db}.events FINAL WHERE event_type = 'coupon_issued' GROUP BY coupon_code)`;
+
+export interface RecoveryReport {
+  /** Carts of the run that got at least one reminder. */
+  remindedCarts: number;
+  reminders: { template: string; step: number; sent: number }[];
+  issuedByTier: { tier: string; coupons: number; amountMinor: number }[];
+  redeemedByTier: { tier: string; orders: number; discountMinor: number }[];
+  /** Orders placed after a reminder for their cart. */
+  recoveredOrders: number;
+  recoveredRevenueMinor: number;
+}
+
+export async function buildRecoveryReport(sql: Sql, scope: Required<ReportScope>): Promise<RecoveryReport> {
+  const db = scope.database;
+  const params = { producer: scope.producerId };
+  const reminders = await sql.query<{ template: string; step: number | string; sent: number | string }>(
+    `SELECT JSONExtractString(properties, 'template') AS template,
+            min(JSONExtractUInt(properties, 'step')) AS step, count() AS sent
+     FROM ${db}.events FINAL
+     WHERE event_type = 'reminder_sent' AND cart_id IN ${scopeCarts(db)}
+     GROUP BY template ORDER BY step`,
+    params,
+  );
+  const [carts] = await sql.query<{ carts: number | string }>(
+    `SELECT uniqExact(cart_id) AS carts FROM ${db}.events
+     WHERE event_type = 'reminder_sent' AND cart_id IN ${scopeCarts(db)}`,
+    params,
+  );
+  const issued = await sql.query<{ tier: string; coupons: number | string; amount: number | string }>(
+    `SELECT i.tier AS tier, count() AS coupons, sum(i.amount) AS amount
+     FROM (SELECT DISTINCT coupon_code FROM ${db}.events
+           WHERE event_type = 'reminder_sent' AND coupon_code != '' AND cart_id IN ${scopeCarts(db)}) AS r
+     INNER JOIN ${issuedCoupons(db)} AS i ON i.coupon_code = r.coupon_code
+     GROUP BY tier ORDER BY tier`,
+    params,
+  );
+  const redeemed = await sql.query<{ tier: string; orders: number | string; discount: number | string }>(
+    `SELECT i.tier AS tier, count() AS orders, sum(o.discount_minor) AS discount
+     FROM (SELECT coupon_code, discount_minor FROM ${db}.events FINAL
+           WHERE event_type = 'order_placed' AND coupon_code != '' AND cart_id IN ${scopeCarts(db)}) AS o
+     INNER JOIN ${issuedCoupons(db)} AS i ON i.coupon_code = o.coupon_code
+     GROUP BY tier ORDER BY tier`,
+    params,
+  );
+  const [recovered] = await sql.query<{ orders: number | string; revenue: number | string }>(
+    `SELECT count() AS orders, sum(o.total_minor) AS revenue
+     FROM (SELECT cart_id, occurred_at, total_minor FROM ${db}.events FINAL
+           WHERE event_type = 'order_placed' AND cart_id IN ${scopeCarts(db)}) AS o
+     INNER JOIN (SELECT cart_id, min(occurred_at) AS first_reminder FROM ${db}.events FINAL
+                 WHERE event_type = 'reminder_sent' AND cart_id IN ${scopeCarts(db)} GROUP BY cart_id) AS r
+       ON r.cart_id = o.cart_id
+     WHERE o.occurred_at > r.first_reminder`,
+    params,
+  );
+  return {
+    remindedCarts: Number(carts?.carts ?? 0),
+    reminders: reminders.map((r) => ({ template: r.template, step: Number(r.step), sent: Number(r.sent) })),
+    issuedByTier: issued.map((r) => ({
+      tier: r.tier,
+      coupons: Number(r.coupons),
+      amountMinor: Number(r.amount),
+    })),
+    redeemedByTier: redeemed.map((r) => ({
+      tier: r.tier,
+      orders: Number(r.orders),
+      discountMinor: Number(r.discount),
+    })),
+    recoveredOrders: Number(recovered?.orders ?? 0),
+    recoveredRevenueMinor: Number(recovered?.revenue ?? 0),
+  };
+}
+
+/** Reminder events so far for the run's carts: all, and those carrying a coupon. */
+export async function reminderProgress(
+  sql: Sql,
+  scope: Required<ReportScope>,
+): Promise<{ reminders: number; withCoupon: number }> {
+  const [r] = await sql.query<{ reminders: number | string; coupons: number | string }>(
+    `SELECT count() AS reminders, countIf(coupon_code != '') AS coupons FROM ${scope.database}.events
+     WHERE event_type = 'reminder_sent' AND cart_id IN ${scopeCarts(scope.database)}`,
+    { producer: scope.producerId },
+  );
+  return { reminders: Number(r?.reminders ?? 0), withCoupon: Number(r?.coupons ?? 0) };
+}
+
+export interface RemindedCart {
+  cartId: string;
+  userId: string;
+  totalMinor: number;
+  currency: string;
+  items: { sku: string; priceMinor: number; quantity: number }[];
+  /** The step of the latest reminder so far. */
+  step: number;
+  /** The coupon of the latest reminder, '' if none; and its amount. */
+  couponCode: string;
+  couponAmountMinor: number;
+}
+
+/** The run's carts that got a reminder and have no order: who might come back. */
+export async function remindedOpenCarts(sql: Sql, scope: Required<ReportScope>): Promise<RemindedCart[]> {
+  const db = scope.database;
+  const rows = await sql.query<{
+    cart_id: string;
+    user_id: string;
+    total: number | string;
+    currency: string;
+    items: [string, number | string, number | string][];
+    coupon_code: string;
+    step: number | string;
+    amount: number | string | null;
+  }>(
+    `SELECT c.cart_id AS cart_id, c.user_id AS user_id, c.total AS total, c.currency AS currency,
+            c.items AS items, r.coupon_code AS coupon_code, r.step AS step, i.amount AS amount
+     FROM (SELECT cart_id, any(user_id) AS user_id, argMaxIf(cart_total_minor, (occurred_at, sequence), event_type LIKE 'cart_item_%') AS total,
+                  any(currency) AS currency,
+                  groupArrayIf((sku, price_minor, quantity), event_type = 'cart_item_added') AS items,
+                  countIf(event_type = 'order_placed') AS orders
+           FROM ${db}.events FINAL WHERE producer_id = {producer:String} AND cart_id != ''
+           GROUP BY cart_id) AS c
+     INNER JOIN (SELECT cart_id, argMax(coupon_code, occurred_at) AS coupon_code,
+                        max(JSONExtractUInt(properties, 'step')) AS step FROM ${db}.events FINAL
+                 WHERE event_type = 'reminder_sent' AND cart_id IN ${scopeCarts(db)} GROUP BY cart_id) AS r
+       ON r.cart_id = c.cart_id
+     LEFT JOIN ${issuedCoupons(db)} AS i ON i.coupon_code = r.coupon_code
+     WHERE c.orders = 0 AND c.total > 0 AND length(c.items) > 0
+     ORDER BY cart_id`,
+    { producer: scope.producerId },
+  );
+  return rows.map((r) => ({
+    cartId: r.cart_id,
+    userId: r.user_id,
+    totalMinor: Number(r.total),
+    currency: r.currency || 'USD',
+    items: r.items.map(([sku, price, qty]) => ({
+      sku,
+      priceMinor: Number(price),
+      quantity: Math.max(1, Number(qty)),
+    })),
+    step: Number(r.step),
+    couponCode: r.coupon_code,
+    couponAmountMinor: r.coupon_code ? Number(r.amount ?? 0) : 0,
+  }));
+}
+
+const money = (minor: number): string => `${(minor / 100).toFixed(2)} USD`;
+
+export function formatRecoveryReport(
+  r: RecoveryReport,
+  comeBack: { orders: number; withCoupon: number },
+): string {
+  const lines: string[] = [];
+  lines.push('Cart recovery (Temporal flows, demo windows in seconds)');
+  lines.push(`  carts reminded ${String(r.remindedCarts).padStart(26)}`);
+  lines.push(`  reminders sent ${String(r.reminders.reduce((s, x) => s + x.sent, 0)).padStart(25)}`);
+  for (const t of r.reminders)
+    lines.push(`    step ${t.step} ${t.template.padEnd(26)} ${String(t.sent).padStart(6)}`);
+  lines.push('  coupons issued by tier');
+  for (const t of r.issuedByTier)
+    lines.push(`    ${t.tier.padEnd(33)} ${String(t.coupons).padStart(6)}   ${money(t.amountMinor)}`);
+  lines.push('  coupons redeemed by tier (orders carrying an issued code)');
+  for (const t of r.redeemedByTier) {
+    const issued = r.issuedByTier.find((i) => i.tier === t.tier)?.coupons ?? 0;
+    lines.push(
+      `    ${t.tier.padEnd(33)} ${String(t.orders).padStart(6)}   ${pct(t.orders, issued)} of issued   discount ${money(t.discountMinor)}`,
+    );
+  }
+  if (r.redeemedByTier.length === 0) lines.push('    (none)');
+  lines.push(
+    `  shoppers who came back and ordered: ${comeBack.orders} (${comeBack.withCoupon} with the coupon code)`,
+  );
+  lines.push(
+    `  recovered orders (placed after a reminder for the cart): ${r.recoveredOrders}   revenue ${money(r.recoveredRevenueMinor)}`,
+  );
+  return lines.join('\n');
+}

@@ -74,7 +74,13 @@ function asProduct(p: CatalogProduct, quantity = 1): Product {
 }
 
 /** Plans one user's journey. `t0` is the simulated start (epoch ms); events are seconds to minutes apart. */
-export function planUser(seed: number, index: number, catalog: LoadedCatalog, t0: number): SimUser {
+export function planUser(
+  seed: number,
+  index: number,
+  catalog: LoadedCatalog,
+  t0: number,
+  cartTag = '',
+): SimUser {
   const rnd = mulberry32(seed * 1_000_003 + index);
   const userId = `u${String(index).padStart(6, '0')}`;
   const preferredCategory = pick(rnd, catalog.categories);
@@ -143,7 +149,7 @@ export function planUser(seed: number, index: number, catalog: LoadedCatalog, t0
   }
 
   const cart = new Map<string, { p: CatalogProduct; qty: number }>();
-  const cartId = `c-${userId}-1`;
+  const cartId = `c-${userId}-1${cartTag}`;
   const total = (): number => [...cart.values()].reduce((s, x) => s + x.p.priceMinor * x.qty, 0);
   // carts favour what was viewed in the preferred category with the preferred attribute
   const liked = viewed.filter((p) => p.category === preferredCategory && hasAttribute(p, preferredAttribute));
@@ -200,7 +206,7 @@ export function planUser(seed: number, index: number, catalog: LoadedCatalog, t0
     push('checkout_started', { cartId, products, totalMinor: total(), currency: 'USD' });
     if (rnd() < 0.7) {
       push('order_placed', {
-        orderId: `o-${userId}-1`,
+        orderId: `o-${userId}-1${cartTag}`,
         cartId,
         products,
         totalMinor: total(),
@@ -220,6 +226,8 @@ export interface SimulationOptions {
   /** Default: the shipped catalog. */
   catalog?: LoadedCatalog;
   onProgress?: (p: { sent: number; planned: number; usersDone: number }) => void;
+  /** Appended to cart and order ids (the demo: one run's carts are new carts, with new flows). */
+  cartTag?: string;
 }
 
 export interface SimulationResult {
@@ -232,11 +240,11 @@ export interface SimulationResult {
 }
 
 export function planSimulation(
-  opts: Pick<SimulationOptions, 'users' | 'seed' | 't0' | 'catalog'>,
+  opts: Pick<SimulationOptions, 'users' | 'seed' | 't0' | 'catalog' | 'cartTag'>,
 ): SimUser[] {
   const catalog = opts.catalog ?? demoCatalog();
   const t0 = opts.t0 ?? Date.now() - 2 * 3_600_000;
-  return Array.from({ length: opts.users }, (_, i) => planUser(opts.seed, i, catalog, t0));
+  return Array.from({ length: opts.users }, (_, i) => planUser(opts.seed, i, catalog, t0, opts.cartTag));
 }
 
 export async function runSimulation(producer: Producer, opts: SimulationOptions): Promise<SimulationResult> {

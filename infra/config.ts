@@ -68,6 +68,8 @@ const spec = {
     address: ['TEMPORAL_ADDRESS', z.string().min(1), '127.0.0.1:7233'],
     namespace: ['TEMPORAL_NAMESPACE', z.string().min(1), 'default'],
     taskQueue: ['TEMPORAL_TASK_QUEUE', z.string().min(1), 'shopstream'],
+    /** 1: cart triggers start the demo's cart-recovery flow (seconds instead of hours). */
+    demoFlowWindows: ['DEMO_FLOW_WINDOWS', z.enum(['0', '1']).transform((v) => v === '1'), '0'],
   },
   clickhouse: {
     /** Empty: embedded chDB in this process. Set: a ClickHouse server (http(s)://host:port). */

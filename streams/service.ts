@@ -20,6 +20,13 @@ import { createInterestProcessor, type InterestProcessor } from './processors/in
 import { snapshotRow, writeSnapshots } from './processors/interest/snapshots';
 import { scheduleRulesJob } from './processors/recommend/rules-job';
 import { startRecommendService } from './processors/recommend/service';
+import {
+  createCartTriggerProcessor,
+  tierFromProfiles,
+  type CartTriggerProcessor,
+} from './triggers/cart-triggers';
+import { canConnect } from '../infra/stack/processes';
+import { cartRecoveryDemo } from '../workflows/flows/cart-recovery-demo';
 
 export interface ServiceOptions {
   config: Config;
@@ -30,6 +37,19 @@ export interface ServiceOptions {
   interest?: boolean;
   /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
   topology?: 'apply' | 'check';
+  /**
+   * The cart triggers (cart and order events to cart-recovery workflows). Default: on when a Temporal
+   * server answers at config.temporal.address (else a warning, and none). Needs the interest processor
+   * for the users' tiers.
+   */
+  triggers?: boolean;
+}
+
+/** Whether host:port (config.temporal.address) accepts a connection. */
+async function temporalAnswers(address: string): Promise<boolean> {
+  const i = address.lastIndexOf(':');
+  if (i <= 0) return false;
+  return canConnect(address.slice(0, i), Number(address.slice(i + 1)));
 }
 
 export interface Service {
@@ -101,6 +121,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     }
 
     let interest: InterestProcessor | undefined;
+    let cartTriggers: CartTriggerProcessor | undefined;
     if (opts.interest !== false) {
       const catalog = loadCatalog(config.interest.catalogFile || undefined);
       const halfLives = { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs };
@@ -151,6 +172,39 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       }
       // stops before the final snapshot above is taken (closers run in reverse)
       closers.push({ name: 'interest', close: () => proc.stop() });
+      if (opts.triggers !== false) {
+        if (!(await temporalAnswers(config.temporal.address))) {
+          logger.warn(
+            { address: config.temporal.address },
+            'Temporal does not answer: running without cart triggers (no recovery flows)',
+          );
+        } else {
+          const { Connection, WorkflowClient } = await import('@temporalio/client');
+          const connection = await Connection.connect({ address: config.temporal.address });
+          closers.push({ name: 'temporal', close: () => connection.close() });
+          const triggers = await createCartTriggerProcessor({
+            nc,
+            client: new WorkflowClient({ connection, namespace: config.temporal.namespace }),
+            config,
+            logger: logger.child({ component: 'triggers' }),
+            tierOf: tierFromProfiles(proc.store, config.tiers),
+            ...(config.temporal.demoFlowWindows ? { flowFor: () => cartRecoveryDemo } : {}),
+          });
+          triggers.run().catch((err: Error) => {
+            logger.error({ err: err.message }, 'cart triggers stopped on an error');
+            failWith(err);
+          });
+          closers.push({ name: 'triggers', close: () => triggers.stop() });
+          cartTriggers = triggers;
+          logger.info(
+            {
+              address: config.temporal.address,
+              flow: config.temporal.demoFlowWindows ? cartRecoveryDemo.name : 'cart-recovery',
+            },
+            'cart triggers running',
+          );
+        }
+      }
       const recommender = await startRecommendService({
         nc,
         config,
@@ -195,7 +249,12 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       ...(ch ? { ch } : {}),
       health: () =>
         Promise.resolve({ ok: !nc.isClosed() && !stopped, checks: { nats: !nc.isClosed(), sink: !!sink } }),
-      stats: () => ({ sink: sink?.stats(), producer: producer?.stats(), interest: interest?.stats() }),
+      stats: () => ({
+        sink: sink?.stats(),
+        producer: producer?.stats(),
+        interest: interest?.stats(),
+        triggers: cartTriggers?.stats(),
+      }),
     });
     await admin.listen({ host: config.admin.host, port: config.admin.port });
     closers.push({ name: 'admin', close: () => admin.close() });

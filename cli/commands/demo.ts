@@ -3,8 +3,21 @@
 import type { Config } from '../../infra/config';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
+import { ensureWorkerRunning } from '../../infra/stack/worker';
 import { stackUp } from '../../infra/stack/stack';
-import { buildReport, countStored, formatReport } from '../../demo/report';
+import {
+  buildRecoveryReport,
+  buildReport,
+  countStored,
+  formatRecoveryReport,
+  formatReport,
+  reminderProgress,
+  remindedOpenCarts,
+  type ReportScope,
+} from '../../demo/report';
+import type { Sql } from '../../infra/clickhouse/sql';
+import { fnv1a } from '../../workflows/holdout';
+import { createProducer } from '../../streams/producer/producer';
 import { summarizeDeadLetters } from '../../streams/dlq';
 import { connectNats } from '../../streams/nats';
 import { adminUrl } from '../sql';
@@ -18,18 +31,23 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   const seed = Number(opts['seed'] ?? 42);
   const say = (line: string): void => console.log(`  ${line}`);
 
-  console.log('1/4 local stack (NATS JetStream, Temporal)');
+  console.log('1/5 local stack (NATS JetStream, Temporal)');
   await stackUp(config, say);
-  console.log('2/4 pipeline service (ClickHouse sink, HTTP collector, admin)');
-  await ensureServiceRunning(config, say);
+  console.log('2/5 pipeline service (ClickHouse sink, HTTP collector, admin, cart triggers) and flow worker');
+  // the cart triggers start the demo's recovery flow: seconds instead of hours
+  const env = { ...process.env, DEMO_FLOW_WINDOWS: process.env['DEMO_FLOW_WINDOWS'] ?? '1' };
+  await ensureServiceRunning(config, say, env);
+  await ensureWorkerRunning(config, say, env);
 
-  console.log(`3/4 simulated shop: ${users} users browsing, searching, carting, checking out, chatting`);
-  const run = await runSimulatorWithProgress(config, { users, seed, garbage: GARBAGE });
+  console.log(`3/5 simulated shop: ${users} users browsing, searching, carting, checking out, chatting`);
+  // this run's own cart ids, so its carts get new recovery flows even with the same seed
+  const cartTag = `-${Date.now().toString(36)}`;
+  const run = await runSimulatorWithProgress(config, { users, seed, garbage: GARBAGE, cartTag });
   say(
     `sent ${run.sent} events in ${(run.durationMs / 1000).toFixed(1)} s (${Math.round(run.sent / (run.durationMs / 1000))}/s), ${run.failed} failed; plus ${GARBAGE} undecodable messages`,
   );
 
-  console.log('4/4 waiting for every event to land in ClickHouse');
+  console.log('4/5 waiting for every event to land in ClickHouse');
   const sql = sqlOverHttp(adminUrl(config));
   const scope = { database: config.clickhouse.database, producerId: run.producerId };
   const started = Date.now();
@@ -40,6 +58,11 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   }
   say(`stored ${stored.unique} events ${Date.now() - started} ms after the last send`);
 
+  console.log(
+    '5/5 cart recovery: abandoned carts get reminders and coupons, some shoppers come back and buy',
+  );
+  const recovery = await recoveryPhase(config, sql, scope, say);
+
   const report = await buildReport(sql, scope);
   const nc = await connectNats(config.nats, 'shopstream-demo');
   const dlq = await summarizeDeadLetters(await nc.jetstreamManager(), config.nats.prefix).finally(() =>
@@ -48,6 +71,8 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
 
   console.log('');
   console.log(formatReport(report));
+  console.log('');
+  console.log(formatRecoveryReport(await buildRecoveryReport(sql, scope), recovery));
   console.log('');
   console.log(
     `Dead letters in the stream (kept, with a reason; all runs): ${dlq.total}${
@@ -85,4 +110,97 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log(`events sent: ${run.sent}`);
   console.log(`events stored: ${stored.rows}`);
   return run.sent === stored.rows && run.failed === 0 ? 0 : 1;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until the reminders of the run's carts stop coming (stable for `quietMs`), at most `maxMs`. */
+async function settleReminders(
+  sql: Sql,
+  scope: Required<ReportScope>,
+  opts: { quietMs: number; maxMs: number },
+): Promise<{ reminders: number; withCoupon: number }> {
+  const started = Date.now();
+  let last = await reminderProgress(sql, scope);
+  let stableSince = Date.now();
+  while (Date.now() - started < opts.maxMs) {
+    await sleep(1000);
+    const now = await reminderProgress(sql, scope);
+    if (now.reminders !== last.reminders) stableSince = Date.now();
+    last = now;
+    if (now.reminders > 0 && Date.now() - stableSince >= opts.quietMs) break;
+  }
+  return last;
+}
+
+/**
+ * While the flows run, shoppers with a reminded, still open cart come back and order, deterministically
+ * by cart id: 10% right after the first reminder; after the coupon step 35% of those whose reminder
+ * carried a coupon (with the code) and 15% of the others. Each order ends its cart's flow (no more
+ * reminders). The orders come from a producer of their own, so the simulator's `events sent` stays
+ * exact. Ends when no reminder came for a few seconds.
+ */
+async function recoveryPhase(
+  config: Config,
+  sql: Sql,
+  scope: Required<ReportScope>,
+  say: (line: string) => void,
+): Promise<{ orders: number; withCoupon: number }> {
+  const started = Date.now();
+  const producerId = `${scope.producerId}-back`;
+  const producer = await createProducer({ nats: config.nats, shopId: 'demo-shop', producerId });
+  const decided = new Map<string, number>(); // cart id -> the step its shopper decided at
+  let orders = 0;
+  let withCoupon = 0;
+  let last = { reminders: -1, withCoupon: 0 };
+  let stableSince = Date.now();
+  try {
+    while (Date.now() - started < 150_000) {
+      await sleep(1000);
+      const now = await reminderProgress(sql, scope);
+      if (now.reminders !== last.reminders) stableSince = Date.now();
+      last = now;
+      if (now.reminders > 0 && Date.now() - stableSince >= 5000) break;
+      if (now.reminders === 0 && Date.now() - started > 60_000) break; // no flows running
+      for (const c of await remindedOpenCarts(sql, scope)) {
+        const stage = c.step >= 3 ? 3 : 1;
+        if ((decided.get(c.cartId) ?? 0) >= stage) continue;
+        decided.set(c.cartId, stage);
+        const chance = stage === 1 ? 10 : c.couponCode ? 35 : 15;
+        if (fnv1a(`come-back:${stage}:${c.cartId}`) % 100 >= chance) continue;
+        const discount = Math.min(c.couponAmountMinor, c.totalMinor);
+        if (c.couponCode) withCoupon++;
+        orders++;
+        await producer.track('order_placed', {
+          userId: c.userId,
+          channel: 'app',
+          properties: {
+            orderId: `o-${c.cartId}-back`,
+            cartId: c.cartId,
+            products: c.items,
+            totalMinor: c.totalMinor - discount,
+            currency: c.currency,
+            ...(c.couponCode ? { couponCode: c.couponCode, discountMinor: discount } : {}),
+          },
+        });
+      }
+    }
+  } finally {
+    await producer.close();
+  }
+  if (last.reminders <= 0) {
+    say(
+      'no reminders: is the flow worker running and the service started with DEMO_FLOW_WINDOWS=1? (make down, then make demo)',
+    );
+    return { orders, withCoupon };
+  }
+  const backScope = { database: scope.database, producerId };
+  const waitStart = Date.now();
+  while ((await countStored(sql, backScope)).unique < orders && Date.now() - waitStart < 60_000)
+    await sleep(250);
+  const settled = await settleReminders(sql, scope, { quietMs: 3000, maxMs: 30_000 });
+  say(
+    `${orders} shoppers came back and ordered (${withCoupon} with the coupon); ${settled.reminders} reminders (${settled.withCoupon} with a coupon); flows settled ${((Date.now() - started) / 1000).toFixed(1)} s after the last event`,
+  );
+  return { orders, withCoupon };
 }

@@ -14,7 +14,7 @@ export interface SimulateRun extends SimulationResult {
 /** Runs the simulator through the producer SDK with a progress bar; used by `simulate` and `demo`. */
 export async function runSimulatorWithProgress(
   config: Config,
-  opts: { users: number; seed: number; garbage: number },
+  opts: { users: number; seed: number; garbage: number; cartTag?: string },
 ): Promise<SimulateRun> {
   const producerId = `sim-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
   const nc = await connectNats(config.nats, `shopstream-simulator ${producerId}`, { noAsyncTraces: true });
@@ -40,6 +40,7 @@ export async function runSimulatorWithProgress(
     const result = await runSimulation(producer, {
       users: opts.users,
       seed: opts.seed,
+      ...(opts.cartTag ? { cartTag: opts.cartTag } : {}),
       onProgress: ({ sent, planned, usersDone }) => {
         const rate = Math.round(sent / Math.max(0.001, (Date.now() - started) / 1000));
         if (!barStarted) {

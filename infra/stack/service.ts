@@ -30,6 +30,7 @@ async function healthy(config: Config): Promise<boolean> {
 export async function ensureServiceRunning(
   config: Config,
   log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ pid: number; started: boolean }> {
   const paths = stackPaths(config.stack);
   const pidFile = paths.pidFile('service');
@@ -43,7 +44,7 @@ export async function ensureServiceRunning(
   const pid = spawnDetached(process.execPath, [path.join(PROJECT_ROOT, 'cli', 'shopstream.cjs'), 'serve'], {
     logFile,
     cwd: PROJECT_ROOT,
-    env: process.env,
+    env,
   });
   writePidFile(pidFile, pid);
   try {

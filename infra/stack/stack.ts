@@ -28,7 +28,7 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 export type StackComponent = 'nats' | 'temporal';
-export type ComponentName = StackComponent | 'service';
+export type ComponentName = StackComponent | 'service' | 'worker';
 type Log = (line: string) => void;
 
 export interface ComponentStatus {
@@ -340,6 +340,16 @@ function components(config: Config): ComponentSpec[] {
       responding: () => canConnect(config.admin.host, config.admin.port),
       start: () => Promise.reject(new Error('the pipeline service is started with `shopstream serve`')),
     },
+    {
+      // The flow worker, started in the background by the demo (infra/stack/worker.ts), which writes
+      // the pid file; we only report and stop it.
+      name: 'worker',
+      ports: [],
+      address: `${config.temporal.address} task queue ${config.temporal.taskQueue}`,
+      owns: (argv) => argv.some((a) => /shopstream/.test(a)) && argv.includes('worker'),
+      responding: () => Promise.resolve(true),
+      start: () => Promise.reject(new Error('the flow worker is started with `shopstream worker`')),
+    },
   ];
 }
 
@@ -440,7 +450,7 @@ export interface StoppedComponent {
 export async function stackDown(config: Config, log: Log): Promise<StoppedComponent[]> {
   const paths = stackPaths(config.stack);
   const stopped: StoppedComponent[] = [];
-  const order: ComponentName[] = ['service', 'temporal', 'nats'];
+  const order: ComponentName[] = ['service', 'worker', 'temporal', 'nats'];
   const specs = components(config).sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   for (const spec of specs) {
     const pidFile = paths.pidFile(spec.name);

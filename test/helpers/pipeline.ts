@@ -12,6 +12,9 @@ export function testConfig(natsUrl: string, overrides: Record<string, string> = 
     SINK_FLUSH_INTERVAL: '1s',
     SINK_ACK_WAIT: '2s',
     LOG_LEVEL: 'silent',
+    // nothing listens there: a service started in a test runs without cart triggers unless a test
+    // passes its own Temporal (never the local stack's)
+    TEMPORAL_ADDRESS: '127.0.0.1:1',
     ...overrides,
   });
 }

@@ -36,6 +36,7 @@ function startSink(extraEnv: Record<string, string> = {}): ChildProcess {
       CLICKHOUSE_DATA_DIR: dataDir,
       CLICKHOUSE_DATABASE: config.clickhouse.database,
       ADMIN_PORT: String(adminPort),
+      TEMPORAL_ADDRESS: '127.0.0.1:1', // no cart triggers (never the local stack's Temporal)
       SINK_BATCH_SIZE: '250',
       SINK_FLUSH_INTERVAL: '1s',
       SINK_ACK_WAIT: '2s',

@@ -1,0 +1,47 @@
+// `shopstream worker`: the Temporal worker of the flows, with the coupon ledger and message slots in
+// JetStream KV, a log channel for every message channel (one line per message, ids only: no PII), and
+// flow events (reminder_sent, coupon_issued) published to the events stream. SIGTERM / SIGINT drain it.
+import type { Config } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { createLogChannel, type MessageChannel } from '../../activities';
+import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
+import { createKvMessageSlots } from '../../activities/kv-message-slots';
+import { createNatsPublish } from '../../activities/nats-publish';
+import { startWorker } from '../../activities/worker';
+import { connectNats } from '../../streams/nats';
+import { applyTopology, names } from '../../streams/topology';
+import { FLOW_CHANNELS, type Channel } from '../../workflows/dsl';
+
+export async function worker(config: Config): Promise<number> {
+  const logger = createLogger(config.log.level, 'worker');
+  const nc = await connectNats(config.nats, 'shopstream-worker');
+  try {
+    await applyTopology(await nc.jetstreamManager(), config); // the KV buckets, idempotent
+    const js = nc.jetstream();
+    const n = names(config.nats.prefix);
+    const ledger = createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true }));
+    const slots = createKvMessageSlots(await js.views.kv(n.slotsBucket, { bindOnly: true }));
+    const { publish, producer } = await createNatsPublish(config, nc);
+    const messages = logger.child({ component: 'messages' });
+    const channels: Partial<Record<Channel, MessageChannel>> = {};
+    for (const c of FLOW_CHANNELS)
+      channels[c] = createLogChannel(c, (line) => {
+        // ids, template and coupon only; never the message's personal data
+        const m = JSON.parse(line) as { messageId: string; template: string; vars: Record<string, unknown> };
+        messages.info(
+          { channel: c, messageId: m.messageId, template: m.template, couponCode: m.vars['couponCode'] },
+          'message sent',
+        );
+      });
+    const running = await startWorker({
+      config,
+      logger,
+      activitiesDeps: { channels, ledger, slots, publish },
+    });
+    await running.done; // until SIGTERM / SIGINT (drained)
+    await producer.close();
+    return 0;
+  } finally {
+    await nc.drain();
+  }
+}
