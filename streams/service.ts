@@ -110,7 +110,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         config,
         logger: logger.child({ component: 'sink' }),
         metrics,
-        failpoints: { afterInsertMs },
+        failpoints: {
+          afterInsertMs,
+          fromBatch: Number(process.env['SHOPSTREAM_FAILPOINT_SINK_FROM_BATCH'] ?? 1),
+        },
       });
       const s = sink;
       closers.push({ name: 'sink', close: () => s.stop() });

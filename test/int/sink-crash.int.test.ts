@@ -87,9 +87,13 @@ afterAll(async () => {
 });
 
 it('loses and duplicates nothing when the sink is SIGKILLed mid-run and restarted', async () => {
-  // The first sink pauses between a durable insert and its acks, so the kill lands in the window
-  // that matters: rows stored, messages not acked (they will be redelivered).
-  const first = startSink({ SHOPSTREAM_FAILPOINT_SINK_AFTER_INSERT_MS: '400' });
+  // The first sink stores three batches, then stops between the fourth batch's durable insert and its
+  // acks, so the kill lands in the window that matters: rows stored, messages not acked (they will
+  // be redelivered).
+  const first = startSink({
+    SHOPSTREAM_FAILPOINT_SINK_AFTER_INSERT_MS: '120000',
+    SHOPSTREAM_FAILPOINT_SINK_FROM_BATCH: '4',
+  });
   await waitHealthy();
 
   const producer = await createProducer({
@@ -116,7 +120,7 @@ it('loses and duplicates nothing when the sink is SIGKILLed mid-run and restarte
         (s) => s['sink'] as { inserted: number; stored: number },
         () => ({ inserted: 0, stored: 0 }),
       ),
-    (s) => s.stored >= 1_000 && s.inserted > s.stored,
+    (s) => s.stored >= 750 && s.inserted > s.stored,
     60_000,
   );
   first.kill('SIGKILL');
@@ -147,7 +151,8 @@ it('loses and duplicates nothing when the sink is SIGKILLed mid-run and restarte
   // (merges could hide a duplicate from count(), so the mechanism itself is checked too).
   const stats = (await admin('/v1/stats'))['sink'] as { duplicatesSkipped: number; stored: number };
   expect(stats.duplicatesSkipped).toBeGreaterThan(0);
-  expect(stats.stored + atKill.stored + stats.duplicatesSkipped).toBeGreaterThanOrEqual(TOTAL);
+  // every event accounted for once: acked by the first sink, recognised again, or stored by the second
+  expect(atKill.stored + stats.duplicatesSkipped + stats.stored).toBe(TOTAL);
 
   // and it shuts down gracefully on SIGTERM
   second.kill('SIGTERM');

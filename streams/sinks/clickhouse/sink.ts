@@ -45,8 +45,8 @@ export interface SinkDeps {
   config: Config;
   logger: Logger;
   metrics?: Metrics;
-  /** Failpoints for crash tests: a pause between a durable insert and its acks. */
-  failpoints?: { afterInsertMs?: number };
+  /** Failpoints for crash tests: a pause between a durable insert and its acks, from batch N on. */
+  failpoints?: { afterInsertMs?: number; fromBatch?: number };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -180,7 +180,8 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
       if (rows.length > 0) {
         await insert(rows.map((g) => g.row));
         stats.inserted += rows.length;
-        if (deps.failpoints?.afterInsertMs) await sleep(deps.failpoints.afterInsertMs);
+        const fp = deps.failpoints;
+        if (fp?.afterInsertMs && stats.batches + 1 >= (fp.fromBatch ?? 1)) await sleep(fp.afterInsertMs);
         metrics?.sinkBatchRows.observe(rows.length);
         const newest = Math.max(...rows.map((g) => Date.parse(`${g.row.occurred_at.replace(' ', 'T')}Z`)));
         metrics?.sinkLagSeconds.set((Date.now() - newest) / 1000);
