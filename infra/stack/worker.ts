@@ -1,21 +1,10 @@
 // Starts the Temporal worker (`shopstream worker`) in the background for the demo, with its pid file
 // beside the stack's so `make down` stops it too. Ready when it polls its task queue.
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { PROJECT_ROOT, type Config } from '../config';
-import {
-  isAlive,
-  processCommandLine,
-  readPidFile,
-  removePidFile,
-  spawnDetached,
-  tailFile,
-  waitFor,
-  writePidFile,
-  StackError,
-} from './processes';
-import { stackPaths } from './stack';
+import type { Config } from '../config';
+import { ensureBackground } from './background';
+import { processCommandLine } from './processes';
 
 /** Whether a worker with this pid (default identity pid@host) polls the workflow task queue. */
 async function polling(connection: Connection, config: Config, pid: number): Promise<boolean> {
@@ -33,43 +22,23 @@ export async function ensureWorkerRunning(
   log: (line: string) => void,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ pid: number; started: boolean }> {
-  const paths = stackPaths(config.stack);
-  const pidFile = paths.pidFile('worker');
-  const existing = readPidFile(pidFile);
-  const ours = (pid: number): boolean =>
-    isAlive(pid) && (processCommandLine(pid) ?? []).some((a) => a === 'worker');
-  if (existing !== undefined && ours(existing)) {
-    log(`flow worker already running (pid ${existing})`);
-    return { pid: existing, started: false };
-  }
-  if (existing !== undefined) removePidFile(pidFile);
-  const logFile = paths.logFile('worker');
-  const pid = spawnDetached(process.execPath, [path.join(PROJECT_ROOT, 'cli', 'shopstream.cjs'), 'worker'], {
-    logFile,
-    cwd: PROJECT_ROOT,
-    env,
-  });
-  writePidFile(pidFile, pid);
   const connection = await Connection.connect({ address: config.temporal.address });
   try {
-    await waitFor(
-      async () => {
-        if (!isAlive(pid))
-          throw new StackError('PROCESS_EXITED', `the flow worker (pid ${pid}) exited while starting`);
-        return polling(connection, config, pid);
+    return await ensureBackground(
+      config,
+      {
+        name: 'worker',
+        label: 'flow worker',
+        args: ['worker'],
+        running: (pid) => Promise.resolve((processCommandLine(pid) ?? []).some((a) => a === 'worker')),
+        ready: (pid) => polling(connection, config, pid),
+        what: `the flow worker polling task queue ${config.temporal.taskQueue}`,
+        timeoutMs: 90_000,
       },
-      { timeoutMs: 90_000, what: `the flow worker polling task queue ${config.temporal.taskQueue}` },
-    );
-  } catch (err) {
-    removePidFile(pidFile);
-    throw new StackError(
-      'PROCESS_EXITED',
-      `${(err as Error).message}. Last lines of ${logFile}:\n${tailFile(logFile)}`,
-      { cause: err },
+      log,
+      env,
     );
   } finally {
     await connection.close();
   }
-  log(`flow worker running (pid ${pid}), log: ${logFile}`);
-  return { pid, started: true };
 }

@@ -1,0 +1,77 @@
+// Starts one of our own commands (`shopstream serve`, `shopstream worker`) in the background, with a
+// pid file beside the stack's so `make down` stops it too, and waits until it is ready.
+import * as path from 'node:path';
+import { PROJECT_ROOT, type Config } from '../config';
+import {
+  isAlive,
+  readPidFile,
+  removePidFile,
+  spawnDetached,
+  tailFile,
+  waitFor,
+  writePidFile,
+  StackError,
+} from './processes';
+import { stackPaths, type ComponentName } from './stack';
+
+export interface BackgroundCommand {
+  name: Extract<ComponentName, 'service' | 'worker'>;
+  /** For messages: "pipeline service", "flow worker". */
+  label: string;
+  /** Arguments of `shopstream`. */
+  args: string[];
+  /** Whether an already running pid is ours and ready (the pid file may be stale). */
+  running(pid: number): Promise<boolean>;
+  /** Whether the freshly started process is ready; polled until the timeout. */
+  ready(pid: number): Promise<boolean>;
+  what: string;
+  timeoutMs: number;
+}
+
+export async function ensureBackground(
+  config: Config,
+  cmd: BackgroundCommand,
+  log: (line: string) => void,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ pid: number; started: boolean }> {
+  const paths = stackPaths(config.stack);
+  const pidFile = paths.pidFile(cmd.name);
+  const existing = readPidFile(pidFile);
+  if (existing !== undefined && isAlive(existing) && (await cmd.running(existing))) {
+    log(`${cmd.label} already running (pid ${existing})`);
+    return { pid: existing, started: false };
+  }
+  if (existing !== undefined) removePidFile(pidFile);
+  const logFile = paths.logFile(cmd.name);
+  const pid = spawnDetached(
+    process.execPath,
+    [path.join(PROJECT_ROOT, 'cli', 'shopstream.cjs'), ...cmd.args],
+    {
+      logFile,
+      cwd: PROJECT_ROOT,
+      env,
+    },
+  );
+  writePidFile(pidFile, pid);
+  try {
+    await waitFor(
+      async () => {
+        if (!isAlive(pid))
+          throw new StackError('PROCESS_EXITED', `the ${cmd.label} (pid ${pid}) exited while starting`);
+        return cmd.ready(pid);
+      },
+      { timeoutMs: cmd.timeoutMs, what: cmd.what },
+    );
+  } catch (err) {
+    removePidFile(pidFile);
+    throw new StackError(
+      'PROCESS_EXITED',
+      `${(err as Error).message}. Last lines of ${logFile}:\n${tailFile(logFile)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  log(`${cmd.label} running (pid ${pid}), log: ${logFile}`);
+  return { pid, started: true };
+}
