@@ -1,9 +1,8 @@
 // The cart-recovery workflow on the time-skipping test server: the shipped flow's whole timeline,
 // exits mid-wait, late and out-of-order events, quiet hours, the frequency cap, holdout, coupons
 // (idempotent on retry, budget under concurrency) and continue-as-new.
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { couponCode, type CouponLedger } from '../../activities';
 import { send, wait, type Flow } from '../../workflows/dsl';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
@@ -17,48 +16,18 @@ import {
   type TimelineEntry,
 } from '../../workflows/cart-recovery';
 import { localTime } from '../../workflows/time';
-import {
-  bundleWorkflows,
-  createFakes,
-  startTestEnv,
-  uniqueId,
-  userIdFor,
-  zoneWhere,
-  type Fakes,
-} from './helpers';
+import { createFakes, uniqueId, useWorkflowTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-let env: TestWorkflowEnvironment;
-let workflowBundle: WorkflowBundleWithSourceMap;
-let taskQueue: string; // one per test: a test that fails leaves no worker behind on the next one's queue
-
-const started: WorkflowHandle[] = [];
-
-beforeEach(() => {
-  taskQueue = uniqueId('cart-recovery');
-});
-
-// A workflow left running after a failed test would hold the test server's clock (its tasks wait for a
-// worker that has gone), so every later test would time out.
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((h) => h.terminate('test over').catch(() => undefined)));
-});
-
-beforeAll(async () => {
-  [env, workflowBundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const t = useWorkflowTestEnv('cart-recovery');
 
 async function withWorker<T>(fakes: Fakes, run: () => Promise<T>): Promise<T> {
   const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
+    connection: t.env.nativeConnection,
+    taskQueue: t.taskQueue,
+    workflowBundle: t.workflowBundle,
     activities: fakes.activities,
   });
   return worker.runUntil(run);
@@ -68,7 +37,7 @@ async function withWorker<T>(fakes: Fakes, run: () => Promise<T>): Promise<T> {
 async function startArgs(
   over: Partial<CartRecoveryInput> & { heldOut?: boolean } = {},
 ): Promise<CartRecoveryInput> {
-  const now = await env.currentTimeMs();
+  const now = await t.env.currentTimeMs();
   const { heldOut = false, ...rest } = over;
   const flow = rest.flow ?? cartRecovery;
   return {
@@ -85,12 +54,12 @@ async function startArgs(
 }
 
 async function start(args: CartRecoveryInput) {
-  const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+  const handle = await t.env.client.workflow.start(cartRecoveryWorkflow, {
     args: [args],
-    taskQueue,
+    taskQueue: t.taskQueue,
     workflowId: uniqueId('cart-recovery'),
   });
-  started.push(handle);
+  t.started.push(handle);
   return handle;
 }
 
@@ -139,10 +108,10 @@ describe('exits', () => {
     const args = await startArgs();
     const { result, afterSignal } = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('2h'); // the first reminder went at 1h30m; now inside the 23h wait
+      await t.env.sleep('2h'); // the first reminder went at 1h30m; now inside the 23h wait
       expect((await handle.query(recoveryState)).phase).toBe('waiting');
-      await handle.signal(orderPlaced, { orderId: 'o-1', eventTime: await env.currentTimeMs() });
-      const afterSignal = await env.currentTimeMs();
+      await handle.signal(orderPlaced, { orderId: 'o-1', eventTime: await t.env.currentTimeMs() });
+      const afterSignal = await t.env.currentTimeMs();
       return { result: await handle.result(), afterSignal };
     });
     expect(result).toMatchObject({ exit: 'purchased', orderId: 'o-1' });
@@ -156,7 +125,7 @@ describe('exits', () => {
     const t0 = args.cart.eventTime;
     const result = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('10m');
+      await t.env.sleep('10m');
       await handle.signal(cartChanged, {
         totalMinor: 9_000,
         itemCount: 3,
@@ -176,7 +145,7 @@ describe('exits', () => {
     const t0 = args.cart.eventTime;
     const result = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('10m');
+      await t.env.sleep('10m');
       await handle.signal(cartChanged, { totalMinor: 9_000, itemCount: 3, eventTime: t0 + 9 * MINUTE });
       await handle.signal(cartChanged, { totalMinor: 0, itemCount: 0, eventTime: t0 + 1 * MINUTE }); // late
       expect((await handle.query(recoveryState)).cart.itemCount).toBe(3);
@@ -190,8 +159,8 @@ describe('exits', () => {
     const fakes = createFakes();
     const result = await withWorker(fakes, async () => {
       const handle = await start(await startArgs());
-      await env.sleep('10m');
-      await handle.signal(optedOut, { eventTime: await env.currentTimeMs() });
+      await t.env.sleep('10m');
+      await handle.signal(optedOut, { eventTime: await t.env.currentTimeMs() });
       return handle.result();
     });
     expect(result.exit).toBe('opted_out');
@@ -234,12 +203,12 @@ describe('abandonment', () => {
     const t0 = args.cart.eventTime;
     const timeline = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('20m');
-      const changedAt = await env.currentTimeMs();
+      await t.env.sleep('20m');
+      const changedAt = await t.env.currentTimeMs();
       await handle.signal(cartChanged, { totalMinor: 9_000, itemCount: 3, eventTime: changedAt });
-      await env.sleep(80 * MINUTE); // 1h40m: past the first reminder without the change (1h30m), before it with (1h50m)
+      await t.env.sleep(80 * MINUTE); // 1h40m: past the first reminder without the change (1h30m), before it with (1h50m)
       const state = await handle.query(recoveryState);
-      await handle.signal(orderPlaced, { orderId: 'o-2', eventTime: await env.currentTimeMs() });
+      await handle.signal(orderPlaced, { orderId: 'o-2', eventTime: await t.env.currentTimeMs() });
       return { state, changedAt, result: await handle.result() };
     });
     const [abandoned] = entries(timeline.result.timeline, 'abandoned');
@@ -255,11 +224,11 @@ describe('abandonment', () => {
     const args = await startArgs();
     const result = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('3h'); // first reminder sent at 1h30m
+      await t.env.sleep('3h'); // first reminder sent at 1h30m
       await handle.signal(cartChanged, {
         totalMinor: 9_000,
         itemCount: 3,
-        eventTime: await env.currentTimeMs(),
+        eventTime: await t.env.currentTimeMs(),
       });
       return handle.result();
     });
@@ -276,14 +245,14 @@ describe('abandonment', () => {
 describe('quiet hours, frequency cap, holdout', () => {
   /** A zone where the first reminder (1h30m from now) falls at 23:00: a fixed offset, or Shanghai (UTC+8, no DST) after moving the clock. */
   const zones: [string, () => Promise<string>][] = [
-    ['a fixed offset', async () => zoneWhere((await env.currentTimeMs()) + 90 * MINUTE, '23:00')],
+    ['a fixed offset', async () => zoneWhere((await t.env.currentTimeMs()) + 90 * MINUTE, '23:00')],
     [
       'an IANA zone',
       async () => {
-        const now = await env.currentTimeMs();
+        const now = await t.env.currentTimeMs();
         const dueUtc = 15 * HOUR; // 23:00 in Shanghai
         const wait = (((dueUtc - 90 * MINUTE - (now % (24 * HOUR))) % (24 * HOUR)) + 24 * HOUR) % (24 * HOUR);
-        await env.sleep(wait);
+        await t.env.sleep(wait);
         return 'Asia/Shanghai';
       },
     ],
@@ -294,13 +263,13 @@ describe('quiet hours, frequency cap, holdout', () => {
     const args = await startArgs({ timeZone: await zone() });
     const state = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('2h');
+      await t.env.sleep('2h');
       const during = await handle.query(recoveryState);
       expect(during.phase).toBe('quiet_hours');
       expect(fakes.sent()).toEqual([]);
-      await env.sleep('9h');
+      await t.env.sleep('9h');
       const after = await handle.query(recoveryState);
-      await handle.signal(orderPlaced, { orderId: 'o-3', eventTime: await env.currentTimeMs() });
+      await handle.signal(orderPlaced, { orderId: 'o-3', eventTime: await t.env.currentTimeMs() });
       await handle.result();
       return after;
     });
@@ -397,7 +366,7 @@ describe('coupons', () => {
       const handles = await Promise.all(
         Array.from({ length: 50 }, async () => start(await startArgs({ flow }))),
       );
-      await env.sleep('1h'); // all of them abandon at 30m and issue at once
+      await t.env.sleep('1h'); // all of them abandon at 30m and issue at once
       // results one at a time: the test server stalls on dozens of concurrent long polls
       const results = [];
       for (const h of handles) results.push(await h.result());
@@ -419,19 +388,19 @@ describe('history limits', () => {
     const result = await withWorker(fakes, async () => {
       const handle = await start(args);
       for (let i = 1; i <= 20; i++) {
-        await env.sleep('1m');
+        await t.env.sleep('1m');
         await handle.signal(cartChanged, {
           totalMinor: 8_000 + i,
           itemCount: 2,
-          eventTime: await env.currentTimeMs(),
+          eventTime: await t.env.currentTimeMs(),
         });
       }
-      await env.sleep('2h');
+      await t.env.sleep('2h');
       const state = await handle.query(recoveryState);
       expect(state.runs).toBeGreaterThan(0);
       expect(state.cartChanges).toBe(20);
       expect(state.cart.totalMinor).toBe(8_020);
-      await handle.signal(orderPlaced, { orderId: 'o-4', eventTime: await env.currentTimeMs() });
+      await handle.signal(orderPlaced, { orderId: 'o-4', eventTime: await t.env.currentTimeMs() });
       return handle.result();
     });
     expect(result.exit).toBe('purchased');

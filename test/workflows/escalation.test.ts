@@ -2,9 +2,8 @@
 // acceptance before and after the first-response deadline (level 2 exactly once), the resolution
 // deadline (level 3), the exits (resolved, user left), the state query mid-wait, and event ids that a
 // retried publish does not change.
-import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import type {
   EnqueueForAgentRequest,
   EscalationActivities,
@@ -24,33 +23,12 @@ import {
   type EscalationInput,
   type EscalationTimelineEntry,
 } from '../../workflows/escalation';
-import { bundleWorkflows, startTestEnv, uniqueId } from './helpers';
+import { uniqueId, useWorkflowTestEnv } from './helpers';
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
 
-let env: TestWorkflowEnvironment;
-let workflowBundle: WorkflowBundleWithSourceMap;
-let taskQueue: string;
-
-const started: WorkflowHandle[] = [];
-
-beforeEach(() => {
-  taskQueue = uniqueId('escalation');
-});
-
-// A workflow left running would hold the test server's clock for every later test: end them all.
-afterEach(async () => {
-  await Promise.all(started.splice(0).map((h) => h.terminate('test over').catch(() => undefined)));
-});
-
-beforeAll(async () => {
-  [env, workflowBundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
-});
-
-afterAll(async () => {
-  await env?.teardown();
-});
+const t = useWorkflowTestEnv('escalation');
 
 type PublishedEvent = EscalationEvent & { eventId: string };
 
@@ -94,9 +72,9 @@ function createEscalationFakes(options: { failFirstPublish?: boolean } = {}): Es
 
 async function withWorker<T>(fakes: EscalationFakes, run: () => Promise<T>): Promise<T> {
   const worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle,
+    connection: t.env.nativeConnection,
+    taskQueue: t.taskQueue,
+    workflowBundle: t.workflowBundle,
     activities: fakes.activities,
   });
   return worker.runUntil(run);
@@ -122,12 +100,12 @@ function input(over: Partial<EscalationInput> = {}): EscalationInput {
 }
 
 async function start(args: EscalationInput) {
-  const handle = await env.client.workflow.start(escalationWorkflow, {
+  const handle = await t.env.client.workflow.start(escalationWorkflow, {
     args: [args],
-    taskQueue,
+    taskQueue: t.taskQueue,
     workflowId: escalationWorkflowId(args.shopId, args.conversationId),
   });
-  started.push(handle);
+  t.started.push(handle);
   return handle;
 }
 
@@ -142,15 +120,15 @@ describe('escalation deadlines', () => {
     const fakes = createEscalationFakes();
     const args = input();
     const { before, result, t0 } = await withWorker(fakes, async () => {
-      const t0 = await env.currentTimeMs();
+      const t0 = await t.env.currentTimeMs();
       const handle = await start(args);
-      await env.sleep('1m');
+      await t.env.sleep('1m');
       const before = await handle.query(escalationState);
       await handle.signal(agentAccepted, { agentId: 'agent-7' });
-      await env.sleep('30s');
+      await t.env.sleep('30s');
       await handle.signal(messageSent, { from: 'agent', agentId: 'agent-7' });
       await handle.signal(messageSent, { from: 'user' });
-      await env.sleep('10m');
+      await t.env.sleep('10m');
       await handle.signal(resolved, { agentId: 'agent-7' });
       return { before, result: await handle.result(), t0 };
     });
@@ -216,13 +194,13 @@ describe('escalation deadlines', () => {
     const args = input({ reason: 'negative_sentiment' });
     const { atDeadline, later, result } = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('2m');
-      await env.sleep('5s');
+      await t.env.sleep('2m');
+      await t.env.sleep('5s');
       const atDeadline = await handle.query(escalationState);
-      await env.sleep('8m'); // still unassigned: nothing more happens
+      await t.env.sleep('8m'); // still unassigned: nothing more happens
       const later = await handle.query(escalationState);
       await handle.signal(agentAccepted, { agentId: 'agent-2' });
-      await env.sleep('1m');
+      await t.env.sleep('1m');
       await handle.signal(agentAccepted, { agentId: 'agent-3' }); // too late: already assigned
       await handle.signal(resolved);
       return { atDeadline, later, result: await handle.result() };
@@ -271,9 +249,9 @@ describe('escalation deadlines', () => {
     const args = input();
     const { state, result } = await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('1m');
+      await t.env.sleep('1m');
       await handle.signal(agentAccepted, { agentId: 'agent-7' });
-      await env.sleep('45m');
+      await t.env.sleep('45m');
       const state = await handle.query(escalationState);
       await handle.signal(resolved);
       return { state, result: await handle.result() };
@@ -312,7 +290,7 @@ describe('escalation deadlines', () => {
     const fakes = createEscalationFakes();
     const state = await withWorker(fakes, async () => {
       const handle = await start(input({ firstResponseDeadline: '5m', resolutionDeadline: '1h' }));
-      await env.sleep('61m');
+      await t.env.sleep('61m');
       const state = await handle.query(escalationState);
       await handle.signal(userLeft);
       await handle.result();
@@ -332,8 +310,8 @@ describe('exits', () => {
     const fakes = createEscalationFakes();
     const { result, leftAt } = await withWorker(fakes, async () => {
       const handle = await start(input());
-      await env.sleep('1m');
-      const leftAt = await env.currentTimeMs();
+      await t.env.sleep('1m');
+      const leftAt = await t.env.currentTimeMs();
       await handle.signal(userLeft);
       return { result: await handle.result(), leftAt };
     });
@@ -351,7 +329,7 @@ describe('exits', () => {
     const fakes = createEscalationFakes();
     const result = await withWorker(fakes, async () => {
       const handle = await start(input());
-      await env.sleep('30s');
+      await t.env.sleep('30s');
       await handle.signal(resolved);
       return handle.result();
     });
@@ -383,9 +361,9 @@ describe('events', () => {
     const args = input();
     await withWorker(fakes, async () => {
       const handle = await start(args);
-      await env.sleep('3m'); // level 2 at 2m
+      await t.env.sleep('3m'); // level 2 at 2m
       await handle.signal(agentAccepted, { agentId: 'agent-1' });
-      await env.sleep('1m');
+      await t.env.sleep('1m');
       await handle.signal(resolved);
       return handle.result();
     });

@@ -1,3 +1,4 @@
+import type { WorkflowHandle } from '@temporalio/client';
 // Workflow tests run on Temporal's time-skipping test server, passed by path (the SDK's own download
 // is not used). Helpers: the server, the workflow bundle (built once per test file), in-memory
 // activities, and clocks for building scenarios.
@@ -120,4 +121,35 @@ export function createFakes(options: { ledger?: (inner: CouponLedger) => CouponL
     events,
     sent: () => [...channels.app_push.sent, ...channels.email.sent],
   };
+}
+
+export interface WorkflowTestContext {
+  env: TestWorkflowEnvironment;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  /** A fresh task queue per test: a test that fails leaves no worker behind on the next one's queue. */
+  taskQueue: string;
+  /** Workflows a test started; all terminated after it. */
+  started: WorkflowHandle[];
+}
+
+/**
+ * The hooks every workflow test file needs: one test server and one bundle per file, a task queue per
+ * test, and every started workflow terminated after its test (a workflow left running holds the test
+ * server's clock, since its tasks wait for a worker that has gone, and every later test would time out).
+ */
+export function useWorkflowTestEnv(queuePrefix: string): WorkflowTestContext {
+  const ctx = { started: [] as WorkflowHandle[] } as WorkflowTestContext;
+  beforeAll(async () => {
+    [ctx.env, ctx.workflowBundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
+  });
+  afterAll(async () => {
+    await ctx.env?.teardown();
+  });
+  beforeEach(() => {
+    ctx.taskQueue = uniqueId(queuePrefix);
+  });
+  afterEach(async () => {
+    await Promise.all(ctx.started.splice(0).map((h) => h.terminate('test over').catch(() => undefined)));
+  });
+  return ctx;
 }
