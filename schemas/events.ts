@@ -18,11 +18,16 @@ export interface PayloadMap {
   order_placed: shopstream.events.v1.IOrderPlaced;
   order_refunded: shopstream.events.v1.IOrderRefunded;
   chat_turn: shopstream.events.v1.IChatTurn;
+  handoff_requested: shopstream.events.v1.IHandoffRequested;
+  agent_accepted: shopstream.events.v1.IAgentAccepted;
+  conversation_closed: shopstream.events.v1.IConversationClosed;
   reminder_sent: shopstream.events.v1.IReminderSent;
   coupon_issued: shopstream.events.v1.ICouponIssued;
   coupon_redeemed: shopstream.events.v1.ICouponRedeemed;
   conversation_escalated: shopstream.events.v1.IConversationEscalated;
   agent_assigned: shopstream.events.v1.IAgentAssigned;
+  flow_entered: shopstream.events.v1.IFlowEntered;
+  tier_changed: shopstream.events.v1.ITierChanged;
 }
 
 export type EventType = keyof PayloadMap;
@@ -39,6 +44,9 @@ export const CLIENT_EVENT_TYPES = [
   'order_placed',
   'order_refunded',
   'chat_turn',
+  'handoff_requested',
+  'agent_accepted',
+  'conversation_closed',
 ] as const satisfies readonly EventType[];
 export type PayloadField = NonNullable<Envelope['payload']>;
 
@@ -50,6 +58,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'coupon_redeemed',
   'conversation_escalated',
   'agent_assigned',
+  'flow_entered',
+  'tier_changed',
 ];
 
 const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

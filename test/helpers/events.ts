@@ -55,6 +55,15 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
     channel: 1,
     turnIndex: 0,
   },
+  handoff_requested: {
+    conversationId: 'conv1',
+    reason: 'low_confidence',
+    confidence: 0.25,
+    intent: 'order_status',
+    turnIndex: 3,
+  },
+  agent_accepted: { conversationId: 'conv1', agentId: 'agent-7' },
+  conversation_closed: { conversationId: 'conv1', reason: 'resolved', agentId: 'agent-7' },
   reminder_sent: {
     flow: 'cart-recovery',
     workflowId: 'wf-1',
@@ -79,6 +88,15 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
   },
   conversation_escalated: { conversationId: 'conv1', reason: 'explicit_request', level: 1 },
   agent_assigned: { conversationId: 'conv1', agentId: 'agent-7', waitMs: 42000 },
+  flow_entered: {
+    flow: 'cart-recovery',
+    workflowId: 'wf-1',
+    flowVersion: 1,
+    holdout: true,
+    cartId: 'c1',
+    tier: 'new',
+  },
+  tier_changed: { tier: 'repeat', previousTier: 'new', reason: '2 orders' },
 };
 
 let seq = 0;

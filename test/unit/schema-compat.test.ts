@@ -66,7 +66,7 @@ describe('schema compatibility', () => {
     const p = pkg(next);
     p['Product']!.fields!['color'] = { type: 'string', id: 9 };
     p['GiftCardBought'] = { fields: { code: { type: 'string', id: 1 } } };
-    p['Envelope']!.fields!['giftCardBought'] = { type: 'GiftCardBought', id: 45 };
+    p['Envelope']!.fields!['giftCardBought'] = { type: 'GiftCardBought', id: 99 };
     p['Envelope']!.oneofs!['payload']!.oneof.push('giftCardBought');
     expect(checkCompatibility(describeSchema(), describeSchema(next as INamespace))).toEqual([]);
 
