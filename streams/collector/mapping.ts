@@ -3,9 +3,14 @@
 //
 // Two input shapes:
 //   native:  { type: 'cart_item_added', event_id?, user_id?, anonymous_id?, session_id?, channel,
-//              occurred_at?, properties: { ...proto field names, snake_case } }
+//              occurred_at?, time_zone?, properties: { ...proto field names, snake_case } }
 //   Segment: { type: 'track', event: 'Product Added', userId?, anonymousId?, messageId?, timestamp?,
-//              context: { channel? }, properties: { ...Segment e-commerce v2 spec } }
+//              context: { channel?, timezone? }, properties: { ...Segment e-commerce v2 spec } }
+//
+// Time zone (time_zone; Segment's context.timezone): an IANA name or a fixed offset such as +08:00.
+// Like every other optional field, a value that is set but wrong rejects the event (invalid_event,
+// kept in the dead-letter stream with the reason, to fix and replay) rather than being dropped
+// silently: the client is told at once, and no flow ever sees an unusable zone.
 //
 // Money: our schema has integer minor units; Segment sends decimals in major units (19.99). We multiply
 // by 10^exponent of the currency (ISO 4217: 2 for most, 0 for JPY/KRW/..., 3 for BHD/KWD/...; 2 when no
@@ -29,6 +34,7 @@ import {
   type Product,
 } from '../../schemas/events';
 import { deriveEventId, isUlid, newEventId } from '../../schemas/ulid';
+import { timeZoneIssue } from '../producer/time-zone';
 
 export interface MappingContext {
   /** From the write key, never from the body. */
@@ -197,6 +203,13 @@ function parseChannel(
   return 0;
 }
 
+/** The time zone as given (trimmed), '' when absent; an issue, named by the client's field, when unusable. */
+function parseTimeZone(r: Reader, key: string, field: string): string {
+  const tz = r.str(key, 'time_zone')?.trim() ?? '';
+  r.issues.push(...timeZoneIssue(tz, field));
+  return tz;
+}
+
 /**
  * The client's ULID as is; otherwise a ULID derived from the client's own message id (Segment messageId,
  * or a native event_id that is not a ULID) so a retried message gets the same event_id and JetStream /
@@ -223,6 +236,7 @@ interface Draft {
   sessionId: string;
   channel: number;
   occurredAt: number;
+  timeZone: string;
   issues: ValidationIssue[];
 }
 
@@ -285,6 +299,7 @@ function mapNative(raw: Obj, type: EventType, ctx: MappingContext): Draft {
     sessionId: r.str('session_id') ?? '',
     channel: parseChannel(raw['channel'], 'channel', issues),
     occurredAt,
+    timeZone: parseTimeZone(r, 'time_zone', 'time_zone'),
     issues,
   };
   const props = raw['properties'];
@@ -377,6 +392,7 @@ function mapSegment(raw: Obj, type: SegmentEventType, ctx: MappingContext): Draf
     sessionId: context.str('sessionId', 'session_id') ?? context.str('session_id', 'session_id') ?? '',
     channel: parseChannel(channel, 'context.channel', issues, SEGMENT_CHANNEL_ALIASES),
     occurredAt,
+    timeZone: parseTimeZone(context, 'timezone', 'context.timezone'),
     issues,
   };
   return { ...draft, payload: compact(SEGMENT_PAYLOADS[type](props, currency)) };
@@ -440,6 +456,7 @@ export function mapIncomingEvent(raw: unknown, ctx: MappingContext): MapResult {
     occurredAt: d.occurredAt,
     sequence: ctx.sequence,
     producerId: ctx.producerId,
+    timeZone: d.timeZone,
     [payloadField(d.type)]: d.payload,
   };
   const issues = [...d.issues, ...validateEnvelope(envelope).filter((i) => !covered(i.path, d.issues))];

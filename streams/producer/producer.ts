@@ -21,6 +21,7 @@ import { ENVELOPE_JSON_CONTENT_TYPE, publishDeadLetter } from '../dlq';
 import type { Config } from '../../infra/config';
 import { connectNats } from '../nats';
 import { checkTopology, eventSubject, names, partitionOf, userKey } from '../topology';
+import { timeZoneIssue } from './time-zone';
 import { InFlightWindow } from './window';
 
 export interface ProducerOptions {
@@ -55,6 +56,11 @@ export interface TrackInput<T extends EventType> {
   /** Your own ULID, to make a retried track() idempotent across restarts; default a new one. */
   eventId?: string;
   shopId?: string;
+  /**
+   * The user's time zone, when you know it: an IANA name ('Asia/Shanghai') or a fixed offset
+   * ('+08:00'). Flows use the latest one for quiet hours; an unknown zone fails validation.
+   */
+  timeZone?: string;
   properties: PayloadMap[T];
 }
 
@@ -124,6 +130,30 @@ function isRetryable(err: unknown): boolean {
   return code === 'TIMEOUT' || code === '503' || /timeout|no responders/i.test((err as Error)?.message ?? '');
 }
 
+/** The envelope track() sends. Pure apart from the defaults it invents (event id, time now). */
+export function trackEnvelope<T extends EventType>(
+  type: T,
+  input: TrackInput<T>,
+  ctx: { shopId: string; producerId: string; sequence: number },
+): EnvelopeInit {
+  const occurredAt =
+    input.occurredAt instanceof Date ? input.occurredAt.getTime() : (input.occurredAt ?? Date.now());
+  return {
+    eventId: input.eventId ?? newEventId(),
+    schemaVersion: SCHEMA_VERSION,
+    shopId: input.shopId ?? ctx.shopId,
+    userId: input.userId ?? '',
+    anonymousId: input.anonymousId ?? '',
+    sessionId: input.sessionId ?? '',
+    channel: channelValue(input.channel),
+    occurredAt,
+    sequence: ctx.sequence,
+    producerId: ctx.producerId,
+    timeZone: input.timeZone ?? '',
+    [payloadField(type)]: input.properties,
+  };
+}
+
 export async function createProducer(options: ProducerOptions): Promise<Producer> {
   const maxInFlight = options.maxInFlight ?? 1000;
   const timeout = options.publishTimeoutMs ?? 5000;
@@ -152,7 +182,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
 
   async function send(envelope: EnvelopeInit, msgId?: string): Promise<TrackReceipt> {
     if (closed) throw new PublishError('producer is closed', 'CLOSED', envelope.eventId ?? '');
-    const issues = validateEnvelope(envelope);
+    const issues = [...validateEnvelope(envelope), ...timeZoneIssue(envelope.timeZone)];
     if (issues.length > 0) {
       if (options.onInvalid !== 'dead-letter') throw new EventValidationError(issues);
       return deadLetterInvalid(envelope, issues);
@@ -226,22 +256,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   return {
     producerId,
     track<T extends EventType>(type: T, input: TrackInput<T>): Promise<TrackReceipt> {
-      const occurredAt =
-        input.occurredAt instanceof Date ? input.occurredAt.getTime() : (input.occurredAt ?? Date.now());
-      const envelope: EnvelopeInit = {
-        eventId: input.eventId ?? newEventId(),
-        schemaVersion: SCHEMA_VERSION,
-        shopId: input.shopId ?? options.shopId,
-        userId: input.userId ?? '',
-        anonymousId: input.anonymousId ?? '',
-        sessionId: input.sessionId ?? '',
-        channel: channelValue(input.channel),
-        occurredAt,
-        sequence: ++sequence,
-        producerId,
-        [payloadField(type)]: input.properties,
-      };
-      return send(envelope);
+      return send(trackEnvelope(type, input, { shopId: options.shopId, producerId, sequence: ++sequence }));
     },
     publish(envelope: EnvelopeInit, publishOptions?: PublishOptions): Promise<TrackReceipt> {
       return send(envelope, publishOptions?.msgId);

@@ -521,6 +521,64 @@ describe('Segment track events', () => {
   });
 });
 
+describe('time zone', () => {
+  const search = { query: 'q' };
+
+  it("maps Segment's context.timezone and a native time_zone to time_zone", () => {
+    const segment = (timezone: unknown): EnvelopeInit =>
+      ok(mapIncomingEvent(track('Products Searched', search, { context: { timezone } }), ctx));
+    expect(segment('Asia/Shanghai').timeZone).toBe('Asia/Shanghai');
+    expect(segment('America/New_York').timeZone).toBe('America/New_York');
+    expect(segment(' Europe/Berlin ').timeZone).toBe('Europe/Berlin');
+    expect(segment('+08:00').timeZone).toBe('+08:00');
+    expect(segment('UTC').timeZone).toBe('UTC');
+    const native_ = (time_zone: unknown): EnvelopeInit =>
+      ok(mapIncomingEvent(native('products_searched', search, { time_zone }), ctx));
+    expect(native_('-05:30').timeZone).toBe('-05:30');
+    expect(native_('Asia/Kolkata').timeZone).toBe('Asia/Kolkata');
+  });
+
+  it('leaves time_zone empty when the client sends none', () => {
+    expect(ok(mapIncomingEvent(track('Products Searched', search), ctx)).timeZone).toBe('');
+    expect(ok(mapIncomingEvent(track('Products Searched', search, { context: {} }), ctx)).timeZone).toBe('');
+    expect(ok(mapIncomingEvent(native('products_searched', search), ctx)).timeZone).toBe('');
+  });
+
+  it('rejects an unusable zone as an invalid event, naming the field the client sent', () => {
+    for (const timezone of ['Mars/Olympus_Mons', '+8', 'GMT+8', '+15:00', 'x'.repeat(100)]) {
+      const r = rejected(
+        mapIncomingEvent(track('Products Searched', search, { context: { timezone } }), ctx),
+      );
+      expect(r.reason).toBe('invalid_event'); // kept in the dead-letter stream with this reason
+      expect(r.issues).toEqual([
+        {
+          path: 'time_zone',
+          code: 'format',
+          message: expect.stringMatching(
+            /^context\.timezone ".+" is not a time zone: use an IANA name such as Asia\/Shanghai, UTC, or an offset such as \+08:00$/,
+          ) as string,
+        },
+      ]);
+      expect(r.envelope).toBeDefined(); // to fix and replay
+    }
+    const n = rejected(mapIncomingEvent(native('products_searched', search, { time_zone: 'Nowhere' }), ctx));
+    expect(n.issues).toEqual([
+      expect.objectContaining({
+        path: 'time_zone',
+        code: 'format',
+        message: expect.stringMatching(/^time_zone "Nowhere"/) as string,
+      }),
+    ]);
+  });
+
+  it('rejects a zone that is not a string', () => {
+    const r = rejected(
+      mapIncomingEvent(track('Products Searched', search, { context: { timezone: { name: 'UTC' } } }), ctx),
+    );
+    expect(r.issues).toEqual([{ path: 'time_zone', code: 'type', message: 'timezone must be a string' }]);
+  });
+});
+
 describe('inputs that are not events', () => {
   it.each([null, 'text', 42, [1, 2]])('rejects %p as unmappable', (raw) => {
     expect(rejected(mapIncomingEvent(raw, ctx))).toEqual({
