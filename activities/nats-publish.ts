@@ -1,5 +1,5 @@
-// The `publish` dependency of createActivities on NATS: a flow event (reminder_sent, coupon_issued, conversation_escalated, agent_assigned)
-// becomes a protobuf event on the events stream through the producer SDK, like any other event.
+// The `publish` dependency of createActivities on NATS: a flow event (reminder_sent, coupon_issued,
+// coupon_redeemed, flow_entered, conversation_escalated, agent_assigned) becomes a protobuf event on the events stream through the producer SDK, like any other event.
 //
 // Exactly once: createActivities derives the event id from the event's key and time
 // (deriveEventId), and the producer publishes with Nats-Msg-Id = event id, so a retried activity (or a
@@ -29,6 +29,10 @@ export async function publishFlowEvent(producer: Producer, event: PublishedFlowE
         return await producer.track('reminder_sent', { ...common, properties: event.properties });
       case 'coupon_issued':
         return await producer.track('coupon_issued', { ...common, properties: event.properties });
+      case 'coupon_redeemed':
+        return await producer.track('coupon_redeemed', { ...common, properties: event.properties });
+      case 'flow_entered':
+        return await producer.track('flow_entered', { ...common, properties: event.properties });
       case 'conversation_escalated':
         return await producer.track('conversation_escalated', { ...common, properties: event.properties });
       case 'agent_assigned':

@@ -8,6 +8,10 @@ import type { Channel, CouponBudget, Tier } from '../workflows/dsl';
 export const ActivityErrorType = {
   CouponBudgetExhausted: 'CouponBudgetExhausted',
   ChannelNotConfigured: 'ChannelNotConfigured',
+  /** An unknown message template, or a variable it needs is missing or malformed. */
+  TemplateInvalid: 'TemplateInvalid',
+  /** The channel's receiver refused the message (HTTP 4xx other than 408, 409, 425, 429). */
+  ChannelRejected: 'ChannelRejected',
   /** The worker was built without an agent queue (ActivityDeps.agentQueue): escalations cannot be queued. */
   AgentQueueNotConfigured: 'AgentQueueNotConfigured',
   /** The worker was built without a supervisor notifier (ActivityDeps.supervisors). */
@@ -71,7 +75,13 @@ export interface ReserveSlotResult {
   used: number;
 }
 
-export type FlowEventType = 'reminder_sent' | 'coupon_issued' | 'conversation_escalated' | 'agent_assigned';
+export type FlowEventType =
+  | 'reminder_sent'
+  | 'coupon_issued'
+  | 'coupon_redeemed'
+  | 'flow_entered'
+  | 'conversation_escalated'
+  | 'agent_assigned';
 
 /** An event a flow publishes; `key` makes its event id, so publishing it twice is one event. */
 export type FlowEvent = {

@@ -155,12 +155,11 @@ flowsCmd
   )
   .option(
     '--script <name>',
-    'abandon | buys-after-first-reminder | night-owl | empties-cart | opts-out | comes-back | held-out | busy-day',
-    'abandon',
+    'cart flows: abandon (default) | buys-after-first-reminder | night-owl | empties-cart | opts-out | comes-back | held-out | busy-day; tier flows: ignores (default) | redeems | night-owl | opts-out | held-out',
   )
-  .option('--tier <tier>', 'new | repeat | high_value', 'repeat')
+  .option('--tier <tier>', "new | repeat | high_value (default: repeat, or the tier flow's first tier)")
   .option('--time-zone <tz>', "the user's time zone: UTC, +08:00 or an IANA name", 'UTC')
-  .action((flow: string, opts: { script: string; tier: string; timeZone: string }) =>
+  .action((flow: string, opts: { script?: string; tier?: string; timeZone: string }) =>
     runCommand('flows-simulate', { flow, ...opts }),
   );
 

@@ -9,13 +9,14 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, IssuedCoupon } from '../activities/types';
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
-import { couponIssued, reminderSent } from './flow-events';
+import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
 import { attempt } from './outcome';
 import { durationMs, isValidTimeZone, localTime, quietHoursDelayMs } from './time';
@@ -92,6 +93,8 @@ export interface CarriedState {
   cartChanges: number;
   runs: number;
   timeline: TimelineEntry[];
+  /** flow_entered was published (runs from before the 'flow-entered-event' patch never do). */
+  entered?: boolean;
 }
 
 export interface CartRecoveryInput {
@@ -123,6 +126,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
   const { flow, shopId, userId, cartId, tier, timeZone } = input;
   const problems = validateFlow(flow).map((p) => p.message);
   if (!isValidTimeZone(timeZone)) problems.push(`unknown time zone '${timeZone}'`);
+  if (flow.trigger !== 'cart_abandoned') problems.push(`a ${flow.trigger} flow is not a cart flow`);
   if (problems.length > 0)
     throw ApplicationFailure.nonRetryable(`cannot run '${flow.name}': ${problems.join('; ')}`, 'FlowInvalid');
   const s: CarriedState = input.carried ?? {
@@ -310,9 +314,16 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
     }
     await maybeContinueAsNew();
     if (!s.idle) {
-      if (await pause(durationMs(flow.abandonAfter), 'waiting_for_abandonment')) {
+      if (await pause(durationMs(flow.abandonAfter ?? '0s'), 'waiting_for_abandonment')) {
         s.idle = true;
         record({ event: 'abandoned', step: s.nextStep });
+        // Added after v1 histories were recorded: runs that began without it never publish it.
+        if (!s.entered && patched('flow-entered-event')) {
+          s.entered = true;
+          const entry = { flow: flow.name, version: flow.version, workflowId: info.workflowId };
+          const who = { shopId, userId, cartId, tier, holdout: heldOut, key: keyBase, at: Date.now() };
+          await attempt(() => acts.publishEvent(flowEntered({ ...entry, ...who })));
+        }
       }
       continue;
     }

@@ -8,13 +8,18 @@ export type { Duration, QuietHours, Tier };
 
 export const FLOW_CHANNELS = ['app_push', 'email', 'sms', 'wechat', 'log', 'webhook'] as const;
 export type Channel = (typeof FLOW_CHANNELS)[number];
-export const FLOW_TRIGGERS = ['cart_abandoned'] as const;
+/**
+ * cart_abandoned: one run per (user, cart) once the cart is idle for `abandonAfter`.
+ * tier_reached: one run per (user, flow, tier) when the interest processor moves a user into one of
+ * `audience.tiers` (a tier_changed event).
+ */
+export const FLOW_TRIGGERS = ['cart_abandoned', 'tier_reached'] as const;
 export type Trigger = (typeof FLOW_TRIGGERS)[number];
 export const TIERS = ['new', 'repeat', 'high_value'] as const satisfies readonly Tier[];
-export const EXITS = ['purchase', 'cart_emptied', 'opt_out'] as const;
+export const EXITS = ['purchase', 'cart_emptied', 'opt_out', 'coupon_redeemed'] as const;
 export type ExitOn = (typeof EXITS)[number];
 
-/** A fixed amount off, in minor units; only for carts of at least `minCartMinor`. */
+/** A fixed amount off, in minor units; only for carts of at least `minCartMinor` (cart flows). */
 export interface TierOffer {
   amountMinor: number;
   minCartMinor?: number;
@@ -51,8 +56,8 @@ export interface Flow {
   version: number;
   trigger: Trigger;
   audience?: { tiers?: Tier[]; holdoutPercent?: number };
-  /** How long the cart must stay unchanged before the steps start. */
-  abandonAfter: Duration;
+  /** cart_abandoned flows: how long the cart must stay unchanged before the steps start. */
+  abandonAfter?: Duration;
   /** In the user's time zone; a message due inside waits for the end. */
   quietHours?: QuietHours;
   /** Across all flows, per user-local day. */
@@ -74,6 +79,8 @@ export const end = (): Step => ({ kind: 'end' });
 export const onPurchase = (): Exit => ({ on: 'purchase' });
 export const onCartEmptied = (): Exit => ({ on: 'cart_emptied' });
 export const onOptOut = (): Exit => ({ on: 'opt_out' });
+/** Ends the flow once the coupon it issued is redeemed (flows with a coupon step). */
+export const onCouponRedeemed = (): Exit => ({ on: 'coupon_redeemed' });
 
 /** What a coupon step offers a tier for a cart: the amount, or why there is no coupon. */
 export function couponOfferFor(
@@ -108,7 +115,8 @@ export type FlowErrorCode =
   | 'missing_exit'
   | 'invalid_audience'
   | 'invalid_quiet_hours'
-  | 'invalid_frequency_cap';
+  | 'invalid_frequency_cap'
+  | 'invalid_for_trigger';
 
 export interface FlowError {
   code: FlowErrorCode;
@@ -198,8 +206,13 @@ function checkFlowFields(f: Flow): FlowError[] {
     add('missing_name', 'name', 'a lower-case name (letters, digits, dashes) is required');
   if (!isPositiveInt(f.version)) add('invalid_version', 'version', 'must be a positive integer');
   if (!isOneOf(FLOW_TRIGGERS, f.trigger)) add('unknown_trigger', 'trigger', `unknown '${String(f.trigger)}'`);
-  errors.push(...checkDuration(f.abandonAfter, 'abandonAfter', { field: 'abandonAfter' }));
+  if (f.trigger === 'cart_abandoned')
+    errors.push(...checkDuration(f.abandonAfter, 'abandonAfter', { field: 'abandonAfter' }));
+  else if (f.abandonAfter !== undefined)
+    add('invalid_for_trigger', 'abandonAfter', `only cart_abandoned flows wait for abandonment`);
   const a = f.audience;
+  if (f.trigger === 'tier_reached' && !(a?.tiers && a.tiers.length > 0))
+    add('invalid_for_trigger', 'audience.tiers', 'a tier_reached flow names the tiers it starts on');
   if (a?.tiers?.some((t) => !isOneOf(TIERS, t))) add('invalid_audience', 'audience.tiers', 'unknown tier');
   const h = a?.holdoutPercent;
   if (h !== undefined && !(Number.isInteger(h) && h >= 0 && h <= 100))
@@ -212,7 +225,7 @@ function checkFlowFields(f: Flow): FlowError[] {
   return errors;
 }
 
-function checkExits(exits: Exit[] | undefined): FlowError[] {
+function checkExits(exits: Exit[] | undefined, trigger: Trigger, hasCoupon: boolean): FlowError[] {
   const errors: FlowError[] = [];
   const seen = new Set<string>();
   for (const e of exits ?? []) {
@@ -222,13 +235,18 @@ function checkExits(exits: Exit[] | undefined): FlowError[] {
       errors.push({ code: 'duplicate_exit', field: 'exit', message: `exit: '${e.on}' listed twice` });
     seen.add(String(e?.on));
   }
-  for (const required of ['purchase', 'opt_out'] as const)
-    if (!seen.has(required))
-      errors.push({
-        code: 'missing_exit',
-        field: 'exit',
-        message: `exit: missing ${required === 'purchase' ? 'onPurchase()' : 'onOptOut()'} (required)`,
-      });
+  const missing = (message: string): number => errors.push({ code: 'missing_exit', field: 'exit', message });
+  const invalid = (message: string): number =>
+    errors.push({ code: 'invalid_for_trigger', field: 'exit', message });
+  if (!seen.has('opt_out')) missing('exit: missing onOptOut() (required)');
+  if (trigger === 'cart_abandoned' && !seen.has('purchase'))
+    missing('exit: missing onPurchase() (required for cart_abandoned)');
+  if (trigger === 'tier_reached' && !seen.has('purchase') && !seen.has('coupon_redeemed'))
+    missing('exit: a tier_reached flow needs onCouponRedeemed() or onPurchase()');
+  if (trigger !== 'cart_abandoned' && seen.has('cart_emptied'))
+    invalid(`exit: onCartEmptied() needs a cart_abandoned trigger`);
+  if (seen.has('coupon_redeemed') && !hasCoupon)
+    invalid('exit: onCouponRedeemed() needs a sendWithCoupon step');
   return errors;
 }
 
@@ -248,7 +266,18 @@ export function validateFlow(flow: Flow): FlowError[] {
         message: `step ${i} (${String(s?.kind)}): unreachable after the end at step ${endAt}`,
       });
   });
-  errors.push(...checkExits(flow.exit));
+  steps.forEach((s, i) => {
+    if (flow.trigger === 'tier_reached' && s?.kind === 'send_with_coupon')
+      for (const [tier, offer] of Object.entries(s.coupon?.byTier ?? {}))
+        if (offer?.minCartMinor !== undefined)
+          errors.push({
+            code: 'invalid_for_trigger',
+            step: i,
+            message: `step ${i} (send_with_coupon): ${tier} minCartMinor needs a cart (cart_abandoned flows)`,
+          });
+  });
+  const hasCoupon = steps.some((s) => s?.kind === 'send_with_coupon');
+  errors.push(...checkExits(flow.exit, flow.trigger, hasCoupon));
   return errors;
 }
 

@@ -24,7 +24,8 @@ import {
 import { flows } from '../../workflows/flows';
 import { isHeldOut } from '../../workflows/holdout';
 import { isValidTimeZone, localTime, parseClock } from '../../workflows/time';
-import type { CartRecoveryResult, ExitReason, TimelineEntry } from '../../workflows/cart-recovery';
+import type { ExitReason, TimelineEntry } from '../../workflows/cart-recovery';
+import type { CouponExitReason } from '../../workflows/coupon-release';
 import { UsageError } from '../run';
 
 const MINUTE = 60_000;
@@ -72,7 +73,11 @@ export function list(_config: Config): Promise<number> {
     const tiers = f.audience?.tiers?.length ? `tiers ${f.audience.tiers.join(', ')}` : 'all tiers';
     const holdout = f.audience?.holdoutPercent ?? 0;
     console.log(`${f.name} v${f.version}`);
-    console.log(`  trigger:     ${f.trigger} (cart unchanged for ${f.abandonAfter})`);
+    console.log(
+      f.trigger === 'cart_abandoned'
+        ? `  trigger:     ${f.trigger} (cart unchanged for ${f.abandonAfter})`
+        : `  trigger:     ${f.trigger} (a user moves up to ${f.audience?.tiers?.join(' or ')})`,
+    );
     console.log(`  steps:       ${f.steps.map(describeStep).join(' -> ')}`);
     console.log(`  exits:       ${f.exit.map((e) => e.on).join(', ')}`);
     console.log(`  audience:    ${tiers}, ${holdout}% holdout (no messages, to measure uplift)`);
@@ -160,10 +165,10 @@ export function validate(_config: Config, opts: Record<string, unknown> = {}): P
 // ---------------------------------------------------------------------------------------------------
 // simulate
 
-type CustomerAction = 'order' | 'empty_cart' | 'opt_out' | 'change_cart';
+type CustomerAction = 'order' | 'empty_cart' | 'opt_out' | 'change_cart' | 'redeem';
 
 interface ScriptAction {
-  /** After this many messages have been sent (0: after the first cart change)... */
+  /** After this many messages have been sent (0: after the first cart change or the tier change)... */
   afterSent: number;
   /** ...and this much more time. */
   delayMs: number;
@@ -172,7 +177,7 @@ interface ScriptAction {
 
 export interface CustomerScript {
   description: string;
-  /** User-local clock time of the first cart change. */
+  /** User-local clock time of the first cart change (or of reaching the tier). */
   startsAt: `${number}:${number}`;
   heldOut?: boolean;
   /** Already used every frequency-cap slot of the first day on other flows. */
@@ -226,13 +231,53 @@ export const SCRIPTS: Readonly<Record<string, CustomerScript>> = {
   },
 };
 
-const EXIT_TEXT: Record<ExitReason, string> = {
+/** Scripts for tier_reached flows: the customer has just reached a tier. */
+export const TIER_SCRIPTS: Readonly<Record<string, CustomerScript>> = {
+  ignores: {
+    description: 'reaches the tier at 10:00, never uses the coupon',
+    startsAt: '10:00',
+    actions: [],
+  },
+  redeems: {
+    description: 'reaches the tier at 10:00, orders with the coupon 2 days later',
+    startsAt: '10:00',
+    actions: [{ afterSent: 1, delayMs: 2 * DAY, do: 'redeem' }],
+  },
+  'night-owl': {
+    description: 'reaches the tier at 22:30 (a late order): the coupon message waits for the morning',
+    startsAt: '22:30',
+    actions: [],
+  },
+  'opts-out': {
+    description: 'reaches the tier at 10:00, opts out a day later',
+    startsAt: '10:00',
+    actions: [{ afterSent: 1, delayMs: DAY, do: 'opt_out' }],
+  },
+  'held-out': {
+    description: 'reaches the tier at 10:00; the user is in the holdout group',
+    startsAt: '10:00',
+    heldOut: true,
+    actions: [],
+  },
+};
+
+const EXIT_TEXT: Record<ExitReason | CouponExitReason, string> = {
   purchased: 'purchase',
   cart_emptied: 'cart emptied',
   opted_out: 'opt-out',
   completed: 'flow completed',
   not_in_audience: 'not in audience',
+  redeemed: 'coupon redeemed',
+  coupon_expired: 'coupon expired',
+  no_coupon: 'no coupon issued (campaign budget spent)',
 };
+
+/** How a run ended, whichever workflow ran it. */
+interface RunResult {
+  exit: ExitReason | CouponExitReason;
+  orderId?: string;
+  timeline: TimelineEntry[];
+}
 
 /** '+0m', '+1h30m', '+72h30m'. */
 export function relative(ms: number): string {
@@ -270,7 +315,7 @@ function stepLabel(flow: Flow, index: number | undefined): string {
   return s && s.kind !== 'wait' && s.kind !== 'end' ? `${s.channel} ${s.template}` : `step ${index ?? '?'}`;
 }
 
-function rowFor(flow: Flow, e: TimelineEntry, result: CartRecoveryResult, timeZone: string): Row {
+function rowFor(flow: Flow, e: TimelineEntry, result: RunResult, timeZone: string): Row {
   const what = e.channel ? `${e.channel} ${e.template ?? ''}`.trim() : stepLabel(flow, e.step);
   const c = e.coupon;
   const coupon = !c
@@ -350,11 +395,17 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
   const flowName = typeof opts.flow === 'string' ? opts.flow : '';
   const flow = flows[flowName];
   if (!flow) throw new UsageError(`unknown flow '${flowName}'; one of ${Object.keys(flows).join(', ')}`);
-  const scriptName = typeof opts.script === 'string' && opts.script ? opts.script : 'abandon';
-  const script = SCRIPTS[scriptName];
+  const isTier = flow.trigger === 'tier_reached';
+  const scripts = isTier ? TIER_SCRIPTS : SCRIPTS;
+  const scriptName =
+    typeof opts.script === 'string' && opts.script ? opts.script : isTier ? 'ignores' : 'abandon';
+  const script = scripts[scriptName];
   if (!script)
-    throw new UsageError(`unknown script '${scriptName}'; one of ${Object.keys(SCRIPTS).join(', ')}`);
-  const tier = (typeof opts.tier === 'string' && opts.tier ? opts.tier : 'repeat') as Tier;
+    throw new UsageError(
+      `unknown script '${scriptName}' for a ${flow.trigger} flow; one of ${Object.keys(scripts).join(', ')}`,
+    );
+  const defaultTier = isTier ? (flow.audience?.tiers?.[0] ?? 'repeat') : 'repeat';
+  const tier = (typeof opts.tier === 'string' && opts.tier ? opts.tier : defaultTier) as Tier;
   if (!TIERS.includes(tier)) throw new UsageError(`unknown tier '${tier}'; one of ${TIERS.join(', ')}`);
   const timeZone = typeof opts.timeZone === 'string' && opts.timeZone ? opts.timeZone : 'UTC';
   if (!isValidTimeZone(timeZone))
@@ -377,6 +428,7 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
   const { Worker, bundleWorkflowCode, DefaultLogger } =
     load<typeof import('@temporalio/worker')>('@temporalio/worker');
   const wf = load<typeof import('../../workflows/cart-recovery')>('../../workflows/cart-recovery');
+  const cwf = load<typeof import('../../workflows/coupon-release')>('../../workflows/coupon-release');
   const activities = load<typeof import('../../activities')>('../../activities');
 
   const [envResult, bundleResult] = await Promise.allSettled([
@@ -424,7 +476,9 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
       {
         at: t0,
         kind: 'customer',
-        text: `adds ${cart.itemCount} items to cart (${money(cart.totalMinor)} ${cart.currency})`,
+        text: isTier
+          ? `reaches the ${tier} tier (an order moved them up)`
+          : `adds ${cart.itemCount} items to cart (${money(cart.totalMinor)} ${cart.currency})`,
       },
     ];
     if (script.busyDay && flow.frequencyCap) {
@@ -446,25 +500,46 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
       workflowBundle,
       activities: acts,
     });
-    const result = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(wf.cartRecoveryWorkflow, {
-        args: [{ flow, shopId, userId, cartId, tier, timeZone, cart }],
-        taskQueue,
-        workflowId: wf.cartRecoveryWorkflowId(shopId, userId, cartId),
-      });
+    const result: RunResult = await worker.runUntil(async () => {
+      const handle = isTier
+        ? await env.client.workflow.start(cwf.couponReleaseWorkflow, {
+            args: [{ flow, shopId, userId, tier, timeZone }],
+            taskQueue,
+            workflowId: cwf.couponReleaseWorkflowId(shopId, userId, flow.name, tier),
+          })
+        : await env.client.workflow.start(wf.cartRecoveryWorkflow, {
+            args: [{ flow, shopId, userId, cartId, tier, timeZone, cart }],
+            taskQueue,
+            workflowId: wf.cartRecoveryWorkflowId(shopId, userId, cartId),
+          });
+      /** The run's timeline and coupon so far; undefined once it has ended. */
+      const progress = async (): Promise<{ timeline: TimelineEntry[]; code?: string } | undefined> => {
+        if (isTier) {
+          const st = await handle.query(cwf.couponReleaseState);
+          return st.exit
+            ? undefined
+            : { timeline: st.timeline, ...(st.coupon ? { code: st.coupon.code } : {}) };
+        }
+        const st = await handle.query(wf.recoveryState);
+        return st.phase === 'done' ? undefined : { timeline: st.timeline };
+      };
       try {
         for (const action of script.actions) {
           let acted = false;
           for (;;) {
-            const state = await handle.query(wf.recoveryState);
-            if (state.phase === 'done') break;
+            const state = await progress();
+            if (!state) break;
             const sent = state.timeline.filter((e) => e.event === 'sent');
             if (sent.length >= action.afterSent) {
               const base = action.afterSent === 0 ? t0 : sent[action.afterSent - 1]!.at;
               const left = base + action.delayMs - (await env.currentTimeMs());
               if (left > 0) await env.sleep(left);
               const at = await env.currentTimeMs();
-              if (action.do === 'order') {
+              if (action.do === 'redeem') {
+                const code = state.code ?? '';
+                await handle.signal(cwf.couponRedeemed, { code, orderId: 'sim-order-1', eventTime: at });
+                rows.push({ at, kind: 'customer', text: `places order sim-order-1 with coupon ${code}` });
+              } else if (action.do === 'order') {
                 await handle.signal(wf.orderPlaced, { orderId: 'sim-order-1', eventTime: at });
                 rows.push({ at, kind: 'customer', text: 'places order sim-order-1' });
               } else if (action.do === 'opt_out') {
@@ -493,7 +568,7 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
           }
           if (!acted) break;
         }
-        return await handle.result();
+        return (await handle.result()) as RunResult;
       } catch (err) {
         await handle.terminate('simulation failed').catch(() => undefined);
         throw err;

@@ -93,12 +93,14 @@ describe('cart recovery on the shipped flow', () => {
     expect(fakes.sent()).toHaveLength(3);
     expect(fakes.ledger.issued()).toHaveLength(1);
     expect(fakes.events.map((e) => e.type)).toEqual([
+      'flow_entered',
       'reminder_sent',
       'coupon_issued',
       'reminder_sent',
       'reminder_sent',
     ]);
-    expect(new Set(fakes.events.map((e) => e.eventId)).size).toBe(4);
+    expect(fakes.events[0]!.properties).toMatchObject({ flow: 'cart-recovery', holdout: false });
+    expect(new Set(fakes.events.map((e) => e.eventId)).size).toBe(5);
   });
 });
 
@@ -315,7 +317,10 @@ describe('quiet hours, frequency cap, holdout', () => {
     expect(heldOut[1]!.coupon).toEqual({ tier: 'repeat', amountMinor: 1_000 });
     expect(fakes.sent()).toEqual([]);
     expect(fakes.ledger.issued()).toEqual([]);
-    expect(fakes.events).toEqual([]);
+    // only the assignment, so uplift can be measured against this user
+    expect(fakes.events.map((e) => [e.type, e.properties])).toEqual([
+      ['flow_entered', expect.objectContaining({ holdout: true, cartId: args.cartId, tier: 'repeat' })],
+    ]);
   });
 });
 

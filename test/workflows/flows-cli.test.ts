@@ -45,7 +45,7 @@ function rows(): { rel: string; kind: string; text: string }[] {
 
 /** When each message step falls after the first cart change, from the flow: abandonAfter + the waits. */
 function expectedSendMinutes(): number[] {
-  let at = durationMs(cartRecovery.abandonAfter);
+  let at = durationMs(cartRecovery.abandonAfter ?? '0s');
   const out: number[] = [];
   for (const s of cartRecovery.steps) {
     if (s.kind === 'wait') at += durationMs(s.duration);

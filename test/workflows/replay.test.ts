@@ -2,7 +2,8 @@
 // break a workflow already running in production (a command added, removed or reordered without
 // patched()) fails here. Histories are recorded from real runs on the time-skipping server:
 //   RECORD_HISTORIES=1 npx jest --selectProjects workflows test/workflows/replay.test.ts
-// Record a new file (cart-recovery.v2.json, ...) for a new version; never re-record an old one.
+// records the scenarios whose file does not exist yet. Record a new file (cart-recovery.v2.json, ...)
+// for a new version or a patch; never re-record an old one: old files are what running workflows did.
 // Every shipped workflow (workflows/index.ts) has at least one history here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -27,7 +28,13 @@ import {
   messageSent,
   resolved,
 } from '../../workflows/escalation';
+import {
+  couponRedeemed,
+  couponReleaseWorkflow,
+  couponReleaseWorkflowId,
+} from '../../workflows/coupon-release';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
+import { tierCoupons } from '../../workflows/flows/tier-coupons';
 import { localTime } from '../../workflows/time';
 import { bundleWorkflows, createFakes, startTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
@@ -201,6 +208,60 @@ const scenarios: Scenario[] = [
       return historyToJSON(await handle.fetchHistory());
     },
   },
+  {
+    // after the 'flow-entered-event' patch: abandoned, flow_entered published, reminders, completed
+    file: 'cart-recovery.v1.flow-entered.json',
+    fakes: () => createFakes(),
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const start = args(now, { cartId: 'cart-2', timeZone: zoneWhere(now + 90 * MINUTE, '10:00') });
+      const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+        args: [start],
+        taskQueue,
+        workflowId: `record-${start.cartId}-${now}`,
+      });
+      const result = await handle.result();
+      expect(result.exit).toBe('completed');
+      expect(fakes.events.map((e) => e.type)).toEqual([
+        'flow_entered',
+        'reminder_sent',
+        'coupon_issued',
+        'reminder_sent',
+        'reminder_sent',
+      ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+  {
+    // the shipped tier-coupons flow: the welcome coupon at once, redeemed 3 days later (mid-wait)
+    file: 'tier-coupons.v1.json',
+    fakes: () => createFakes(),
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const userId = userIdFor(tierCoupons.name, tierCoupons.audience!.holdoutPercent!, false);
+      const handle = await env.client.workflow.start(couponReleaseWorkflow, {
+        args: [
+          {
+            flow: tierCoupons,
+            shopId: 'shop-1',
+            userId,
+            tier: 'repeat',
+            previousTier: 'new',
+            timeZone: zoneWhere(now, '10:00'),
+          },
+        ],
+        taskQueue,
+        workflowId: couponReleaseWorkflowId('shop-1', userId, tierCoupons.name, 'repeat'),
+      });
+      await env.sleep('3d');
+      const code = fakes.ledger.issued()[0]!.code;
+      await handle.signal(couponRedeemed, { code, orderId: 'order-1', eventTime: await env.currentTimeMs() });
+      const result = await handle.result();
+      expect(result).toMatchObject({ exit: 'redeemed', orderId: 'order-1' });
+      expect(fakes.events.map((e) => e.type)).toEqual(['flow_entered', 'coupon_issued', 'reminder_sent']);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
 ];
 
 let workflowBundle: WorkflowBundleWithSourceMap;
@@ -224,7 +285,8 @@ beforeAll(async () => {
     await env?.teardown();
   });
 
-  it.each(scenarios.map((s) => [s.file, s]))('%s', async (file, scenario) => {
+  const missing = scenarios.filter((s) => !fs.existsSync(path.join(HISTORIES, s.file)));
+  it.each(missing.map((s) => [s.file, s]))('%s', async (file, scenario) => {
     const fakes = scenario.fakes();
     const taskQueue = `record-${file}`;
     const worker = await Worker.create({

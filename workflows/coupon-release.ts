@@ -1,0 +1,274 @@
+// Runs a tier_reached flow for one (shop, user, flow, tier): the interest processor moved the user
+// into a value tier the flow's audience names, so the flow releases that tier's coupon and follows it
+// up, for example a welcome coupon for new repeat customers and a reminder before it expires.
+//
+// One run per (user, flow, tier), ever: the trigger starts it under couponReleaseWorkflowId with
+// REJECT_DUPLICATE, and the ledger's code is derived from (shop, user, campaign, tier), so a retried
+// activity, a replayed workflow or a user who drops out of a tier and comes back gets the same code.
+// Expiry is enforced here: once the coupon has expired, no later step runs (a reminder about a coupon
+// that no longer works would be wrong); redemption is matched from orders by the coupon triggers,
+// which signal couponRedeemed. Holdout users get no message and no coupon, and are still recorded
+// (flow_entered, holdout=true), so the coupon's uplift can be measured against them.
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, IssuedCoupon } from '../activities/types';
+import type { OptedOutSignal, OrderPlacedSignal, TimelineEntry } from './cart-recovery';
+import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
+import { couponIssued, flowEntered, reminderSent } from './flow-events';
+import { isHeldOut } from './holdout';
+import { attempt } from './outcome';
+import { durationMs, isValidTimeZone, localTime, quietHoursDelayMs } from './time';
+
+export type { OptedOutSignal, OrderPlacedSignal, TimelineEntry };
+
+/** One run per (shop, user, flow, tier). */
+export const couponReleaseWorkflowId = (shopId: string, userId: string, flow: string, tier: Tier): string =>
+  `coupon-release/${shopId}/${userId}/${flow}/${tier}`;
+
+export interface CouponRedeemedSignal {
+  code: string;
+  orderId: string;
+  eventTime: number;
+}
+
+/** The flow's coupon was redeemed by an order (matched by the coupon triggers). */
+export const couponRedeemed = defineSignal<[CouponRedeemedSignal]>('couponRedeemed');
+/** Any order of the user: ends flows with onPurchase(). */
+export const orderPlaced = defineSignal<[OrderPlacedSignal]>('orderPlaced');
+export const optedOut = defineSignal<[OptedOutSignal]>('optedOut');
+
+export type CouponExitReason =
+  | 'redeemed'
+  | 'purchased'
+  | 'opted_out'
+  | 'coupon_expired'
+  /** The coupon step issued nothing (budget spent): the follow-ups about it are not sent. */
+  | 'no_coupon'
+  | 'completed'
+  | 'not_in_audience';
+
+export interface CouponReleaseState {
+  flow: string;
+  tier: Tier;
+  heldOut: boolean;
+  nextStep: number;
+  coupon?: IssuedCoupon;
+  exit?: CouponExitReason;
+  timeline: TimelineEntry[];
+}
+export const couponReleaseState = defineQuery<CouponReleaseState>('couponReleaseState');
+
+export interface CouponReleaseInput {
+  flow: Flow;
+  shopId: string;
+  userId: string;
+  /** The tier the user reached. */
+  tier: Tier;
+  previousTier?: Tier;
+  /** 'UTC', a fixed offset ('+08:00') or an IANA zone ('Asia/Shanghai'). */
+  timeZone: string;
+}
+
+export interface CouponReleaseResult {
+  exit: CouponExitReason;
+  coupon?: IssuedCoupon;
+  orderId?: string;
+  timeline: TimelineEntry[];
+}
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<CouponReleaseResult> {
+  const { flow, shopId, userId, tier, timeZone } = input;
+  const problems = validateFlow(flow).map((p) => p.message);
+  if (!isValidTimeZone(timeZone)) problems.push(`unknown time zone '${timeZone}'`);
+  if (flow.trigger !== 'tier_reached') problems.push(`a ${flow.trigger} flow is not a tier flow`);
+  if (problems.length > 0)
+    throw ApplicationFailure.nonRetryable(`cannot run '${flow.name}': ${problems.join('; ')}`, 'FlowInvalid');
+
+  const exits = new Set(flow.exit.map((e) => e.on));
+  const heldOut = isHeldOut(flow.name, userId, flow.audience?.holdoutPercent ?? 0);
+  const info = workflowInfo();
+  const keyBase = `${info.workflowId}/${info.firstExecutionRunId}`;
+  const timeline: TimelineEntry[] = [];
+  let nextStep = 0;
+  let coupon: IssuedCoupon | undefined;
+  let exit: CouponExitReason | undefined;
+  let orderId: string | undefined;
+  let noCoupon = false;
+
+  setHandler(couponRedeemed, (r) => {
+    // only this flow's coupon ends it; a redemption of another coupon is not this flow's business
+    if (exits.has('coupon_redeemed') && coupon && r.code === coupon.code) {
+      exit ??= 'redeemed';
+      orderId ??= r.orderId;
+    }
+  });
+  setHandler(orderPlaced, (o) => {
+    if (!exits.has('purchase')) return;
+    exit ??= 'purchased';
+    orderId ??= o.orderId;
+  });
+  setHandler(optedOut, () => {
+    exit ??= 'opted_out';
+  });
+  setHandler(couponReleaseState, () => ({
+    flow: `${flow.name}@${flow.version}`,
+    tier,
+    heldOut,
+    nextStep,
+    ...(coupon ? { coupon } : {}),
+    ...(exit ? { exit } : {}),
+    timeline,
+  }));
+
+  const record = (entry: Omit<TimelineEntry, 'at'>): void => {
+    timeline.push({ at: Date.now(), ...entry });
+  };
+  const expired = (): boolean => coupon !== undefined && Date.now() >= coupon.expiresAt;
+
+  /** Sleeps; true if the time passed, false if an exit came first. At most until the coupon expires. */
+  async function pause(ms: number): Promise<boolean> {
+    const untilExpiry = coupon ? Math.max(0, coupon.expiresAt - Date.now()) : Infinity;
+    await condition(() => exit !== undefined, Math.min(ms, untilExpiry));
+    return exit === undefined && !expired();
+  }
+
+  async function issue(
+    spec: CouponSpec,
+    amountMinor: number,
+    step: number,
+  ): Promise<IssuedCoupon | undefined> {
+    const issuedAt = Date.now();
+    const expiresAt = issuedAt + durationMs(spec.expiresAfter ?? '7d');
+    const { campaign, budget } = spec;
+    const req = { shopId, userId, campaign, budget, tier, amountMinor, issuedAt, expiresAt };
+    const result = await attempt(() =>
+      acts.issueCoupon({ ...req, ...(spec.currency ? { currency: spec.currency } : {}) }),
+    );
+    if (!result.ok) {
+      record({ event: 'coupon_skipped', step, detail: `${result.type}: ${result.message}` });
+      return undefined;
+    }
+    await attempt(() => acts.publishEvent(couponIssued(shopId, userId, result.value)));
+    return result.value;
+  }
+
+  async function sendStep(step: Extract<Step, { channel: string }>, index: number): Promise<boolean> {
+    const quiet = flow.quietHours;
+    for (let delay = quiet ? quietHoursDelayMs(Date.now(), timeZone, quiet) : 0; delay > 0;) {
+      record({ event: 'quiet_hours', step: index, detail: `waiting ${Math.ceil(delay / 60_000)}m` });
+      if (!(await pause(delay))) return false;
+      delay = quiet ? quietHoursDelayMs(Date.now(), timeZone, quiet) : 0;
+    }
+    const base = { step: index, channel: step.channel, template: step.template };
+    const offer = step.kind === 'send_with_coupon' ? couponOfferFor(step.coupon, tier, 0) : undefined;
+    if (heldOut) {
+      const held = typeof offer === 'object' ? { tier, ...offer } : undefined;
+      record({ event: 'held_out', ...base, ...(held ? { coupon: held } : {}) });
+      return true;
+    }
+    const key = `${keyBase}/${index}`;
+    if (flow.frequencyCap) {
+      const localDay = localTime(Date.now(), timeZone).day;
+      const cap = flow.frequencyCap.perUserPerDay;
+      const slot = await attempt(() => acts.reserveMessageSlot({ shopId, userId, localDay, cap, key }));
+      if (!slot.ok || !slot.value.granted) {
+        const detail = slot.ok
+          ? `${slot.value.used} of ${cap} messages already sent on ${localDay}`
+          : `no slot: ${slot.type}: ${slot.message}`;
+        record({ event: 'capped', ...base, detail });
+        return true;
+      }
+    }
+    if (exit) return false;
+    if (typeof offer === 'string') record({ event: 'coupon_skipped', ...base, detail: offer });
+    else if (offer && step.kind === 'send_with_coupon') {
+      const issued = await issue(step.coupon, offer.amountMinor, index);
+      if (!issued) {
+        noCoupon = true; // budget spent: no coupon message, and no follow-up about a coupon
+        return true;
+      }
+      coupon = issued;
+    }
+    if (exit) return false;
+    const vars: Record<string, string | number> = { tier };
+    if (coupon)
+      Object.assign(vars, {
+        couponCode: coupon.code,
+        couponAmountMinor: coupon.amountMinor,
+        couponExpiresAt: coupon.expiresAt,
+        ...(coupon.currency ? { currency: coupon.currency } : {}),
+      });
+    const sent = await attempt(() =>
+      acts.sendMessage({
+        shopId,
+        userId,
+        channel: step.channel,
+        template: step.template,
+        vars,
+        idempotencyKey: key,
+      }),
+    );
+    if (!sent.ok) {
+      record({ event: 'send_failed', ...base, detail: `${sent.type}: ${sent.message}` });
+      return true;
+    }
+    const withCoupon = step.kind === 'send_with_coupon' && coupon;
+    record({
+      event: 'sent',
+      ...base,
+      ...(withCoupon ? { coupon: { tier, amountMinor: coupon!.amountMinor, code: coupon!.code } } : {}),
+    });
+    const facts = { flow: flow.name, workflowId: info.workflowId, shopId, userId, cartId: '', key };
+    await attempt(() =>
+      acts.publishEvent(
+        reminderSent({ ...facts, ...base, at: Date.now(), ...(withCoupon ? { coupon: coupon! } : {}) }),
+      ),
+    );
+    return true;
+  }
+
+  const finish = (reason: CouponExitReason): CouponReleaseResult => {
+    exit ??= reason;
+    record({ event: 'exited', detail: exit });
+    return {
+      exit,
+      ...(coupon ? { coupon } : {}),
+      ...(orderId ? { orderId } : {}),
+      timeline,
+    };
+  };
+
+  if (!flow.audience?.tiers?.includes(tier)) return finish('not_in_audience');
+  const entry = { flow: flow.name, version: flow.version, workflowId: info.workflowId };
+  await attempt(() =>
+    acts.publishEvent(
+      flowEntered({ ...entry, shopId, userId, tier, holdout: heldOut, key: keyBase, at: Date.now() }),
+    ),
+  );
+
+  while (exit === undefined && nextStep < flow.steps.length) {
+    if (expired()) return finish('coupon_expired');
+    if (noCoupon) return finish('no_coupon');
+    const step = flow.steps[nextStep]!;
+    let done = true;
+    if (step.kind === 'wait') done = await pause(durationMs(step.duration));
+    else if (step.kind === 'end') nextStep = flow.steps.length - 1;
+    else done = await sendStep(step, nextStep);
+    if (done) nextStep++;
+  }
+  if (exit === undefined && expired()) return finish('coupon_expired');
+  if (exit === undefined && noCoupon) return finish('no_coupon');
+  return finish('completed');
+}
