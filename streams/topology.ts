@@ -36,6 +36,10 @@ export interface Names {
   couponsBucket: string;
   /** JetStream KV: frequency-cap slots per user and local day (activities/kv-message-slots.ts). */
   slotsBucket: string;
+  /** JetStream KV: the last turns of each chat conversation and whether it is escalated (chat triggers). */
+  conversationsBucket: string;
+  /** Durable consumer of the chat triggers (streams/triggers/escalation-triggers.ts). */
+  chatTriggerConsumer: string;
   /** Request-reply subject of the recommendation service. */
   recommendSubject: string;
 }
@@ -58,6 +62,8 @@ export function names(prefix: string): Names {
     rulesBucket: `${upper}_RULES`,
     couponsBucket: `${upper}_COUPONS`,
     slotsBucket: `${upper}_MSG_SLOTS`,
+    conversationsBucket: `${upper}_CONVERSATIONS`,
+    chatTriggerConsumer: 'triggers_chat',
     recommendSubject: `${prefix}.svc.recommend`,
   };
 }
@@ -210,6 +216,12 @@ export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: 
     { bucket: n.couponsBucket, description: 'coupon ledger: campaign budgets and issued coupons' },
     // a user-local day spans at most about 50 hours of real time
     { bucket: n.slotsBucket, description: 'message slots per user and local day', ttl: 3 * 86_400_000 },
+    // a conversation's turns are kept a day after its last event: enough for a handoff to carry them
+    {
+      bucket: n.conversationsBucket,
+      description: 'chat conversations: last turns and escalation status',
+      ttl: 86_400_000,
+    },
   ];
 };
 
