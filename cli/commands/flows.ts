@@ -568,7 +568,7 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
           }
           if (!acted) break;
         }
-        return (await handle.result()) as RunResult;
+        return await handle.result();
       } catch (err) {
         await handle.terminate('simulation failed').catch(() => undefined);
         throw err;

@@ -12,7 +12,7 @@ import {
   type CouponReleaseInput,
 } from '../../workflows/coupon-release';
 import { tierCoupons } from '../../workflows/flows/tier-coupons';
-import { createFakes, uniqueId, useWorkflowTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
+import { createFakes, useWorkflowTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
