@@ -1,0 +1,260 @@
+// The chat triggers on a real NATS and a real Temporal dev server, with a worker: a handoff after some
+// chat turns starts the escalation with the transcript, profile and suggested replies; turns of the
+// escalated conversation reach it as messageSent, an acceptance assigns it, a closing ends it; a second
+// or redelivered handoff starts nothing new, nor does one after the end; turns of a conversation never
+// escalated make no Temporal call; unknown conversations and close reasons are counted and acked.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import type { NatsConnection } from 'nats';
+import {
+  createMemoryAgentQueue,
+  createMemoryCouponLedger,
+  createMemoryMessageSlots,
+  createMemorySupervisorNotifier,
+  type MemoryAgentQueue,
+} from '../../activities';
+import { startWorker, type RunningWorker } from '../../activities/worker';
+import type { Config } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { chatRoleValue, type EnvelopeInit, type EventType, type PayloadMap } from '../../schemas/events';
+import { connectNats } from '../../streams/nats';
+import { createProducer, type Producer } from '../../streams/producer/producer';
+import { applyTopology, names } from '../../streams/topology';
+import {
+  conversationKey,
+  createEscalationTriggerProcessor,
+  decodeConversation,
+  suggestedReplies,
+  type ChatTriggerProcessor,
+  type ChatTriggerStats,
+} from '../../streams/triggers/escalation-triggers';
+import { escalationState, escalationWorkflowId, type EscalationResult } from '../../workflows/escalation';
+import { eventually } from '../helpers/clickhouse';
+import { buildEnvelope } from '../helpers/events';
+import { startTestNats, type TestNats } from '../helpers/nats';
+import { testConfig } from '../helpers/pipeline';
+import { installQuietRuntime, startTestTemporal, type TestTemporal } from './fixtures/temporal';
+
+const SHOP = 'shop-e';
+let nats: TestNats;
+let temporal: TestTemporal;
+let nc: NatsConnection;
+let config: Config;
+let connection: Connection;
+let client: Client;
+let worker: RunningWorker;
+let triggers: ChatTriggerProcessor;
+let producer: Producer;
+let queue: MemoryAgentQueue;
+
+beforeAll(async () => {
+  installQuietRuntime();
+  [nats, temporal] = await Promise.all([startTestNats(), startTestTemporal()]);
+  config = testConfig(nats.url, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'chat-test' });
+  nc = await connectNats(config.nats, 'chat-triggers-test');
+  await applyTopology(await nc.jetstreamManager(), config);
+  connection = await Connection.connect({ address: temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+  const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');
+  queue = createMemoryAgentQueue({ agents: ['agent-1', 'agent-2'] });
+  worker = await startWorker({
+    config,
+    connection: await NativeConnection.connect({ address: temporal.address }),
+    logger,
+    shutdownSignals: [],
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows/index'),
+      logger: new DefaultLogger('WARN'),
+    }),
+    activitiesDeps: {
+      channels: {},
+      ledger: createMemoryCouponLedger(),
+      slots: createMemoryMessageSlots(),
+      publish: () => Promise.resolve(),
+      agentQueue: queue,
+      supervisors: createMemorySupervisorNotifier(),
+    },
+  });
+  triggers = await createEscalationTriggerProcessor({
+    nc,
+    client: client.workflow,
+    config,
+    logger,
+    // long windows: no SLA breach while the test drives the conversation
+    deadlines: { firstResponseDeadline: '1h', resolutionDeadline: '2h' },
+    profileOf: (_shop, user) => Promise.resolve({ tier: 'repeat', user }),
+  });
+  void triggers.run();
+  producer = await createProducer({ nats: config.nats, shopId: SHOP, connection: nc });
+}, 120_000);
+
+afterAll(async () => {
+  await producer?.close();
+  await triggers?.stop();
+  await worker?.shutdown();
+  await connection?.close();
+  await nc?.drain();
+  await Promise.all([nats?.stop(), temporal?.stop()]);
+});
+
+let clock = Date.now();
+/** A valid envelope of this shop and user, published through the producer; returned for re-sending. */
+async function send<T extends EventType>(
+  type: T,
+  user: string,
+  payload: PayloadMap[T],
+): Promise<EnvelopeInit> {
+  const e = buildEnvelope(type, { shopId: SHOP, userId: user, occurredAt: ++clock }, payload);
+  await producer.publish(e);
+  return e;
+}
+/** The same event again under another Nats-Msg-Id: what a redelivery or a client retry looks like. */
+const resend = (e: EnvelopeInit) => producer.publish(e, { msgId: `${e.eventId}-again` });
+
+const turn = (conversationId: string, role: 'user' | 'bot' | 'agent', turnIndex: number, text: string) => ({
+  conversationId,
+  role: chatRoleValue(role),
+  text,
+  turnIndex,
+  ...(role === 'agent' ? { agentId: 'agent-1' } : {}),
+});
+
+const statsWhen = (check: (s: ChatTriggerStats) => boolean) =>
+  eventually(() => Promise.resolve(triggers.stats()), check, 30_000);
+
+const status = async (id: string): Promise<string> => {
+  try {
+    return (await client.workflow.getHandle(id).describe()).status.name;
+  } catch {
+    return 'NOT_FOUND';
+  }
+};
+
+it('a handoff escalates with the transcript; turns, acceptance and closing drive the workflow', async () => {
+  const user = 'user-1';
+  const conv = 'conv-1';
+  const id = escalationWorkflowId(SHOP, conv);
+  const before = triggers.stats();
+  await send('chat_turn', user, turn(conv, 'user', 0, 'where is my order?'));
+  await send('chat_turn', user, turn(conv, 'bot', 1, 'I can look that up.'));
+  const repeated = await send('chat_turn', user, turn(conv, 'user', 2, 'it is late'));
+  await resend(repeated); // redelivered: stored once
+  const handoff = await send('handoff_requested', user, {
+    conversationId: conv,
+    reason: 'negative_sentiment',
+    confidence: 0.3,
+    intent: 'order_status',
+    turnIndex: 3,
+  });
+  await eventually(
+    () => status(id),
+    (s) => s === 'RUNNING',
+    30_000,
+  );
+  const handle = client.workflow.getHandle(id);
+  const { runId } = await handle.describe();
+  const state = await eventually(
+    () => handle.query(escalationState),
+    (s) => s.ticketId !== undefined,
+    30_000,
+  );
+  expect(state).toMatchObject({ phase: 'waiting_for_agent', level: 1 });
+  const ticket = queue.ticket(state.ticketId!)!;
+  expect(ticket.request).toMatchObject({
+    conversationId: conv,
+    userId: user,
+    reason: 'negative_sentiment',
+    profileSummary: { tier: 'repeat', user },
+    transcript: [
+      { role: 'user', text: 'where is my order?' },
+      { role: 'bot', text: 'I can look that up.' },
+      { role: 'user', text: 'it is late' },
+    ],
+    suggestedReplies: suggestedReplies('negative_sentiment', 'order_status'),
+  });
+  let s = triggers.stats();
+  expect(s.turnsStored - before.turnsStored).toBe(3);
+  expect(s.turnsDuplicate - before.turnsDuplicate).toBe(1);
+  expect(s.started - before.started).toBe(1);
+  expect(s.signalled - before.signalled).toBe(0); // turns before the handoff: no Temporal call
+
+  // the same handoff redelivered, and a second one while it runs: nothing new
+  await resend(handoff);
+  await send('handoff_requested', user, { conversationId: conv, reason: 'explicit_request', turnIndex: 4 });
+  await statsWhen((x) => x.duplicates - before.duplicates >= 2);
+
+  const agentTurn = await send('chat_turn', user, turn(conv, 'agent', 5, 'Sorry! Your order number?'));
+  await send('agent_accepted', user, { conversationId: conv, agentId: 'agent-1' });
+  await send('chat_turn', user, turn(conv, 'user', 6, 'o-123'));
+  await send('chat_turn', user, turn(conv, 'bot', 7, '(bot stays quiet)'));
+  await resend(agentTurn); // already signalled: not counted twice
+  const assigned = await eventually(
+    () => handle.query(escalationState),
+    (x) => x.phase === 'assigned' && x.messages.agent + x.messages.user >= 2,
+    30_000,
+  );
+  expect(assigned).toMatchObject({ agentId: 'agent-1', messages: { agent: 1, user: 1 }, level: 1 });
+
+  await send('conversation_closed', user, { conversationId: conv, reason: 'resolved', agentId: 'agent-1' });
+  const result = (await handle.result()) as EscalationResult;
+  expect(result).toMatchObject({ exit: 'resolved', agentId: 'agent-1', level: 1, slaFirstResponseMet: true });
+
+  // a handoff after the end: not a second escalation
+  await send('handoff_requested', user, { conversationId: conv, reason: 'explicit_request', turnIndex: 8 });
+  await statsWhen((x) => x.endedSkipped > before.endedSkipped);
+  const after = await handle.describe();
+  expect(after.runId).toBe(runId);
+  expect(after.status.name).toBe('COMPLETED');
+
+  s = triggers.stats();
+  expect(s.started - before.started).toBe(1);
+  // agent turn, acceptance, user turn, resolved: four calls; the bot's turn and the redelivery none
+  expect(s.signalled - before.signalled).toBe(4);
+  expect(s).toMatchObject({ failed: 0, noFlow: before.noFlow });
+
+  // the record: turns in order (the handoff is not a turn), the escalation ended
+  const kv = await nc.jetstream().views.kv(names(config.nats.prefix).conversationsBucket, { bindOnly: true });
+  const entry = await kv.get(conversationKey(SHOP, conv));
+  const record = decodeConversation(entry!.value)!;
+  expect(record.escalation).toBe('ended');
+  expect(record.turns.map((t) => t.index)).toEqual([0, 1, 2, 5, 6, 7]);
+});
+
+it('turns of a conversation never escalated make no Temporal call', async () => {
+  const user = 'user-2';
+  const conv = 'conv-2';
+  const before = triggers.stats();
+  for (let i = 0; i < 4; i++)
+    await send('chat_turn', user, turn(conv, i % 2 ? 'bot' : 'user', i, `line ${i}`));
+  await statsWhen((x) => x.turnsStored - before.turnsStored >= 4);
+  const s = triggers.stats();
+  expect(s.signalled).toBe(before.signalled);
+  expect(s.noFlow).toBe(before.noFlow);
+  expect(s.started).toBe(before.started);
+  expect(await status(escalationWorkflowId(SHOP, conv))).toBe('NOT_FOUND');
+});
+
+it('a user who leaves ends the escalation; signals without one and unknown close reasons are counted and acked', async () => {
+  const user = 'user-3';
+  const conv = 'conv-3';
+  const id = escalationWorkflowId(SHOP, conv);
+  const before = triggers.stats();
+  await send('handoff_requested', user, { conversationId: conv, reason: 'explicit_request' });
+  await eventually(
+    () => status(id),
+    (x) => x === 'RUNNING',
+    30_000,
+  );
+  await send('conversation_closed', user, { conversationId: conv, reason: 'merged' });
+  await statsWhen((x) => x.unknownCloseReason > before.unknownCloseReason);
+  expect(await status(id)).toBe('RUNNING');
+  await send('conversation_closed', user, { conversationId: conv, reason: 'user_left' });
+  const result = (await client.workflow.getHandle(id).result()) as EscalationResult;
+  expect(result.exit).toBe('abandoned');
+
+  await send('agent_accepted', user, { conversationId: 'conv-unknown', agentId: 'agent-2' });
+  await send('conversation_closed', user, { conversationId: 'conv-unknown', reason: 'resolved' });
+  await send('agent_accepted', user, { conversationId: conv, agentId: 'agent-2' }); // ended
+  await statsWhen((x) => x.noFlow - before.noFlow >= 3);
+  expect(triggers.stats()).toMatchObject({ failed: 0, retries: 0 });
+});
