@@ -2,11 +2,12 @@
 // JetStream KV, a log channel for every message channel (one line per message, ids only: no PII), and
 // flow events (reminder_sent, coupon_issued) published to the events stream. SIGTERM / SIGINT drain it.
 import type { Config } from '../../infra/config';
-import { createLogger } from '../../infra/logger';
+import { createLogger, type Logger } from '../../infra/logger';
 import { createLogChannel, type MessageChannel } from '../../activities';
 import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
 import { createKvMessageSlots } from '../../activities/kv-message-slots';
 import { createNatsPublish } from '../../activities/nats-publish';
+import { createMemoryAgentQueue, createMemorySupervisorNotifier } from '../../activities/escalation';
 import { startWorker } from '../../activities/worker';
 import { connectNats } from '../../streams/nats';
 import { applyTopology, names } from '../../streams/topology';
@@ -36,7 +37,7 @@ export async function worker(config: Config): Promise<number> {
     const running = await startWorker({
       config,
       logger,
-      activitiesDeps: { channels, ledger, slots, publish },
+      activitiesDeps: { channels, ledger, slots, publish, ...memoryAgentDesk(logger) },
     });
     await running.done; // until SIGTERM / SIGINT (drained)
     await producer.close();
@@ -44,4 +45,38 @@ export async function worker(config: Config): Promise<number> {
   } finally {
     await nc.drain();
   }
+}
+
+/**
+ * Chat escalations' agent desk, in memory: a few agents (round-robin, at most 5 open conversations
+ * each), tickets routed and supervisor notices logged with ids only (never the transcript). Enough for
+ * the demo and one worker; a real desk (Chatwoot, Zendesk...) replaces it with an adapter of AgentQueue.
+ * The SLA clocks run on the desk's own agent_accepted / conversation_closed events (chat triggers),
+ * not on this routing; its tickets are never closed and stay in memory until the worker restarts.
+ */
+function memoryAgentDesk(logger: Logger) {
+  const desk = logger.child({ component: 'agent-desk' });
+  return {
+    agentQueue: createMemoryAgentQueue({
+      agents: ['agent-1', 'agent-2', 'agent-3', 'agent-4'],
+      maxOpenPerAgent: 5,
+      onAssigned: (t) =>
+        desk.info(
+          {
+            ticketId: t.ticketId,
+            conversationId: t.conversationId,
+            agentId: t.agentId,
+            priority: t.priority,
+          },
+          'ticket routed',
+        ),
+    }),
+    supervisors: createMemorySupervisorNotifier({
+      onNotify: (n) =>
+        desk.info(
+          { conversationId: n.conversationId, level: n.level, reason: n.reason, waitedMs: n.waitedMs },
+          'supervisor notified',
+        ),
+    }),
+  };
 }
