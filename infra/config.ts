@@ -37,6 +37,15 @@ const writeKeys = z.string().transform((s, ctx) => {
   return out;
 });
 
+/** A message channel: the log channel, not configured, or a relay URL (see activities/channels). */
+export type ChannelTarget = { kind: 'log' } | { kind: 'off' } | { kind: 'http'; url: string };
+const channelTarget = z.string().transform((s, ctx): ChannelTarget => {
+  if (s === 'log' || s === 'off') return { kind: s };
+  if (/^https?:\/\/[^/\s]+/.test(s) && URL.canParse(s)) return { kind: 'http', url: s };
+  ctx.addIssue({ code: 'custom', message: 'must be log, off or an http(s):// relay URL' });
+  return z.NEVER;
+});
+
 /** Each entry: config path -> [environment variable, schema, local default]. */
 const spec = {
   nats: {
@@ -132,6 +141,21 @@ const spec = {
     highValueSpendMinor: ['TIER_HIGH_VALUE_SPEND_MINOR', positiveInt, '100000'],
     churnAfterMs: ['TAG_CHURN_AFTER', duration, '30d'],
   },
+  /** Message channels of the flows: `log` (the demo's), `off`, or the URL of a signed HTTP relay. */
+  channels: {
+    email: ['CHANNEL_EMAIL', channelTarget, 'log'],
+    sms: ['CHANNEL_SMS', channelTarget, 'log'],
+    appPush: ['CHANNEL_APP_PUSH', channelTarget, 'log'],
+    wechat: ['CHANNEL_WECHAT', channelTarget, 'log'],
+    webhook: ['CHANNEL_WEBHOOK', channelTarget, 'log'],
+    /** HMAC secret of the Shopstream-Signature header; required when a channel is a URL. */
+    secret: ['CHANNEL_SECRET', z.string(), ''],
+    timeoutMs: [
+      'CHANNEL_TIMEOUT',
+      duration.refine((ms) => ms > 0 && ms < 30_000, 'must be under 30s (the sendMessage activity timeout)'),
+      '10s',
+    ],
+  },
   admin: {
     host: ['ADMIN_HOST', z.string().min(1), '127.0.0.1'],
     /** Metrics, health and the local SQL endpoint of the pipeline service. */
@@ -188,8 +212,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         });
     }
   }
+  problems.push(...channelProblems(out['channels'] as Record<string, unknown>));
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
+}
+
+/** A relay URL needs the secret that signs its requests. */
+function channelProblems(channels: Record<string, unknown>): { variable: string; message: string }[] {
+  const relayed = Object.values(channels).some((t) => (t as ChannelTarget | undefined)?.kind === 'http');
+  const secret = channels['secret'];
+  if (!relayed || (typeof secret === 'string' && secret.length >= 16)) return [];
+  return [
+    {
+      variable: 'CHANNEL_SECRET',
+      message:
+        'required (at least 16 characters) when a CHANNEL_* variable is a relay URL: it signs every request',
+    },
+  ];
 }
 
 /** Every variable with its default, for .env.example and `shopstream config`. */

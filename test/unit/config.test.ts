@@ -40,6 +40,20 @@ describe('config', () => {
     });
   });
 
+  it('message channels: log by default, off, or a relay URL that needs CHANNEL_SECRET', () => {
+    const c = loadConfig({}).channels;
+    expect(c.email).toEqual({ kind: 'log' });
+    expect(c.timeoutMs).toBe(10_000);
+    expect(loadConfig({ CHANNEL_SMS: 'off' }).channels.sms).toEqual({ kind: 'off' });
+    expect(() => loadConfig({ CHANNEL_APP_PUSH: 'https://relay.example/push' })).toThrow(
+      /CHANNEL_SECRET: required/,
+    );
+    expect(
+      loadConfig({ CHANNEL_APP_PUSH: 'https://relay.example/push', CHANNEL_SECRET: 's'.repeat(32) }).channels
+        .appPush,
+    ).toEqual({ kind: 'http', url: 'https://relay.example/push' });
+  });
+
   it('lists every variable, and .env.example lists them all', () => {
     const example = readFileSync(path.join(__dirname, '../../.env.example'), 'utf8');
     for (const v of describeVariables()) expect(example).toContain(`${v.variable}=`);
