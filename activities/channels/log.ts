@@ -1,17 +1,7 @@
-// Message channels behind one interface. The log channel is the demo's (and the tests'): it writes a
-// line per message and remembers what it sent. Email, SMS, app push, WeChat and webhook adapters
-// implement the same interface.
-import type { Recipient } from './types';
-
-export interface MessageChannel {
-  /** Sends once per idempotency key: a second call with the same key returns the first message id. */
-  send(
-    to: Recipient,
-    template: string,
-    vars: Record<string, string | number>,
-    options: { idempotencyKey: string },
-  ): Promise<{ messageId: string }>;
-}
+// The log channel: the demo's (and the tests'). It writes a line per message and remembers what it
+// sent; a second send with the same idempotency key returns the first message id.
+import type { Recipient } from '../types';
+import type { MessageChannel } from './channel';
 
 export interface LoggedMessage {
   messageId: string;
