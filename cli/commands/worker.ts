@@ -1,9 +1,10 @@
 // `shopstream worker`: the Temporal worker of the flows, with the coupon ledger and message slots in
-// JetStream KV, a log channel for every message channel (one line per message, ids only: no PII), and
-// flow events (reminder_sent, coupon_issued) published to the events stream. SIGTERM / SIGINT drain it.
+// JetStream KV, the message channels of the `channels` config (log by default, relay URLs for real
+// delivery; one log line per message, ids only: no PII), and flow events (reminder_sent, coupon_issued)
+// published to the events stream. SIGTERM / SIGINT drain it.
 import type { Config } from '../../infra/config';
 import { createLogger, type Logger } from '../../infra/logger';
-import { createLogChannel, type MessageChannel } from '../../activities';
+import { createChannels, describeChannels } from '../../activities/channels';
 import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
 import { createKvMessageSlots } from '../../activities/kv-message-slots';
 import { createNatsPublish } from '../../activities/nats-publish';
@@ -11,7 +12,6 @@ import { createMemoryAgentQueue, createMemorySupervisorNotifier } from '../../ac
 import { startWorker } from '../../activities/worker';
 import { connectNats } from '../../streams/nats';
 import { applyTopology, names } from '../../streams/topology';
-import { FLOW_CHANNELS, type Channel } from '../../workflows/dsl';
 
 export async function worker(config: Config): Promise<number> {
   const logger = createLogger(config.log.level, 'worker');
@@ -23,17 +23,9 @@ export async function worker(config: Config): Promise<number> {
     const ledger = createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true }));
     const slots = createKvMessageSlots(await js.views.kv(n.slotsBucket, { bindOnly: true }));
     const { publish, producer } = await createNatsPublish(config, nc);
-    const messages = logger.child({ component: 'messages' });
-    const channels: Partial<Record<Channel, MessageChannel>> = {};
-    for (const c of FLOW_CHANNELS)
-      channels[c] = createLogChannel(c, (line) => {
-        // ids, template and coupon only; never the message's personal data
-        const m = JSON.parse(line) as { messageId: string; template: string; vars: Record<string, unknown> };
-        messages.info(
-          { channel: c, messageId: m.messageId, template: m.template, couponCode: m.vars['couponCode'] },
-          'message sent',
-        );
-      });
+    // ids, template and coupon only in the 'message sent' lines; never the message's personal data
+    const channels = createChannels(config.channels, logger.child({ component: 'messages' }));
+    logger.info({ channels: describeChannels(config.channels) }, 'message channels');
     const running = await startWorker({
       config,
       logger,
