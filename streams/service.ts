@@ -25,6 +25,13 @@ import {
   tierFromProfiles,
   type CartTriggerProcessor,
 } from './triggers/cart-triggers';
+import {
+  createEscalationTriggerProcessor,
+  ESCALATION_DEADLINES,
+  ESCALATION_DEMO_DEADLINES,
+  profileSummaryFromProfiles,
+  type ChatTriggerProcessor,
+} from './triggers/escalation-triggers';
 import { canConnect } from '../infra/stack/processes';
 import { cartRecoveryDemo } from '../workflows/flows/cart-recovery-demo';
 
@@ -38,9 +45,10 @@ export interface ServiceOptions {
   /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
   topology?: 'apply' | 'check';
   /**
-   * The cart triggers (cart and order events to cart-recovery workflows). Default: on when a Temporal
-   * server answers at config.temporal.address (else a warning, and none). Needs the interest processor
-   * for the users' tiers.
+   * The cart triggers (cart and order events to cart-recovery workflows) and the chat triggers (chat
+   * desk events to escalation workflows). Default: on when a Temporal server answers at
+   * config.temporal.address (else a warning, and none). Needs the interest processor for the users'
+   * tiers and profiles.
    */
   triggers?: boolean;
 }
@@ -125,6 +133,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
 
     let interest: InterestProcessor | undefined;
     let cartTriggers: CartTriggerProcessor | undefined;
+    let chatTriggers: ChatTriggerProcessor | undefined;
     if (opts.interest !== false) {
       const catalog = loadCatalog(config.interest.catalogFile || undefined);
       const halfLives = { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs };
@@ -179,15 +188,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         if (!(await temporalAnswers(config.temporal.address))) {
           logger.warn(
             { address: config.temporal.address },
-            'Temporal does not answer: running without cart triggers (no recovery flows)',
+            'Temporal does not answer: running without cart and chat triggers (no recovery or escalation flows)',
           );
         } else {
           const { Connection, WorkflowClient } = await import('@temporalio/client');
           const connection = await Connection.connect({ address: config.temporal.address });
           closers.push({ name: 'temporal', close: () => connection.close() });
+          const client = new WorkflowClient({ connection, namespace: config.temporal.namespace });
           const triggers = await createCartTriggerProcessor({
             nc,
-            client: new WorkflowClient({ connection, namespace: config.temporal.namespace }),
+            client,
             config,
             logger: logger.child({ component: 'triggers' }),
             tierOf: tierFromProfiles(proc.store, config.tiers),
@@ -206,6 +216,25 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             },
             'cart triggers running',
           );
+          // the demo's SLA windows are seconds (DEMO_FLOW_WINDOWS=1), like its cart flow
+          const deadlines = config.temporal.demoFlowWindows
+            ? ESCALATION_DEMO_DEADLINES
+            : ESCALATION_DEADLINES;
+          const chat = await createEscalationTriggerProcessor({
+            nc,
+            client,
+            config,
+            logger: logger.child({ component: 'chat-triggers' }),
+            profileOf: profileSummaryFromProfiles(proc.store, catalog, halfLives, config.tiers),
+            deadlines,
+          });
+          chat.run().catch((err: Error) => {
+            logger.error({ err: err.message }, 'chat triggers stopped on an error');
+            failWith(err);
+          });
+          closers.push({ name: 'chat-triggers', close: () => chat.stop() });
+          chatTriggers = chat;
+          logger.info(deadlines, 'chat triggers running');
         }
       }
       const recommender = await startRecommendService({
@@ -257,6 +286,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         producer: producer?.stats(),
         interest: interest?.stats(),
         triggers: cartTriggers?.stats(),
+        chatTriggers: chatTriggers?.stats(),
       }),
     });
     await admin.listen({ host: config.admin.host, port: config.admin.port });
