@@ -9,7 +9,8 @@ import type { NatsConnection } from 'nats';
 import type { Config } from '../infra/config';
 import { EventValidationError } from '../schemas/validate';
 import { createProducer, type Producer, type TrackReceipt } from '../streams/producer/producer';
-import type { PublishedFlowEvent } from './types';
+import { deriveEventId } from '../schemas/ulid';
+import type { FlowEvent, PublishedFlowEvent } from './types';
 
 /** ApplicationFailure type of a flow event the schema rejects (a bug: retrying will not help). */
 export const INVALID_FLOW_EVENT = 'InvalidFlowEvent';
@@ -43,6 +44,13 @@ export async function publishFlowEvent(producer: Producer, event: PublishedFlowE
       throw ApplicationFailure.nonRetryable(`flow event ${event.type}: ${err.message}`, INVALID_FLOW_EVENT);
     throw err; // timeouts and the like: the activity is retried, and the retry is deduplicated
   }
+}
+
+/** Publishes a flow event built outside a workflow (a trigger's), with its id derived from its key. */
+export function flowEventPublisher(producer: Producer): (event: FlowEvent) => Promise<void> {
+  return async (event) => {
+    await publishFlowEvent(producer, { ...event, eventId: deriveEventId(event.occurredAt, event.key) });
+  };
 }
 
 /** `publish` for createActivities, on an existing producer. */

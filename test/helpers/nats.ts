@@ -3,7 +3,11 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig } from '../../infra/config';
+import type { JsMsg, NatsConnection } from 'nats';
+import { loadConfig, type Config } from '../../infra/config';
+import { decodeEnvelope } from '../../schemas/codec';
+import type { Envelope, EventType } from '../../schemas/events';
+import { names } from '../../streams/topology';
 import { startNatsServer } from '../../infra/stack/stack';
 import { findTools } from '../../infra/stack/tools';
 
@@ -40,4 +44,28 @@ export async function startTestNats(): Promise<TestNats> {
     await fs.rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Every event of one type on the events stream, in stream order (an ordered consumer: no state left). */
+export async function eventsOnStream(
+  nc: NatsConnection,
+  config: Config,
+  type: EventType,
+): Promise<Envelope[]> {
+  const consumer = await nc.jetstream().consumers.get(names(config.nats.prefix).eventsStream, {
+    filterSubjects: [`${config.nats.prefix}.events.*.${type}`],
+  });
+  const pending = (await consumer.info()).num_pending;
+  const out: Envelope[] = [];
+  while (out.length < pending) {
+    const msgs: JsMsg[] = [];
+    for await (const m of await consumer.fetch({ max_messages: 100, expires: 2000 })) msgs.push(m);
+    if (msgs.length === 0) break;
+    for (const m of msgs) {
+      const d = decodeEnvelope(m.data);
+      if (!d.ok) throw new Error(d.detail);
+      out.push(d.envelope);
+    }
+  }
+  return out;
 }

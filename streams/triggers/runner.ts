@@ -1,0 +1,159 @@
+// What every trigger from the stream shares: a durable pull consumer (created if missing), batches
+// whose events are applied one user at a time in stream order while users run in parallel, retries
+// of a Temporal call for as long as Temporal is unavailable (a bounded number for anything else), and
+// the ack only after the call was accepted (or skipped on purpose). Redeliveries are safe because
+// every trigger's calls are idempotent by workflow id.
+import type { Consumer, ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'nats';
+import type { Logger } from '../../infra/logger';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A NATS "not found" (stream, consumer or key) answer. */
+export function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return e?.code === '404' || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
+}
+
+/** Temporal unreachable or overloaded: wait and retry for as long as it takes. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: number; name?: string; message?: string };
+  return (
+    e?.name === 'ServiceError' ||
+    e?.code === 14 || // UNAVAILABLE
+    e?.code === 4 || // DEADLINE_EXCEEDED
+    e?.code === 8 || // RESOURCE_EXHAUSTED
+    /unavailable|deadline|connect/i.test(e?.message ?? '')
+  );
+}
+
+/** Binds to a durable consumer, creating it from `config` when it does not exist. */
+export async function ensureConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  config: Partial<ConsumerConfig> & { durable_name: string },
+): Promise<void> {
+  try {
+    await jsm.consumers.info(stream, config.durable_name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await jsm.consumers.add(stream, config);
+  }
+}
+
+export interface TriggerCounters {
+  events: number;
+  retries: number;
+  /** Events whose call kept failing: acked and logged (the event itself is in ClickHouse). */
+  failed: number;
+}
+
+export interface TriggerLoopOptions<A> {
+  nc: NatsConnection;
+  stream: string;
+  consumer: string;
+  logger: Logger;
+  /** For log lines: 'coupon triggers'. */
+  label: string;
+  /** The user an event belongs to ('' when it cannot be read) and what it asks for. */
+  plan(m: JsMsg): { user: string; action: A };
+  apply(action: A): Promise<void>;
+  /** What a log line may say about an action: ids only, never personal data. */
+  describe?(action: A): Record<string, unknown>;
+  batchSize?: number;
+  /** Attempts of a call that fails with something other than unavailability. Default 5. */
+  maxAttempts?: number;
+  /** Users applied at once within a batch. Default 32. */
+  userConcurrency?: number;
+}
+
+export interface TriggerLoop {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  counters(): TriggerCounters;
+}
+
+export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
+  const { nc, logger, label } = opts;
+  const batchSize = opts.batchSize ?? 100;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const userConcurrency = opts.userConcurrency ?? 32;
+  const counters: TriggerCounters = { events: 0, retries: 0, failed: 0 };
+  const fetches = new Set<{ stop(): void }>();
+  let stopping = false;
+
+  async function applyWithRetry(action: A, m: JsMsg): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await opts.apply(action);
+        return;
+      } catch (err) {
+        if (stopping) throw err;
+        if (!isUnavailable(err) && attempt >= maxAttempts) {
+          counters.failed++;
+          logger.error(
+            { err: (err as Error).message, subject: m.subject, seq: m.seq, ...opts.describe?.(action) },
+            `${label}: call failed; event skipped`,
+          );
+          return;
+        }
+        counters.retries++;
+        m.working(); // keep JetStream from redelivering while we retry
+        await sleep(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
+  async function handleBatch(msgs: JsMsg[]): Promise<void> {
+    const byUser = new Map<string, { m: JsMsg; action: A }[]>();
+    for (const m of msgs) {
+      counters.events++;
+      const { user, action } = opts.plan(m);
+      let list = byUser.get(user);
+      if (!list) byUser.set(user, (list = []));
+      list.push({ m, action });
+    }
+    // a bounded number of users at once; each user's events in stream order
+    const queue = [...byUser.values()];
+    const worker = async (): Promise<void> => {
+      for (let items = queue.shift(); items; items = queue.shift())
+        for (const { m, action } of items) {
+          await applyWithRetry(action, m);
+          m.ack();
+        }
+    };
+    await Promise.all(Array.from({ length: Math.min(userConcurrency, queue.length) }, worker));
+  }
+
+  async function loop(): Promise<void> {
+    const consumer: Consumer = await nc.jetstream().consumers.get(opts.stream, opts.consumer);
+    while (!stopping) {
+      const msgs: JsMsg[] = [];
+      try {
+        const batch = await consumer.fetch({ max_messages: batchSize, expires: 1000 });
+        fetches.add(batch);
+        try {
+          for await (const m of batch) msgs.push(m);
+        } finally {
+          fetches.delete(batch);
+        }
+        if (msgs.length > 0) await handleBatch(msgs);
+      } catch (err) {
+        if (stopping) break;
+        // what was not acked is redelivered after ack_wait; the calls are idempotent
+        logger.error({ err: (err as Error).message, messages: msgs.length }, `${label}: batch failed`);
+        await sleep(1000);
+      }
+    }
+  }
+
+  let running: Promise<void> | undefined;
+  return {
+    run: () => (running ??= loop()),
+    async stop(): Promise<void> {
+      stopping = true;
+      for (const f of fetches) f.stop();
+      await running;
+    },
+    counters: () => ({ ...counters }),
+  };
+}

@@ -1,0 +1,247 @@
+// The coupon triggers on a real NATS (events stream, coupons KV) and a real Temporal dev server: a
+// tier_changed event starts the tier flow, which issues the coupon in the KV ledger; an order carrying
+// the code redeems it once (one coupon_redeemed event, the flow ends), a redelivered order changes
+// nothing, and codes that are another user's, unknown or expired are not redeemed.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import type { NatsConnection } from 'nats';
+import { createLogChannel, createMemoryMessageSlots, type LogChannel } from '../../activities';
+import { createKvCouponLedger, type KvCouponLedger } from '../../activities/kv-coupon-ledger';
+import { flowEventPublisher, natsPublish } from '../../activities/nats-publish';
+import { startWorker, type RunningWorker } from '../../activities/worker';
+import type { Config } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { connectNats } from '../../streams/nats';
+import { createProducer, type Producer } from '../../streams/producer/producer';
+import { applyTopology, names } from '../../streams/topology';
+import {
+  couponTriggerFor,
+  createCouponTriggerProcessor,
+  type CouponTriggerProcessor,
+} from '../../streams/triggers/coupon-triggers';
+import {
+  couponReleaseState,
+  couponReleaseWorkflowId,
+  type CouponReleaseResult,
+} from '../../workflows/coupon-release';
+import { defineFlow, onCouponRedeemed, onOptOut, send, sendWithCoupon, wait } from '../../workflows/dsl';
+import { eventually } from '../helpers/clickhouse';
+import { buildEnvelope } from '../helpers/events';
+import { eventsOnStream, startTestNats, type TestNats } from '../helpers/nats';
+import { testConfig } from '../helpers/pipeline';
+import { installQuietRuntime, startTestTemporal, type TestTemporal } from './fixtures/temporal';
+
+// the coupon at once, then a long wait: the flow is mid-wait while the test redeems
+const flow = defineFlow({
+  name: 'tier-coupons-trigger-test',
+  version: 1,
+  trigger: 'tier_reached',
+  audience: { tiers: ['repeat', 'high_value'] },
+  steps: [
+    sendWithCoupon('app_push', 'tier_coupon_welcome', {
+      campaign: 'tier-test',
+      budget: { maxCoupons: 100 },
+      byTier: { repeat: { amountMinor: 1_000 }, high_value: { amountMinor: 3_000 } },
+      expiresAfter: '14d',
+    }),
+    wait('1h'),
+    send('email', 'tier_coupon_expiring'),
+  ],
+  exit: [onCouponRedeemed(), onOptOut()],
+});
+
+const SHOP = 'shop-c';
+let nats: TestNats;
+let temporal: TestTemporal;
+let nc: NatsConnection;
+let config: Config;
+let connection: Connection;
+let client: Client;
+let worker: RunningWorker;
+let triggers: CouponTriggerProcessor;
+let producer: Producer;
+let ledger: KvCouponLedger;
+let push: LogChannel;
+
+beforeAll(async () => {
+  installQuietRuntime();
+  [nats, temporal] = await Promise.all([startTestNats(), startTestTemporal()]);
+  config = testConfig(nats.url, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'coupons-test' });
+  nc = await connectNats(config.nats, 'coupon-triggers-test');
+  await applyTopology(await nc.jetstreamManager(), config);
+  ledger = createKvCouponLedger(await nc.jetstream().views.kv(names(config.nats.prefix).couponsBucket));
+  connection = await Connection.connect({ address: temporal.address });
+  client = new Client({ connection, namespace: config.temporal.namespace });
+  producer = await createProducer({ nats: config.nats, shopId: SHOP, connection: nc });
+  push = createLogChannel('app_push');
+  const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');
+  worker = await startWorker({
+    config,
+    connection: await NativeConnection.connect({ address: temporal.address }),
+    logger,
+    shutdownSignals: [],
+    workflowBundle: await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../workflows/index'),
+      logger: new DefaultLogger('WARN'),
+    }),
+    activitiesDeps: {
+      channels: { app_push: push, email: createLogChannel('email') },
+      ledger,
+      slots: createMemoryMessageSlots(),
+      publish: natsPublish(producer),
+    },
+  });
+  triggers = await createCouponTriggerProcessor({
+    nc,
+    client: client.workflow,
+    config,
+    logger,
+    ledger,
+    publish: flowEventPublisher(producer),
+    flows: [flow],
+  });
+  void triggers.run();
+}, 120_000);
+
+afterAll(async () => {
+  await triggers?.stop();
+  await worker?.shutdown();
+  await producer?.close();
+  await connection?.close();
+  await nc?.drain();
+  await Promise.all([nats?.stop(), temporal?.stop()]);
+});
+
+const product = { sku: 'PHO-1', priceMinor: 5_000, quantity: 1 };
+
+const tierChanged = (userId: string, tier: string) =>
+  producer.track('tier_changed', {
+    userId,
+    channel: 'server',
+    properties: { tier, previousTier: 'new', reason: '2 orders' },
+  });
+
+const order = (userId: string, orderId: string, couponCode: string) =>
+  producer.track('order_placed', {
+    userId,
+    channel: 'web',
+    properties: { orderId, products: [product], totalMinor: 4_000, discountMinor: 1_000, couponCode },
+  });
+
+it('maps events to actions (pure)', () => {
+  const tier = buildEnvelope('tier_changed', { shopId: SHOP, userId: 'u' }, { tier: 'high_value' });
+  expect(couponTriggerFor(tier as never, 'tier_changed')).toEqual({
+    kind: 'tier_reached',
+    shopId: SHOP,
+    userId: 'u',
+    tier: 'high_value',
+  });
+  const odd = buildEnvelope('tier_changed', { shopId: SHOP, userId: 'u' }, { tier: 'vip' });
+  expect(couponTriggerFor(odd as never, 'tier_changed')).toMatchObject({ kind: 'none' });
+  const withCode = buildEnvelope(
+    'order_placed',
+    { shopId: SHOP, userId: 'u', occurredAt: 5 },
+    { orderId: 'o', products: [product], couponCode: ' k7qf-3m9t-xw2p ', discountMinor: 500 },
+  );
+  expect(couponTriggerFor(withCode as never, 'order_placed')).toMatchObject({
+    kind: 'order_placed',
+    couponCode: 'K7QF-3M9T-XW2P',
+    discountMinor: 500,
+    eventTime: 5,
+  });
+});
+
+it('a tier change starts the flow once; an order with its code redeems it once and ends the flow', async () => {
+  const user = 'user-1';
+  const id = couponReleaseWorkflowId(SHOP, user, flow.name, 'repeat');
+  await tierChanged(user, 'repeat');
+  const handle = client.workflow.getHandle(id);
+  const state = await eventually(
+    async () => handle.query(couponReleaseState).catch(() => undefined),
+    (s) => s?.coupon !== undefined,
+    30_000,
+  );
+  const code = state!.coupon!.code;
+  expect(state!.coupon).toMatchObject({ amountMinor: 1_000, tier: 'repeat', campaign: 'tier-test' });
+  expect(push.sent.map((m) => m.vars['couponCode'])).toEqual([code]);
+  expect(await ledger.get(code)).toMatchObject({ userId: user, shopId: SHOP });
+
+  // the same tier again (a redelivery, or the user dropped and came back): no second flow
+  await tierChanged(user, 'repeat');
+  await eventually(
+    () => Promise.resolve(triggers.stats().alreadyRan),
+    (n) => n >= 1,
+    30_000,
+  );
+
+  await order(user, 'order-1', code.toLowerCase());
+  const result = (await handle.result()) as CouponReleaseResult;
+  expect(result).toMatchObject({ exit: 'redeemed', orderId: 'order-1' });
+  expect((await ledger.get(code))?.redeemed?.orderId).toBe('order-1');
+
+  // the same order again (a producer retry with a new event id): nothing new
+  await order(user, 'order-1', code);
+  await eventually(
+    () => Promise.resolve(triggers.stats().redeemedAgain),
+    (n) => n >= 1,
+    30_000,
+  );
+  const redeemed = (await eventsOnStream(nc, config, 'coupon_redeemed')).filter((e) => e.userId === user);
+  expect(redeemed).toHaveLength(1);
+  expect(redeemed[0]!.couponRedeemed).toMatchObject({
+    couponCode: code,
+    orderId: 'order-1',
+    campaignId: 'tier-test',
+    discountMinor: 1_000,
+  });
+  const entered = (await eventsOnStream(nc, config, 'flow_entered')).filter((e) => e.userId === user);
+  expect(entered.map((e) => e.flowEntered?.holdout)).toEqual([false]);
+  expect(triggers.stats()).toMatchObject({ flowsStarted: 1, redeemed: 1 });
+});
+
+it('does not redeem another user’s code, an unknown code, an expired code, or a used one again', async () => {
+  await tierChanged('user-2', 'high_value');
+  const handle = client.workflow.getHandle(couponReleaseWorkflowId(SHOP, 'user-2', flow.name, 'high_value'));
+  const state = await eventually(
+    async () => handle.query(couponReleaseState).catch(() => undefined),
+    (s) => s?.coupon !== undefined,
+    30_000,
+  );
+  const code = state!.coupon!.code;
+
+  // an expired coupon, straight into the ledger
+  const now = Date.now();
+  const old = await ledger.issue({
+    shopId: SHOP,
+    userId: 'user-3',
+    campaign: 'old-campaign',
+    budget: { maxCoupons: 10 },
+    tier: 'repeat',
+    amountMinor: 500,
+    issuedAt: now - 10 * 86_400_000,
+    expiresAt: now - 86_400_000,
+  });
+  if (!old.ok) throw new Error(old.detail);
+
+  await order('user-3', 'order-x', code); // user-2's code
+  await order('user-3', 'order-y', 'ZZZZ-ZZZZ-ZZZZ');
+  await order('user-3', 'order-z', old.coupon.code);
+  await eventually(
+    () => Promise.resolve(triggers.stats().rejected),
+    (r) => r.NotTheOwner === 1 && r.CouponUnknown === 1 && r.CouponExpired === 1,
+    30_000,
+  );
+  expect((await ledger.get(code))?.redeemed).toBeUndefined();
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+
+  await order('user-2', 'order-2', code);
+  await expect(handle.result()).resolves.toMatchObject({ exit: 'redeemed', orderId: 'order-2' });
+  await order('user-2', 'order-3', code); // a second order with the used code
+  await eventually(
+    () => Promise.resolve(triggers.stats().rejected.CouponAlreadyRedeemed ?? 0),
+    (n) => n === 1,
+    30_000,
+  );
+  const redeemed = (await eventsOnStream(nc, config, 'coupon_redeemed')).filter((e) => e.userId !== 'user-1');
+  expect(redeemed.map((e) => e.couponRedeemed?.orderId)).toEqual(['order-2']);
+});
