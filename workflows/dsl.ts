@@ -208,7 +208,7 @@ function checkFlowFields(f: Flow): FlowError[] {
   if (!isOneOf(FLOW_TRIGGERS, f.trigger)) add('unknown_trigger', 'trigger', `unknown '${String(f.trigger)}'`);
   if (f.trigger === 'cart_abandoned')
     errors.push(...checkDuration(f.abandonAfter, 'abandonAfter', { field: 'abandonAfter' }));
-  else if (f.abandonAfter !== undefined)
+  else if (f.trigger === 'tier_reached' && f.abandonAfter !== undefined)
     add('invalid_for_trigger', 'abandonAfter', `only cart_abandoned flows wait for abandonment`);
   const a = f.audience;
   if (f.trigger === 'tier_reached' && !(a?.tiers && a.tiers.length > 0))

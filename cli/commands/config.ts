@@ -18,10 +18,26 @@ export function showConfig(_config: Config, opts: Record<string, unknown>): Prom
       continue;
     }
     const current = process.env[v.variable];
-    const shown = /PASSWORD|TOKEN|KEYS/.test(v.variable) && current ? '***' : current;
+    const shown = current ? redact(v.variable, current) : current;
     console.log(
       `  ${v.variable.padEnd(28)} default ${JSON.stringify(v.default)}${current !== undefined ? `  (set: ${shown})` : ''}`,
     );
   }
   return Promise.resolve();
+}
+
+/** A secret as '***'; a URL with its user and password hidden (relay URLs may carry credentials). */
+export function redact(variable: string, value: string): string {
+  if (/PASSWORD|TOKEN|KEYS|SECRET|CREDS/.test(variable)) return '***';
+  try {
+    const url = new URL(value);
+    if (url.username || url.password) {
+      url.username = url.username ? '***' : '';
+      url.password = url.password ? '***' : '';
+      return url.toString();
+    }
+  } catch {
+    // not a URL
+  }
+  return value;
 }

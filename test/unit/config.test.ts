@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { redact } from '../../cli/commands/config';
 import { ConfigError, describeVariables, loadConfig } from '../../infra/config';
 
 describe('config', () => {
@@ -57,5 +58,17 @@ describe('config', () => {
   it('lists every variable, and .env.example lists them all', () => {
     const example = readFileSync(path.join(__dirname, '../../.env.example'), 'utf8');
     for (const v of describeVariables()) expect(example).toContain(`${v.variable}=`);
+  });
+});
+
+describe('shopstream config output', () => {
+  it('hides secrets and credentials inside URLs', () => {
+    expect(redact('CHANNEL_SECRET', 'abcdefabcdefabcdef')).toBe('***');
+    expect(redact('NATS_CREDS_FILE', '/etc/nats.creds')).toBe('***');
+    expect(redact('CHANNEL_EMAIL', 'https://relay:pa55@mail.example.com/send')).toBe(
+      'https://***:***@mail.example.com/send',
+    );
+    expect(redact('CHANNEL_SMS', 'https://sms.example.com/send')).toBe('https://sms.example.com/send');
+    expect(redact('LOG_LEVEL', 'info')).toBe('info');
   });
 });

@@ -6,6 +6,7 @@ import {
   defineFlow,
   end,
   onCartEmptied,
+  onCouponRedeemed,
   onOptOut,
   onPurchase,
   send,
@@ -119,7 +120,7 @@ describe('validateFlow', () => {
   it('requires an exit on purchase (and on opt-out), and rejects unknown or repeated exits', () => {
     expect(codes(validateFlow({ ...base, exit: [onOptOut()] }))).toEqual([['missing_exit', 'exit']]);
     expect(validateFlow({ ...base, exit: [onOptOut()] })[0]!.message).toBe(
-      'exit: missing onPurchase() (required)',
+      'exit: missing onPurchase() (required for cart_abandoned)',
     );
     expect(
       codes(validateFlow({ ...base, exit: [onPurchase(), onPurchase(), { on: 'bored' } as never] })),
@@ -158,6 +159,49 @@ describe('validateFlow', () => {
     expect(codes(validateFlow(flow))).toEqual([
       ['unknown_step', 0],
       ['missing_template', 1],
+    ]);
+  });
+});
+
+describe('validateFlow on tier_reached flows', () => {
+  const tierFlow: Flow = {
+    name: 'tier-test',
+    version: 1,
+    trigger: 'tier_reached',
+    audience: { tiers: ['repeat'] },
+    steps: [sendWithCoupon('app_push', 'welcome', { ...coupon, byTier: { repeat: { amountMinor: 1_000 } } })],
+    exit: [onCouponRedeemed(), onOptOut()],
+  };
+
+  it('accepts a tier flow that exits on redemption', () => {
+    expect(validateFlow(tierFlow)).toEqual([]);
+  });
+
+  it('rejects what only a cart flow can have, and a tier flow without its tiers', () => {
+    const bad = {
+      ...tierFlow,
+      audience: {},
+      abandonAfter: '30m',
+      steps: [sendWithCoupon('app_push', 'welcome', coupon)],
+      exit: [onCouponRedeemed(), onOptOut(), onCartEmptied()],
+    } as Flow;
+    expect(codes(validateFlow(bad))).toEqual([
+      ['invalid_for_trigger', 'abandonAfter'],
+      ['invalid_for_trigger', 'audience.tiers'],
+      ['invalid_for_trigger', 0], // repeat minCartMinor: there is no cart
+      ['invalid_for_trigger', 'exit'],
+    ]);
+  });
+
+  it('needs an exit on redemption or purchase, and a coupon step for onCouponRedeemed', () => {
+    expect(codes(validateFlow({ ...tierFlow, exit: [onOptOut()] }))).toEqual([['missing_exit', 'exit']]);
+    const noCoupon = { ...tierFlow, steps: [send('app_push', 'hello')] };
+    expect(validateFlow(noCoupon).map((e) => e.message)).toEqual([
+      'exit: onCouponRedeemed() needs a sendWithCoupon step',
+    ]);
+    // a cart flow may not use the tier exits without a coupon either
+    expect(codes(validateFlow({ ...base, exit: [...base.exit, onCouponRedeemed()] }))).toEqual([
+      ['invalid_for_trigger', 'exit'],
     ]);
   });
 });
