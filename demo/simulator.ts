@@ -20,6 +20,11 @@ import { intBetween, mulberry32, pick } from './random';
 export interface PlannedEvent<T extends EventType = EventType> {
   type: T;
   input: TrackInput<T>;
+  /**
+   * Sent at least this long (real time, ms) after the user's previous event: the chat desk's pauses
+   * (an agent accepting, answering, closing), so the escalation's SLA clocks see them.
+   */
+  afterMs?: number;
 }
 
 export interface SimUser {
@@ -56,6 +61,17 @@ const INTEREST_LINES: Record<Lang, string[]> = {
   ],
   zh: ['这个{p}怎么样?', '有没有{p}推荐一下?', '想买{p},有什么推荐吗?', '{p}有现货吗?'],
 };
+/** What the bot recognised in each CHAT_LINES entry (same order); interest lines ask for advice. */
+const CHAT_INTENTS = ['product_availability', 'order_status', 'coupon_question', 'return_item'];
+const HANDOFF_REASONS = ['explicit_request', 'low_confidence', 'negative_sentiment'] as const;
+const AGENT_LINES: Record<Lang, [string, string]> = {
+  en: [
+    'Hi, this is the support team: let me look into this for you.',
+    'All done - anything else I can help with?',
+  ],
+  zh: ['您好,我是人工客服,我来帮您处理。', '已经为您处理好了,还有其他问题吗?'],
+};
+const USER_THANKS: Record<Lang, string> = { en: 'thanks!', zh: '谢谢!' };
 const ASSISTANT_LINES: Record<Lang, string> = {
   en: 'Happy to help - here is what I found.',
   zh: '好的,我帮您看看,这是为您找到的商品。',
@@ -184,12 +200,24 @@ export function planUser(
     }
   }
 
+  // The chat desk: its own random stream, so adding it left every other draw of the journey as seeded.
+  const deskRnd = mulberry32(seed * 7_919_993 + index * 31 + 5);
+  const pushDesk = <T extends EventType>(type: T, properties: PayloadMap[T], afterMs?: number): void => {
+    t += intBetween(deskRnd, 2, 20) * 1000;
+    const input = { ...events[events.length - 1]!.input, occurredAt: t, properties } as TrackInput<T>;
+    events.push({ type, input, ...(afterMs !== undefined ? { afterMs } : {}) });
+  };
+  let handedOff: { conversationId: string; lang: Lang; turns: number } | undefined;
   if (rnd() < 0.15) {
-    const conversationId = `conv-${userId}-1`;
+    const conversationId = `conv-${userId}-1${cartTag}`;
+    let intent = '';
+    let l: Lang = 'en';
+    let turns = 0;
     for (let turn = 0, n = intBetween(rnd, 1, 3); turn < n; turn++) {
-      const l = lang();
+      l = lang();
       const text =
         rnd() < 0.5 ? pick(rnd, INTEREST_LINES[l]).replace('{p}', phrase(l)) : pick(rnd, CHAT_LINES[l]);
+      intent = CHAT_INTENTS[CHAT_LINES[l].indexOf(text)] ?? 'product_recommendation';
       push('chat_turn', { conversationId, role: 1, text, channel: 0, turnIndex: turn * 2 });
       push('chat_turn', {
         conversationId,
@@ -198,6 +226,14 @@ export function planUser(
         channel: 0,
         turnIndex: turn * 2 + 1,
       });
+      turns = turn * 2 + 2;
+    }
+    // 15% of conversations end with a handoff to a human; the desk answers at the end of the visit
+    if (deskRnd() < 0.15) {
+      const reason = pick(deskRnd, HANDOFF_REASONS);
+      const confidence = reason === 'low_confidence' ? 0.2 + deskRnd() * 0.3 : 0.6 + deskRnd() * 0.35;
+      pushDesk('handoff_requested', { conversationId, reason, confidence, intent, turnIndex: turns });
+      handedOff = { conversationId, lang: l, turns: turns + 1 };
     }
   }
 
@@ -214,6 +250,37 @@ export function planUser(
       });
     }
   }
+  if (handedOff) {
+    // in real time (afterMs), seconds apart: an agent accepts (85%) 1-9 s after the handoff, answers,
+    // and the conversation is resolved (80%) or the user leaves; some never get an agent and leave
+    const { conversationId, lang: l } = handedOff;
+    let turnIndex = handedOff.turns;
+    const secs = (lo: number, hi: number): number => intBetween(deskRnd, lo, hi) * 1000;
+    if (deskRnd() < 0.85) {
+      const agentId = `agent-${intBetween(deskRnd, 1, 4)}`;
+      const agentTurn = (text: string, afterMs: number): void =>
+        pushDesk(
+          'chat_turn',
+          { conversationId, role: 3, text, channel: 0, turnIndex: turnIndex++, agentId },
+          afterMs,
+        );
+      pushDesk('agent_accepted', { conversationId, agentId }, secs(1, 9));
+      agentTurn(AGENT_LINES[l][0], secs(1, 3));
+      if (deskRnd() < 0.8) {
+        agentTurn(AGENT_LINES[l][1], secs(2, 8));
+        pushDesk(
+          'chat_turn',
+          { conversationId, role: 1, text: USER_THANKS[l], channel: 0, turnIndex: turnIndex++ },
+          secs(1, 3),
+        );
+        pushDesk('conversation_closed', { conversationId, reason: 'resolved', agentId }, secs(1, 6));
+      } else {
+        pushDesk('conversation_closed', { conversationId, reason: 'user_left' }, secs(2, 10));
+      }
+    } else {
+      pushDesk('conversation_closed', { conversationId, reason: 'user_left' }, secs(3, 12));
+    }
+  }
   return { userId, preferredCategory, preferredAttribute, language, events };
 }
 
@@ -226,7 +293,10 @@ export interface SimulationOptions {
   /** Default: the shipped catalog. */
   catalog?: LoadedCatalog;
   onProgress?: (p: { sent: number; planned: number; usersDone: number }) => void;
-  /** Appended to cart and order ids (the demo: one run's carts are new carts, with new flows). */
+  /**
+   * Appended to cart, order and conversation ids (the demo: one run's carts and conversations are new
+   * ones, with new flows).
+   */
   cartTag?: string;
 }
 
@@ -261,25 +331,38 @@ export async function runSimulation(producer: Producer, opts: SimulationOptions)
   };
   let next = 0;
   let usersDone = 0;
+  const send = async (e: PlannedEvent): Promise<void> => {
+    try {
+      const r = await producer.track(e.type, e.input);
+      result.sent++;
+      if (r.duplicate) result.duplicates++;
+      result.byType[e.type] = (result.byType[e.type] ?? 0) + 1;
+    } catch {
+      result.failed++;
+    }
+  };
+  // a user's events from the first paused one (the chat desk's) go on in the background, in order,
+  // so the pauses hold no sender
+  const paused: Promise<void>[] = [];
+  const sendPaused = async (events: PlannedEvent[]): Promise<void> => {
+    for (const e of events) {
+      if (e.afterMs) await new Promise((r) => setTimeout(r, e.afterMs));
+      await send(e);
+    }
+  };
   const worker = async (): Promise<void> => {
     while (next < users.length) {
       const user = users[next++]!;
-      for (const e of user.events) {
-        try {
-          const r = await producer.track(e.type, e.input);
-          result.sent++;
-          if (r.duplicate) result.duplicates++;
-          result.byType[e.type] = (result.byType[e.type] ?? 0) + 1;
-        } catch {
-          result.failed++;
-        }
-      }
+      const split = user.events.findIndex((e) => e.afterMs !== undefined);
+      for (const e of split < 0 ? user.events : user.events.slice(0, split)) await send(e);
+      if (split >= 0) paused.push(sendPaused(user.events.slice(split)));
       usersDone++;
     }
   };
   const timer = setInterval(() => opts.onProgress?.({ sent: result.sent, planned, usersDone }), 250);
   try {
     await Promise.all(Array.from({ length: opts.concurrency ?? 400 }, () => worker()));
+    await Promise.all(paused);
   } finally {
     clearInterval(timer);
   }
