@@ -233,6 +233,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
       cartId,
       cartTotalMinor: s.cart.totalMinor,
       itemCount: s.cart.itemCount,
+      timeZone,
     };
     if (s.cart.currency) vars.currency = s.cart.currency;
     if (coupon)

@@ -202,7 +202,7 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
       coupon = issued;
     }
     if (exit) return false;
-    const vars: Record<string, string | number> = { tier };
+    const vars: Record<string, string | number> = { tier, timeZone };
     if (coupon)
       Object.assign(vars, {
         couponCode: coupon.code,
