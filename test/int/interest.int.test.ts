@@ -1,13 +1,17 @@
 // The interest processor on a real NATS server: two instances on the same users lose no update,
-// redelivery counts nothing twice, and the stored state equals applying the events in memory.
-import type { NatsConnection } from 'nats';
+// redelivery counts nothing twice, and the stored state equals applying the events in memory; a tier
+// change lands on the stream as one tier_changed event even when its causing message is redelivered.
+import type { JsMsg, NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
+import type { Envelope, EnvelopeInit } from '../../schemas/events';
+import { EventValidationError } from '../../schemas/validate';
 import { connectNats } from '../../streams/nats';
 import { applyEvent, emptyState, valueAt } from '../../streams/processors/interest/model';
 import { createInterestProcessor, type InterestProcessor } from '../../streams/processors/interest/processor';
-import { createProducer } from '../../streams/producer/producer';
+import { INTEREST_PRODUCER_ID } from '../../streams/processors/interest/tier-changes';
+import { createProducer, type TrackReceipt } from '../../streams/producer/producer';
 import { applyTopology, interestConsumer, names } from '../../streams/topology';
 import { buildEnvelope } from '../helpers/events';
 import { eventually } from '../helpers/clickhouse';
@@ -130,5 +134,173 @@ it('counts nothing twice when everything is delivered again', async () => {
   expect(again.stats().applied).toBe(0);
   for (let u = 0; u < USERS; u++) {
     expect((await again.store.load('shop-1', `user-${u}`)).state.counters.events).toBe(before[u]);
+  }
+});
+
+/** Every tier_changed event on the stream, in stream order. */
+async function tierChangedOnStream(): Promise<Envelope[]> {
+  const n = names(config.nats.prefix);
+  const js = nc.jetstream();
+  const consumer = await js.consumers.get(n.eventsStream, {
+    filterSubjects: [`${config.nats.prefix}.events.*.tier_changed`],
+  });
+  const pending = (await consumer.info()).num_pending;
+  const out: Envelope[] = [];
+  while (out.length < pending) {
+    const msgs: JsMsg[] = [];
+    for await (const m of await consumer.fetch({ max_messages: 100, expires: 2000 })) msgs.push(m);
+    if (msgs.length === 0) break;
+    for (const m of msgs) {
+      const d = decodeEnvelope(m.data);
+      if (!d.ok) throw new Error(d.detail);
+      out.push(d.envelope);
+    }
+  }
+  return out;
+}
+
+it('publishes each tier change once, even when its causing message is redelivered', async () => {
+  const shopId = 'shop-tier';
+  const producer = await createProducer({ nats: config.nats, shopId, connection: nc });
+  await expect(
+    producer.track('product_viewed', {
+      userId: 'buyer-a',
+      channel: 'web',
+      timeZone: 'Mars/Olympus_Mons',
+      properties: { product: { sku: 'PH-1' } },
+    }),
+  ).rejects.toBeInstanceOf(EventValidationError);
+  const orders = new Map<string, TrackReceipt[]>([
+    ['buyer-a', []],
+    ['buyer-b', []],
+  ]);
+  const zones: Record<string, string> = { 'buyer-a': 'Asia/Shanghai', 'buyer-b': '+08:00' };
+  // buyer-a: five orders (new -> repeat at the 2nd, repeat -> high_value at the 5th); buyer-b: two
+  for (const [user, count] of [
+    ['buyer-a', 5],
+    ['buyer-b', 2],
+  ] as const) {
+    await producer.track('product_viewed', {
+      userId: user,
+      channel: 'web',
+      occurredAt: T0,
+      timeZone: 'Europe/Berlin',
+      properties: { product: { sku: 'PH-1' } },
+    });
+    for (let i = 1; i <= count; i++) {
+      const r = await producer.track('order_placed', {
+        userId: user,
+        channel: 'web',
+        occurredAt: T0 + i * 60_000,
+        timeZone: zones[user]!,
+        properties: { orderId: `${user}-o${i}`, products: [{ sku: 'PH-2' }], totalMinor: 1000 },
+      });
+      orders.get(user)!.push(r);
+    }
+  }
+  await producer.close();
+
+  // buyer-a's process "crashes" after the publish, before the ack; buyer-b's after the state write,
+  // before the publish: the first attempt of each change fails, the batch is nak'd and redelivered
+  const out = await createProducer({
+    nats: config.nats,
+    shopId: '',
+    producerId: INTEREST_PRODUCER_ID,
+    connection: nc,
+  });
+  const failedOnce = new Set<string>();
+  const done = new Set<string>();
+  const receipts: TrackReceipt[] = [];
+  const publish = async (e: EnvelopeInit): Promise<TrackReceipt> => {
+    const first = !failedOnce.has(e.eventId!);
+    if (first) failedOnce.add(e.eventId!);
+    if (first && e.userId === 'buyer-b') throw new Error('crashed before publishing');
+    const r = await out.publish(e);
+    receipts.push(r);
+    if (first) throw new Error('crashed after publishing, before the ack');
+    done.add(e.eventId!);
+    return r;
+  };
+  const p = await createInterestProcessor({
+    nc,
+    config,
+    catalog,
+    logger: createLogger(process.env['TEST_LOG'] ?? 'silent', 'test'),
+    publish,
+  });
+  const run = p.run();
+  const orderCount = async (user: string): Promise<number> =>
+    (await p.store.load(shopId, user)).state.counters.orders;
+  await eventually(
+    async () => ({
+      done: done.size,
+      a: await orderCount('buyer-a'),
+      b: await orderCount('buyer-b'),
+      ignored: p.stats().ignored,
+    }),
+    (v) => v.done === 3 && v.a === 5 && v.b === 2 && v.ignored >= 3, // our own 3 events came back
+    60_000,
+  );
+  await p.stop();
+  await run;
+  await out.close();
+
+  expect(failedOnce.size).toBe(3);
+  // a redelivered batch published its changes again, with the same ids: JetStream dropped the copies
+  expect(receipts.filter((r) => r.duplicate).length).toBeGreaterThan(0);
+  const events = (await tierChangedOnStream()).filter((e) => e.shopId === shopId);
+  const summary = events.map((e) => ({
+    user: e.userId,
+    from: e.tierChanged!.previousTier,
+    to: e.tierChanged!.tier,
+    reason: e.tierChanged!.reason,
+    at: Number(e.occurredAt),
+    producer: e.producerId,
+  }));
+  expect(summary).toHaveLength(3); // once each
+  const causeA = orders.get('buyer-a')!;
+  const causeB = orders.get('buyer-b')!;
+  expect(summary).toEqual(
+    expect.arrayContaining([
+      {
+        user: 'buyer-a',
+        from: 'new',
+        to: 'repeat',
+        reason: '2 orders',
+        at: T0 + 120_000,
+        producer: INTEREST_PRODUCER_ID,
+      },
+      {
+        user: 'buyer-a',
+        from: 'repeat',
+        to: 'high_value',
+        reason: expect.stringMatching(/^5 orders/) as string,
+        at: T0 + 300_000,
+        producer: INTEREST_PRODUCER_ID,
+      },
+      {
+        user: 'buyer-b',
+        from: 'new',
+        to: 'repeat',
+        reason: '2 orders',
+        at: T0 + 120_000,
+        producer: INTEREST_PRODUCER_ID,
+      },
+    ]),
+  );
+  // sequence = the causing message's stream sequence
+  expect(events.map((e) => Number(e.sequence)).sort((x, y) => x - y)).toEqual(
+    [causeA[1]!.seq, causeA[4]!.seq, causeB[1]!.seq].sort((x, y) => x - y),
+  );
+  expect(new Set(events.map((e) => e.eventId)).size).toBe(3);
+
+  // nothing counted twice, nothing pending, and the latest zone by event time
+  for (const [user, count] of [
+    ['buyer-a', 5],
+    ['buyer-b', 2],
+  ] as const) {
+    const { state } = await p.store.load(shopId, user);
+    expect(state.counters.events).toBe(count + 1); // the view and the orders, not the tier_changed events
+    expect(state.timeZone).toBe(zones[user]);
   }
 });

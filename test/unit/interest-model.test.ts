@@ -141,3 +141,102 @@ describe('interest vectors', () => {
     expect(topCategory(s, T0 + 4, halfLives, catalog)).toBe('coffee_machines');
   });
 });
+
+describe('time zone', () => {
+  const zoned = (at: number, timeZone: string, seq?: number): [Envelope, number | undefined] => {
+    const d = decodeEnvelope(
+      encodeEnvelope(
+        buildEnvelope(
+          'product_viewed',
+          { occurredAt: at, userId: 'u1', timeZone },
+          { product: { sku: 'PH-1' } },
+        ),
+      ),
+    );
+    if (!d.ok) throw new Error(d.detail);
+    return [d.envelope, seq];
+  };
+  const zoneAfter = (events: [Envelope, number | undefined][]): string | undefined =>
+    run(
+      events.map(([e]) => e),
+      events.map(([, q], i) => q ?? i + 1),
+    ).timeZone;
+
+  it('given events with zones, then the zone of the latest by event time, whatever the arrival order', () => {
+    const berlin = zoned(T0, 'Europe/Berlin');
+    const shanghai = zoned(T0 + HOUR, 'Asia/Shanghai');
+    expect(zoneAfter([berlin, shanghai])).toBe('Asia/Shanghai');
+    expect(zoneAfter([shanghai, berlin])).toBe('Asia/Shanghai'); // the late Berlin event is older
+    const s = run([shanghai[0], berlin[0]]);
+    expect(s.timeZoneAt).toBe(T0 + HOUR);
+    // a tie on event time is broken by the zone itself: still order independent
+    expect(zoneAfter([zoned(T0, '+08:00'), zoned(T0, 'Asia/Tokyo')])).toBe(
+      zoneAfter([zoned(T0, 'Asia/Tokyo'), zoned(T0, '+08:00')]),
+    );
+  });
+
+  it('is kept by events without a zone, and never replaced by an unusable one', () => {
+    expect(zoneAfter([zoned(T0, 'Asia/Shanghai'), zoned(T0 + HOUR, '')])).toBe('Asia/Shanghai');
+    expect(zoneAfter([zoned(T0, '+08:00'), zoned(T0 + HOUR, 'Mars/Olympus_Mons')])).toBe('+08:00');
+    expect(zoneAfter([zoned(T0, '')])).toBeUndefined();
+  });
+
+  it('is not taken from a redelivered event', () => {
+    const s = emptyState('shop-1', 'u1', catalog.features.size);
+    const [first] = zoned(T0, 'Asia/Shanghai');
+    const [later] = zoned(T0 + HOUR, 'America/New_York');
+    applyEvent(s, first, 'product_viewed', 1, catalog, halfLives);
+    applyEvent(s, later, 'product_viewed', 2, catalog, halfLives);
+    applyEvent(s, first, 'product_viewed', 1, catalog, halfLives); // redelivered: skipped
+    expect(s.timeZone).toBe('America/New_York');
+  });
+
+  it('survives storage, and a state stored before zones existed decodes without one', () => {
+    const s = run([zoned(T0, 'Europe/Berlin')[0]]);
+    const back = decodeState(encodeState(s, catalog.features), catalog.features);
+    expect(back.timeZone).toBe('Europe/Berlin');
+    expect(back.timeZoneAt).toBe(T0);
+    // written by the previous release: no timeZone, timeZoneAt or pendingTierChanges
+    const old = {
+      format: 1,
+      shopId: 'shop-1',
+      userKey: 'u1',
+      short: { at: T0, values: { 'category:phones': 1 } },
+      long: { at: T0, values: { 'category:phones': 1 } },
+      counters: { ...s.counters },
+      skus: {},
+      compared: {},
+      purchased: [],
+      firstEventAt: T0,
+      lastEventAt: T0,
+      lastOrderAt: 0,
+      lastCartAt: 0,
+      lastCheckoutAt: 0,
+      floor: 3,
+      appliedSeqs: [5],
+      recent: ['01KA0000000000000000000000'],
+    };
+    const decoded = decodeState(Buffer.from(JSON.stringify(old)), catalog.features);
+    expect(decoded.timeZone).toBeUndefined();
+    expect(decoded.timeZoneAt).toBeUndefined();
+    expect(decoded.pendingTierChanges).toEqual([]);
+    expect(decoded.floor).toBe(3);
+    expect(valueAt(decoded.long, T0, halfLives.longMs).get(0, f('category:phones'))).toBe(1);
+    // and takes a zone from the next event
+    applyEvent(decoded, zoned(T0 + 1, 'Asia/Shanghai')[0], 'product_viewed', 6, catalog, halfLives);
+    expect(decoded.timeZone).toBe('Asia/Shanghai');
+  });
+});
+
+describe("the processor's own events", () => {
+  it('ignores tier_changed: not applied, not counted, not remembered', () => {
+    const s = run([view('PH-1', T0)]);
+    const before = JSON.stringify(encodeState(s, catalog.features));
+    const e = ev('tier_changed', T0 + 1, { tier: 'repeat', previousTier: 'new', reason: '2 orders' });
+    expect(applyEvent(s, e, 'tier_changed', 7, catalog, halfLives)).toEqual({
+      applied: false,
+      ignored: true,
+    });
+    expect(JSON.stringify(encodeState(s, catalog.features))).toBe(before);
+  });
+});

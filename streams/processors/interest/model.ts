@@ -14,6 +14,12 @@
 // recognised and skipped, even when two instances apply one user's events out of order. The floor
 // rises to the partition consumer's ack floor, since a message is acked only once its effect is
 // stored (advanceFloor), so `appliedSeqs` stays small.
+//
+// Time zone: the zone of the latest event (by event time) that carries a usable one, so a replay or a
+// late event gives the same zone as live processing; events without a zone leave it as it is.
+//
+// Tier changes (tier-changes.ts) wait in `pendingTierChanges` until the message that caused them is
+// acked: a redelivered message is skipped here, but its tier change is published again (same id).
 import { Matrix } from 'ml-matrix';
 import type { Catalog, SparseVector } from '../../../catalog/types';
 import {
@@ -23,7 +29,9 @@ import {
   type EventType,
   type Product,
 } from '../../../schemas/events';
+import { isKnownTimeZone } from '../../producer/time-zone';
 import { userKey } from '../../topology';
+import type { Tier } from './tags';
 import { EVENT_WEIGHTS, MAX_QUANTITY_WEIGHT } from './weights';
 
 export interface HalfLives {
@@ -85,6 +93,26 @@ export interface ProfileState {
   appliedSeqs: number[];
   /** Ids of the last MAX_RECENT events applied. */
   recent: string[];
+  /** The user's latest usable time zone, by event time; undefined until an event carries one. */
+  timeZone?: string;
+  /** Event time of the event `timeZone` came from. */
+  timeZoneAt?: number;
+  /** Tier changes whose causing message may not be acked yet (kept until the ack floor passes it). */
+  pendingTierChanges: TierChange[];
+}
+
+/** A user's value tier changed when one event was applied: what the tier_changed event says. */
+export interface TierChange {
+  /** Stream sequence of the causing message (0 when unknown). */
+  seq: number;
+  causeEventId: string;
+  /** The causing event's time: the tier_changed event's occurred_at. */
+  occurredAt: number;
+  userId: string;
+  anonymousId: string;
+  previousTier: Tier;
+  tier: Tier;
+  reason: string;
 }
 
 export const MAX_SKUS = 50;
@@ -127,6 +155,7 @@ export function emptyState(shopId: string, key: string, features: number): Profi
     floor: 0,
     appliedSeqs: [],
     recent: [],
+    pendingTierChanges: [],
   };
 }
 
@@ -138,6 +167,8 @@ export function advanceFloor(s: ProfileState, ackFloor: number): void {
   if (ackFloor <= s.floor) return;
   s.floor = ackFloor;
   s.appliedSeqs = s.appliedSeqs.filter((q) => q > ackFloor);
+  // acked, so its tier change was published (the processor publishes before it acks)
+  s.pendingTierChanges = s.pendingTierChanges.filter((c) => c.seq > ackFloor);
 }
 
 export function isApplied(s: ProfileState, seq: number, eventId: string): boolean {
@@ -229,8 +260,26 @@ function remember<T>(list: T[], item: T, max: number): void {
 }
 
 export interface Applied {
-  /** false: already applied (redelivery or duplicate), nothing changed */
+  /** false: already applied (redelivery or duplicate), or ignored; nothing changed */
   applied: boolean;
+  /** true: an event type the model never applies (see IGNORED_EVENT_TYPES) */
+  ignored?: boolean;
+}
+
+/**
+ * Events the interest model does not apply at all: tier_changed is the processor's own output (it
+ * lands on the stream the processor reads), so applying it would count it as user activity.
+ */
+export const IGNORED_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['tier_changed']);
+
+/** Keeps the zone of the latest event by event time; on a tie, the greater name (order independent). */
+function noteTimeZone(s: ProfileState, zone: string | null | undefined, t: number): void {
+  if (!zone || !isKnownTimeZone(zone)) return; // validated upstream; an unusable one never replaces a good one
+  const at = s.timeZoneAt;
+  if (at === undefined || t > at || (t === at && zone > (s.timeZone ?? ''))) {
+    s.timeZone = zone;
+    s.timeZoneAt = t;
+  }
 }
 
 /**
@@ -245,6 +294,7 @@ export function applyEvent(
   catalog: Catalog,
   halfLives: HalfLives,
 ): Applied {
+  if (IGNORED_EVENT_TYPES.has(type)) return { applied: false, ignored: true };
   if (isApplied(s, seq, e.eventId)) return { applied: false };
   const t = e.occurredAt;
   const c = s.counters;
@@ -340,6 +390,7 @@ export function applyEvent(
   }
 
   c.events++;
+  noteTimeZone(s, e.timeZone, t);
   s.firstEventAt = s.firstEventAt === 0 ? t : Math.min(s.firstEventAt, t);
   s.lastEventAt = Math.max(s.lastEventAt, t);
   if (seq > s.floor) s.appliedSeqs.push(seq);

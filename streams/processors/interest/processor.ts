@@ -7,24 +7,38 @@
 // partition (a hand-over, or on purpose) are safe too: JetStream splits its messages between them, a
 // write that loses the compare-and-set reloads the user's state and re-applies the batch's events for
 // that user, and the per-user watermark (model.ts) skips what the other instance already applied.
+//
+// Tier changes (tier-changes.ts): an event that moves its user to another value tier is recorded in
+// the state with the write, then published as a tier_changed event (awaiting JetStream's ack) before
+// the batch is acked. A message redelivered after the write is skipped by the watermark, but the tier
+// change it caused is published again with the same event id (dropped as a duplicate). Only the
+// instance handling the causing message publishes it, so a lost compare-and-set that re-applies the
+// events of another instance publishes nothing twice. tier_changed events come back on this
+// processor's own consumers: they are acked and ignored (model.ts IGNORED_EVENT_TYPES).
 import type { Consumer, JsMsg, NatsConnection } from 'nats';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
 import { decodeEnvelope } from '../../../schemas/codec';
-import type { Envelope, EventType } from '../../../schemas/events';
+import type { Envelope, EnvelopeInit, EventType } from '../../../schemas/events';
+import { createProducer } from '../../producer/producer';
 import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
-import { advanceFloor, applyEvent, type HalfLives } from './model';
+import { advanceFloor, IGNORED_EVENT_TYPES, type HalfLives, type TierChange } from './model';
 import { ProfileStore, type Loaded } from './store';
+import { applyAndTrackTier, INTEREST_PRODUCER_ID, tierChangedEnvelope, tierChangesFor } from './tier-changes';
 
 export interface InterestStats {
   batches: number;
   applied: number;
   skippedDuplicates: number;
   undecodable: number;
+  /** Events the model does not apply (tier_changed, our own output), acked and skipped. */
+  ignored: number;
   writes: number;
   conflicts: number;
+  /** tier_changed publishes, including again for a redelivered causing message. */
+  tierChangesPublished: number;
 }
 
 export interface InterestProcessor {
@@ -59,6 +73,11 @@ export async function createInterestProcessor(deps: {
   /** Defaults to config.interest.partitions. */
   partitions?: number[];
   metrics?: Metrics;
+  /**
+   * Publishes a tier_changed event and resolves once JetStream acked it (Nats-Msg-Id = event_id).
+   * Default: a producer on `nc`. Tests wrap it to fail around the publish.
+   */
+  publish?: (envelope: EnvelopeInit) => Promise<unknown>;
 }): Promise<InterestProcessor> {
   const metrics = deps.metrics;
   const { nc, config, catalog, logger } = deps;
@@ -70,6 +89,15 @@ export async function createInterestProcessor(deps: {
   });
   const js = nc.jetstream();
   const store = new ProfileStore(await js.views.kv(n.profilesBucket, { bindOnly: true }), catalog.features);
+  const producer = deps.publish
+    ? undefined
+    : await createProducer({
+        nats: config.nats,
+        shopId: '',
+        producerId: INTEREST_PRODUCER_ID,
+        connection: nc,
+      });
+  const publish = deps.publish ?? ((envelope: EnvelopeInit) => producer!.publish(envelope));
   const halfLives: HalfLives = {
     shortMs: config.interest.shortHalfLifeMs,
     longMs: config.interest.longHalfLifeMs,
@@ -79,8 +107,10 @@ export async function createInterestProcessor(deps: {
     applied: 0,
     skippedDuplicates: 0,
     undecodable: 0,
+    ignored: 0,
     writes: 0,
     conflicts: 0,
+    tierChangesPublished: 0,
   };
   let changed = new Map<string, Loaded>();
   let stopping = false;
@@ -89,13 +119,24 @@ export async function createInterestProcessor(deps: {
   /** How many of the items changed the state (the others were applied before). */
   function applyAll(loaded: Loaded, items: Item[]): number {
     let applied = 0;
-    for (const it of items)
-      if (applyEvent(loaded.state, it.e, it.type, it.m.seq, catalog, halfLives).applied) applied++;
+    for (const it of items) {
+      const r = applyAndTrackTier(loaded.state, it.e, it.type, it.m.seq, catalog, halfLives, config.tiers);
+      if (r.applied) applied++;
+    }
     return applied;
   }
 
-  /** Applies one user's events of a batch and writes the state, retrying on a lost compare-and-set. */
-  async function applyUser(shopId: string, key: string, items: Item[], ackFloor: number): Promise<void> {
+  /**
+   * Applies one user's events of a batch and writes the state, retrying on a lost compare-and-set.
+   * Returns the tier changes these messages caused (now, or when they were applied before a crash).
+   */
+  async function applyUser(
+    shopId: string,
+    key: string,
+    items: Item[],
+    ackFloor: number,
+  ): Promise<TierChange[]> {
+    const seqs = new Set(items.map((it) => it.m.seq));
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const loaded = await store.load(shopId, key);
       advanceFloor(loaded.state, ackFloor);
@@ -103,7 +144,7 @@ export async function createInterestProcessor(deps: {
       if (applied === 0) {
         stats.skippedDuplicates += items.length; // applied before: by us before a crash, or another instance
         metrics?.interestEvents.inc({ result: 'duplicate' }, items.length);
-        return;
+        return tierChangesFor(loaded.state, seqs);
       }
       const revision = await store.save(loaded);
       if (revision !== undefined) {
@@ -115,7 +156,7 @@ export async function createInterestProcessor(deps: {
           metrics?.interestEvents.inc({ result: 'duplicate' }, items.length - applied);
         metrics?.interestWrites.inc({ result: 'ok' });
         changed.set(`${shopId}\u0000${key}`, { state: loaded.state, revision });
-        return;
+        return tierChangesFor(loaded.state, seqs);
       }
       stats.conflicts++;
       metrics?.interestWrites.inc({ result: 'conflict' });
@@ -136,6 +177,11 @@ export async function createInterestProcessor(deps: {
         metrics?.interestEvents.inc({ result: 'undecodable' });
         continue;
       }
+      if (IGNORED_EVENT_TYPES.has(d.type)) {
+        stats.ignored++; // our own tier_changed coming back: acked with the batch, never applied
+        metrics?.interestEvents.inc({ result: 'ignored' });
+        continue;
+      }
       const key = userKey(d.envelope);
       const id = `${d.envelope.shopId}\u0000${key}`;
       let u = byUser.get(id);
@@ -145,10 +191,17 @@ export async function createInterestProcessor(deps: {
     const users = [...byUser.values()];
     for (let i = 0; i < users.length; i += WRITE_CONCURRENCY) {
       await Promise.all(
-        users.slice(i, i + WRITE_CONCURRENCY).map((u) => applyUser(u.shopId, u.key, u.items, ackFloor)),
+        users.slice(i, i + WRITE_CONCURRENCY).map(async (u) => {
+          const changes = await applyUser(u.shopId, u.key, u.items, ackFloor);
+          // one user's changes in order; each acked by JetStream before the next, and before our ack
+          for (const c of changes) {
+            await publish(tierChangedEnvelope(u.shopId, c));
+            stats.tierChangesPublished++;
+          }
+        }),
       );
     }
-    for (const m of msgs) m.ack(); // after every state of the batch is durable
+    for (const m of msgs) m.ack(); // after every state of the batch is durable and its tier changes published
     stats.batches++;
     metrics?.interestBatchSeconds.observe((performance.now() - started) / 1000);
   }
@@ -194,6 +247,7 @@ export async function createInterestProcessor(deps: {
       stopping = true;
       for (const f of fetches) f.stop();
       await loop;
+      await producer?.close(); // flushes; the connection is the caller's
     },
     stats: () => ({ ...stats }),
     takeChanged(): Map<string, Loaded> {

@@ -1,6 +1,10 @@
 // A profile state as stored in the KV bucket: JSON with vectors keyed by feature name, so stored
 // state survives a catalog change (features not in the current catalog are dropped on load, new
 // ones start at zero).
+//
+// Fields added since format 1 was first written are optional on disk and get their default on load,
+// so states stored before them still decode: timeZone / timeZoneAt (absent: undefined, no zone known
+// yet) and pendingTierChanges (absent: none).
 import { Matrix } from 'ml-matrix';
 import type { FeatureSpace } from '../../../catalog/types';
 import type { DecayedVector, ProfileState } from './model';
@@ -12,10 +16,11 @@ interface StoredVector {
   values: Record<string, number>;
 }
 
-type Stored = Omit<ProfileState, 'short' | 'long'> & {
+type Stored = Omit<ProfileState, 'short' | 'long' | 'pendingTierChanges'> & {
   format: number;
   short: StoredVector;
   long: StoredVector;
+  pendingTierChanges?: ProfileState['pendingTierChanges'];
 };
 
 function storeVector(v: DecayedVector, features: FeatureSpace): StoredVector {
@@ -54,6 +59,11 @@ export function decodeState(bytes: Uint8Array, features: FeatureSpace): ProfileS
   const stored = JSON.parse(Buffer.from(bytes).toString('utf8')) as Stored;
   if (stored.format !== FORMAT)
     throw new StateFormatError(`profile state format ${stored.format} is not ${FORMAT}`);
-  const { format: _format, short, long, ...rest } = stored;
-  return { ...rest, short: loadVector(short, features), long: loadVector(long, features) };
+  const { format: _format, short, long, pendingTierChanges, ...rest } = stored;
+  return {
+    ...rest,
+    short: loadVector(short, features),
+    long: loadVector(long, features),
+    pendingTierChanges: pendingTierChanges ?? [],
+  };
 }

@@ -1,7 +1,7 @@
 // Behaviour tags and value tiers, derived from a profile state at a time `now`. Pure; every tag
 // says why, so marketers (and the coupon and recovery flows that read them) can trust it.
 import type { Config } from '../../../infra/config';
-import type { ProfileState } from './model';
+import type { Counters, ProfileState } from './model';
 
 export type Tag = 'price_sensitive' | 'style_hesitant' | 'high_intent' | 'churn_risk';
 export type Tier = 'new' | 'repeat' | 'high_value';
@@ -69,16 +69,26 @@ export function segment(s: ProfileState, now: number, cfg: Config['tiers']): Seg
     });
   }
 
+  const { tier, reason: tierReason } = tierOf(c, cfg);
+  return { tags, tier, tierReason };
+}
+
+/**
+ * The value tier and why. Depends only on the order and refund counters (sums, whatever the order
+ * of events), never on the clock: the same events give the same tier, live or replayed.
+ */
+export function tierOf(c: Counters, cfg: Config['tiers']): { tier: Tier; reason: string } {
   const netSpend = c.spendMinor - c.refundedMinor;
   const netOrders = Math.max(0, c.orders - c.refunds);
-  let tier: Tier = 'new';
-  let tierReason = netOrders === 0 ? 'no orders yet' : `${netOrders} order(s), below ${cfg.repeatOrders}`;
   if (netOrders >= cfg.highValueOrders || netSpend >= cfg.highValueSpendMinor) {
-    tier = 'high_value';
-    tierReason = `${netOrders} orders, ${(netSpend / 100).toFixed(2)} spent (thresholds: ${cfg.highValueOrders} orders or ${(cfg.highValueSpendMinor / 100).toFixed(2)})`;
-  } else if (netOrders >= cfg.repeatOrders) {
-    tier = 'repeat';
-    tierReason = `${netOrders} orders`;
+    return {
+      tier: 'high_value',
+      reason: `${netOrders} orders, ${(netSpend / 100).toFixed(2)} spent (thresholds: ${cfg.highValueOrders} orders or ${(cfg.highValueSpendMinor / 100).toFixed(2)})`,
+    };
   }
-  return { tags, tier, tierReason };
+  if (netOrders >= cfg.repeatOrders) return { tier: 'repeat', reason: `${netOrders} orders` };
+  return {
+    tier: 'new',
+    reason: netOrders === 0 ? 'no orders yet' : `${netOrders} order(s), below ${cfg.repeatOrders}`,
+  };
 }
