@@ -77,6 +77,15 @@ const ASSISTANT_LINES: Record<Lang, string> = {
   zh: '好的,我帮您看看,这是为您找到的商品。',
 };
 
+/**
+ * A simulated user's time zone, on every event they send: mostly Asia/Shanghai, some New York and
+ * Berlin, a few as a fixed offset. From the index, not the random stream, so journeys stay as seeded.
+ */
+export function simTimeZone(index: number): string {
+  const r = (index * 61) % 100; // 61 is prime to 100: every 100 users cover 0..99 once
+  return r < 70 ? 'Asia/Shanghai' : r < 85 ? 'America/New_York' : r < 95 ? 'Europe/Berlin' : '+08:00';
+}
+
 function asProduct(p: CatalogProduct, quantity = 1): Product {
   return {
     sku: p.sku,
@@ -106,11 +115,12 @@ export function planUser(
   const lang = (): Lang => (language === 'mixed' ? (rnd() < 0.5 ? 'en' : 'zh') : language);
   const channel = pick(rnd, CHANNELS);
   const sessionId = `s-${userId}-1`;
+  const timeZone = simTimeZone(index);
   let t = t0 + Math.floor(rnd() * 3_600_000);
   const events: PlannedEvent[] = [];
   const push = <T extends EventType>(type: T, properties: PayloadMap[T]): void => {
     t += intBetween(rnd, 3, 90) * 1000;
-    events.push({ type, input: { userId, sessionId, channel, occurredAt: t, properties } });
+    events.push({ type, input: { userId, sessionId, channel, occurredAt: t, timeZone, properties } });
   };
 
   const inCategory = productsIn(catalog, preferredCategory);
@@ -526,6 +536,7 @@ export function planShopper(
 ): SimShopper {
   const rnd = mulberry32(seed * 7_919 + index * 104_729 + 17);
   const userId = `s${String(index).padStart(6, '0')}`;
+  const timeZone = simTimeZone(index);
   const preferredCategory = pick(rnd, catalog.categories);
   const preferredAttribute = pick(rnd, preferenceAttributes(catalog, preferredCategory));
   const r = rnd();
@@ -560,7 +571,7 @@ export function planShopper(
     const cartId = `c-${userId}-${s + 1}`;
     const push = <T extends EventType>(type: T, properties: PayloadMap[T]): void => {
       t += intBetween(rnd, 3, 90) * 1000;
-      events.push({ type, input: { userId, sessionId, channel, occurredAt: t, properties } });
+      events.push({ type, input: { userId, sessionId, channel, occurredAt: t, timeZone, properties } });
     };
 
     // what the session is about

@@ -23,6 +23,7 @@ import { startRecommendService } from './processors/recommend/service';
 import {
   createCartTriggerProcessor,
   tierFromProfiles,
+  timeZoneFromProfiles,
   type CartTriggerProcessor,
 } from './triggers/cart-triggers';
 import {
@@ -201,6 +202,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             config,
             logger: logger.child({ component: 'triggers' }),
             tierOf: tierFromProfiles(proc.store, config.tiers),
+            timeZoneOf: timeZoneFromProfiles(proc.store),
             ...(config.temporal.demoFlowWindows ? { flowFor: () => cartRecoveryDemo } : {}),
           });
           triggers.run().catch((err: Error) => {

@@ -33,6 +33,7 @@ import {
 import type { Flow, Tier } from '../../workflows/dsl';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
 import { segment } from '../processors/interest/tags';
+import { isKnownTimeZone } from '../producer/time-zone';
 import type { ProfileStore } from '../processors/interest/store';
 import { names, userKey } from '../topology';
 
@@ -150,6 +151,17 @@ export function cartTriggerConsumerConfig(cfg: Config, name = CART_TRIGGER_CONSU
 export function tierFromProfiles(store: ProfileStore, tiers: Config['tiers']) {
   return async (shopId: string, user: string): Promise<Tier> =>
     segment((await store.load(shopId, user)).state, Date.now(), tiers).tier;
+}
+
+/**
+ * A timeZoneOf backed by the interest processor's profiles: the user's latest time zone (by event
+ * time), or 'UTC' when none is known or the stored one is not usable.
+ */
+export function timeZoneFromProfiles(store: ProfileStore) {
+  return async (shopId: string, user: string): Promise<string> => {
+    const zone = (await store.load(shopId, user)).state.timeZone;
+    return zone && isKnownTimeZone(zone) ? zone : 'UTC';
+  };
 }
 
 export interface CartTriggerStats {
