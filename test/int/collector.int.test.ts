@@ -168,10 +168,12 @@ async function postEvents(
 
 async function countShop(): Promise<{ rows: number; final: number; unique: number }> {
   const db = config.clickhouse.database;
+  const mine = `shop_id = {shop:String} AND producer_id != 'interest-processor'`;
   const [r] = await sql.query<{ rows: string | number; final: string | number; unique: string | number }>(
-    `SELECT (SELECT count() FROM ${db}.events WHERE shop_id = {shop:String}) AS rows,
-            (SELECT count() FROM ${db}.events FINAL WHERE shop_id = {shop:String}) AS final,
-            (SELECT uniqExact(event_id) FROM ${db}.events WHERE shop_id = {shop:String}) AS unique`,
+    // the collector's events only (the interest processor adds tier_changed events of its own)
+    `SELECT (SELECT count() FROM ${db}.events WHERE ${mine}) AS rows,
+            (SELECT count() FROM ${db}.events FINAL WHERE ${mine}) AS final,
+            (SELECT uniqExact(event_id) FROM ${db}.events WHERE ${mine}) AS unique`,
     { shop: SHOP },
   );
   return { rows: Number(r!.rows), final: Number(r!.final), unique: Number(r!.unique) };
@@ -283,7 +285,8 @@ describe('a batch of 100 events, 3 of them invalid', () => {
     expect(await countShop()).toEqual({ rows: 97, final: 97, unique: 97 });
 
     const stored = await sql.query<{ event_id: string; event_type: string }>(
-      `SELECT event_id, event_type FROM ${config.clickhouse.database}.events FINAL WHERE shop_id = {shop:String}`,
+      `SELECT event_id, event_type FROM ${config.clickhouse.database}.events FINAL
+       WHERE shop_id = {shop:String} AND producer_id != 'interest-processor'`,
       { shop: SHOP },
     );
     const accepted = first.body.results.filter((r) => r.status === 'accepted').map((r) => r.event_id);

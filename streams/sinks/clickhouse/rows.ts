@@ -24,6 +24,7 @@ export interface EventRow {
   occurred_at: string;
   sequence: number;
   producer_id: string;
+  time_zone: string;
   sku: string;
   product_id: string;
   category: string;
@@ -95,6 +96,7 @@ export function toEventRow(e: Envelope, type: EventType, streamSeq: number): Eve
     occurred_at: toClickHouseTime(e.occurredAt),
     sequence: e.sequence,
     producer_id: e.producerId,
+    time_zone: e.timeZone,
     sku: str(product.sku),
     product_id: str(product.productId),
     category: str(product.category) || str(p['category']),
