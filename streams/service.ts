@@ -35,6 +35,11 @@ import {
 } from './triggers/escalation-triggers';
 import { canConnect } from '../infra/stack/processes';
 import { cartRecoveryDemo } from '../workflows/flows/cart-recovery-demo';
+import { tierCoupons } from '../workflows/flows/tier-coupons';
+import { tierCouponsDemo } from '../workflows/flows/tier-coupons-demo';
+import { createKvCouponLedger } from '../activities/kv-coupon-ledger';
+import { flowEventPublisher } from '../activities/nats-publish';
+import { createCouponTriggerProcessor, type CouponTriggerProcessor } from './triggers/coupon-triggers';
 
 export interface ServiceOptions {
   config: Config;
@@ -135,6 +140,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     let interest: InterestProcessor | undefined;
     let cartTriggers: CartTriggerProcessor | undefined;
     let chatTriggers: ChatTriggerProcessor | undefined;
+    let couponTriggers: CouponTriggerProcessor | undefined;
     if (opts.interest !== false) {
       const catalog = loadCatalog(config.interest.catalogFile || undefined);
       const halfLives = { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs };
@@ -237,6 +243,35 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           closers.push({ name: 'chat-triggers', close: () => chat.stop() });
           chatTriggers = chat;
           logger.info(deadlines, 'chat triggers running');
+          // tier changes to the tier coupon flows; orders with a code to redemptions in the ledger
+          const js = nc.jetstream();
+          const flowEvents = await createProducer({
+            nats: config.nats,
+            shopId: 'shopstream',
+            producerId: 'coupon-triggers',
+            connection: nc,
+          });
+          closers.push({ name: 'coupon-events', close: () => flowEvents.close() });
+          const tierFlows = config.temporal.demoFlowWindows ? [tierCouponsDemo] : [tierCoupons];
+          const coupons = await createCouponTriggerProcessor({
+            nc,
+            client,
+            config,
+            logger: logger.child({ component: 'coupon-triggers' }),
+            ledger: createKvCouponLedger(
+              await js.views.kv(names(config.nats.prefix).couponsBucket, { bindOnly: true }),
+            ),
+            publish: flowEventPublisher(flowEvents),
+            flows: tierFlows,
+            timeZoneOf: timeZoneFromProfiles(proc.store),
+          });
+          coupons.run().catch((err: Error) => {
+            logger.error({ err: err.message }, 'coupon triggers stopped on an error');
+            failWith(err);
+          });
+          closers.push({ name: 'coupon-triggers', close: () => coupons.stop() });
+          couponTriggers = coupons;
+          logger.info({ flows: tierFlows.map((f) => f.name) }, 'coupon triggers running');
         }
       }
       const recommender = await startRecommendService({
@@ -289,6 +324,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         interest: interest?.stats(),
         triggers: cartTriggers?.stats(),
         chatTriggers: chatTriggers?.stats(),
+        couponTriggers: couponTriggers?.stats(),
       }),
     });
     await admin.listen({ host: config.admin.host, port: config.admin.port });
