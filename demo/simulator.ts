@@ -217,7 +217,7 @@ export function planUser(
     const input = { ...events[events.length - 1]!.input, occurredAt: t, properties } as TrackInput<T>;
     events.push({ type, input, ...(afterMs !== undefined ? { afterMs } : {}) });
   };
-  let handedOff: { conversationId: string; lang: Lang; turns: number } | undefined;
+  let handedOff: { handoff: PayloadMap['handoff_requested']; lang: Lang } | undefined;
   if (rnd() < 0.15) {
     const conversationId = `conv-${userId}-1${cartTag}`;
     let intent = '';
@@ -238,12 +238,11 @@ export function planUser(
       });
       turns = turn * 2 + 2;
     }
-    // 15% of conversations end with a handoff to a human; the desk answers at the end of the visit
+    // 15% of conversations end with a handoff to a human (sent at the end of the visit, below)
     if (deskRnd() < 0.15) {
       const reason = pick(deskRnd, HANDOFF_REASONS);
       const confidence = reason === 'low_confidence' ? 0.2 + deskRnd() * 0.3 : 0.6 + deskRnd() * 0.35;
-      pushDesk('handoff_requested', { conversationId, reason, confidence, intent, turnIndex: turns });
-      handedOff = { conversationId, lang: l, turns: turns + 1 };
+      handedOff = { handoff: { conversationId, reason, confidence, intent, turnIndex: turns }, lang: l };
     }
   }
 
@@ -261,11 +260,15 @@ export function planUser(
     }
   }
   if (handedOff) {
-    // in real time (afterMs), seconds apart: an agent accepts (85%) 1-9 s after the handoff, answers,
-    // and the conversation is resolved (80%) or the user leaves; some never get an agent and leave
-    const { conversationId, lang: l } = handedOff;
-    let turnIndex = handedOff.turns;
+    // In real time (afterMs), seconds apart, after the visit (so no cart event waits for the desk):
+    // the handoff 8-15 s after the visit (the demo's burst of new cart flows has passed by then), an
+    // agent accepts (85%) 1-9 s later, answers, and the conversation is resolved (80%) or the user
+    // leaves; some never get an agent and leave.
+    const { handoff, lang: l } = handedOff;
+    const conversationId = handoff.conversationId!;
+    let turnIndex = (handoff.turnIndex ?? 0) + 1;
     const secs = (lo: number, hi: number): number => intBetween(deskRnd, lo, hi) * 1000;
+    pushDesk('handoff_requested', handoff, secs(8, 15));
     if (deskRnd() < 0.85) {
       const agentId = `agent-${intBetween(deskRnd, 1, 4)}`;
       const agentTurn = (text: string, afterMs: number): void =>
