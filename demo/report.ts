@@ -9,6 +9,8 @@ export interface Report {
   orders: number;
   revenueMinor: number;
   abandonedCarts: number;
+  /** Chat escalations; none when there was no handoff. */
+  escalations: EscalationReport;
 }
 
 export interface ReportScope {
@@ -56,6 +58,7 @@ export async function buildReport(sql: Sql, scope: ReportScope): Promise<Report>
     orders: Number(o?.orders ?? 0),
     revenueMinor: Number(o?.revenue ?? 0),
     abandonedCarts: Number(o?.abandoned ?? 0),
+    escalations: await buildEscalationReport(sql, scope),
   };
 }
 
@@ -88,6 +91,10 @@ export function formatReport(r: Report): string {
   lines.push(
     `Orders: ${r.orders}   revenue: ${(r.revenueMinor / 100).toFixed(2)} USD   abandoned carts: ${r.abandonedCarts}`,
   );
+  if (r.escalations.handoffs.length > 0) {
+    lines.push('');
+    lines.push(formatEscalationReport(r.escalations));
+  }
   return lines.join('\n');
 }
 
@@ -275,5 +282,103 @@ export function formatRecoveryReport(
   lines.push(
     `  recovered orders (placed after a reminder for the cart): ${r.recoveredOrders}   revenue ${money(r.recoveredRevenueMinor)}`,
   );
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat escalations: handoffs by reason (the scope's own events), and what the escalation workflows
+// made of those conversations (their events come from the worker's producer, so matched by
+// conversation id): levels reached, the wait for an agent, how they closed.
+
+export interface EscalationReport {
+  handoffs: { reason: string; handoffs: number }[];
+  /** Conversations with at least one conversation_escalated event (level 1: the workflow ran). */
+  escalated: number;
+  /** No agent within the first-response deadline. */
+  level2: number;
+  /** Not resolved within the resolution deadline. */
+  level3: number;
+  assigned: number;
+  waitP50Ms: number;
+  waitP90Ms: number;
+  closed: { reason: string; conversations: number }[];
+}
+
+export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promise<EscalationReport> {
+  const db = scope.database;
+  const params = scope.producerId ? { producer: scope.producerId } : {};
+  const ownEvents = scope.producerId ? 'AND producer_id = {producer:String}' : '';
+  const handedOff = `conversation_id IN (SELECT DISTINCT conversation_id FROM ${db}.events
+    WHERE event_type = 'handoff_requested' AND conversation_id != '' ${ownEvents})`;
+  const handoffs = await sql.query<{ reason: string; n: number | string }>(
+    `SELECT JSONExtractString(properties, 'reason') AS reason, count() AS n FROM ${db}.events FINAL
+     WHERE event_type = 'handoff_requested' ${ownEvents} GROUP BY reason ORDER BY n DESC, reason`,
+    params,
+  );
+  const [levels] = await sql.query<{ escalated: number | string; l2: number | string; l3: number | string }>(
+    `SELECT uniqExact(conversation_id) AS escalated, uniqExactIf(conversation_id, level >= 2) AS l2,
+            uniqExactIf(conversation_id, level >= 3) AS l3
+     FROM (SELECT conversation_id, JSONExtractUInt(properties, 'level') AS level FROM ${db}.events FINAL
+           WHERE event_type = 'conversation_escalated' AND ${handedOff})`,
+    params,
+  );
+  const [waits] = await sql.query<{ assigned: number | string; p50: number | string; p90: number | string }>(
+    `SELECT count() AS assigned, if(count() = 0, 0, quantileExact(0.5)(w)) AS p50,
+            if(count() = 0, 0, quantileExact(0.9)(w)) AS p90
+     FROM (SELECT JSONExtractInt(properties, 'wait_ms') AS w FROM ${db}.events FINAL
+           WHERE event_type = 'agent_assigned' AND ${handedOff})`,
+    params,
+  );
+  const closed = await sql.query<{ reason: string; n: number | string }>(
+    `SELECT JSONExtractString(properties, 'reason') AS reason, uniqExact(conversation_id) AS n
+     FROM ${db}.events FINAL WHERE event_type = 'conversation_closed' AND ${handedOff}
+     GROUP BY reason ORDER BY n DESC, reason`,
+    params,
+  );
+  return {
+    handoffs: handoffs.map((r) => ({ reason: r.reason || '(none)', handoffs: Number(r.n) })),
+    escalated: Number(levels?.escalated ?? 0),
+    level2: Number(levels?.l2 ?? 0),
+    level3: Number(levels?.l3 ?? 0),
+    assigned: Number(waits?.assigned ?? 0),
+    waitP50Ms: Number(waits?.p50 ?? 0),
+    waitP90Ms: Number(waits?.p90 ?? 0),
+    closed: closed.map((r) => ({ reason: r.reason || '(none)', conversations: Number(r.n) })),
+  };
+}
+
+export function formatEscalationReport(r: EscalationReport): string {
+  const row = (label: string, n: number, extra = ''): string =>
+    `  ${label.padEnd(38)} ${String(n).padStart(6)}${extra}`;
+  const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  const lines = ['Chat escalations (handoffs to human agents, Temporal escalation flows)'];
+  lines.push(
+    row(
+      'handoffs',
+      r.handoffs.reduce((s, x) => s + x.handoffs, 0),
+    ),
+  );
+  for (const h of r.handoffs) lines.push(row(`  ${h.reason}`, h.handoffs));
+  lines.push(row('escalation flows run', r.escalated));
+  lines.push(row('reached level 2 (no agent in time)', r.level2, `   ${pct(r.level2, r.escalated)}`));
+  lines.push(row('reached level 3 (not resolved in time)', r.level3, `   ${pct(r.level3, r.escalated)}`));
+  lines.push(
+    row(
+      'agent assigned',
+      r.assigned,
+      r.assigned > 0 ? `   wait p50 ${secs(r.waitP50Ms)}, p90 ${secs(r.waitP90Ms)}` : '',
+    ),
+  );
+  const closed = (reason: string): number => r.closed.find((c) => c.reason === reason)?.conversations ?? 0;
+  lines.push(row('resolved', closed('resolved')));
+  lines.push(row('user left', closed('user_left')));
+  const other = r.closed.filter((c) => c.reason !== 'resolved' && c.reason !== 'user_left');
+  if (other.length > 0)
+    lines.push(
+      row(
+        'closed otherwise',
+        other.reduce((s, c) => s + c.conversations, 0),
+      ),
+    );
   return lines.join('\n');
 }
