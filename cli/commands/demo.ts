@@ -23,6 +23,14 @@ import { connectNats } from '../../streams/nats';
 import { adminUrl } from '../sql';
 import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';
+import { demoCatalog } from '../../demo/catalog';
+import { planHistory } from '../../demo/history';
+import {
+  buildFlowsReport,
+  formatFlowsReport,
+  heldOutOpenCarts,
+  unredeemedCoupons,
+} from '../../demo/flows-report';
 
 const GARBAGE = 3;
 
@@ -39,9 +47,15 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   await ensureServiceRunning(config, say, env);
   await ensureWorkerRunning(config, say, env);
 
-  console.log(`3/5 simulated shop: ${users} users browsing, searching, carting, checking out, chatting`);
-  // this run's own cart ids, so its carts get new recovery flows even with the same seed
+  // this run's own cart and order ids, so its carts get new recovery flows even with the same seed
   const cartTag = `-${Date.now().toString(36)}`;
+  const since = Date.now();
+  const history = await sendHistory(config, { users, seed, tag: cartTag });
+  say(
+    `returning customers: ${history.orders} past orders of ${history.users} users (the last 25 days), so some are repeat or high-value customers`,
+  );
+
+  console.log(`3/5 simulated shop: ${users} users browsing, searching, carting, checking out, chatting`);
   const run = await runSimulatorWithProgress(config, { users, seed, garbage: GARBAGE, cartTag });
   say(
     `sent ${run.sent} events in ${(run.durationMs / 1000).toFixed(1)} s (${Math.round(run.sent / (run.durationMs / 1000))}/s), ${run.failed} failed; plus ${GARBAGE} undecodable messages`,
@@ -61,7 +75,7 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log(
     '5/5 cart recovery: abandoned carts get reminders and coupons, some shoppers come back and buy',
   );
-  const recovery = await recoveryPhase(config, sql, scope, say);
+  const recovery = await recoveryPhase(config, sql, scope, since, say);
 
   const report = await buildReport(sql, scope);
   const nc = await connectNats(config.nats, 'shopstream-demo');
@@ -73,6 +87,8 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log(formatReport(report));
   console.log('');
   console.log(formatRecoveryReport(await buildRecoveryReport(sql, scope), recovery));
+  console.log('');
+  console.log(formatFlowsReport(await buildFlowsReport(sql, config.clickhouse.database, since)));
   console.log('');
   console.log(
     `Dead letters in the stream (kept, with a reason; all runs): ${dlq.total}${
@@ -144,14 +160,19 @@ async function recoveryPhase(
   config: Config,
   sql: Sql,
   scope: Required<ReportScope>,
+  since: number,
   say: (line: string) => void,
 ): Promise<{ orders: number; withCoupon: number }> {
   const started = Date.now();
   const producerId = `${scope.producerId}-back`;
   const producer = await createProducer({ nats: config.nats, shopId: 'demo-shop', producerId });
   const decided = new Map<string, number>(); // cart id -> the step its shopper decided at
+  const decidedOnce = new Set<string>(); // tier coupons and held-out carts: one decision each
+  const catalog = demoCatalog();
   let orders = 0;
   let withCoupon = 0;
+  let tierRedemptions = 0;
+  let heldOutOrders = 0;
   let last = { reminders: -1, withCoupon: 0 };
   let stableSince = Date.now();
   try {
@@ -160,8 +181,54 @@ async function recoveryPhase(
       const now = await reminderProgress(sql, scope);
       if (now.reminders !== last.reminders) stableSince = Date.now();
       last = now;
-      if (now.reminders > 0 && Date.now() - stableSince >= 5000) break;
+      // the demo flow takes about 20 s from a cart's last change: wait at least that, then until
+      // no reminder came for 8 s
+      if (now.reminders > 0 && Date.now() - started > 30_000 && Date.now() - stableSince >= 8000) break;
       if (now.reminders === 0 && Date.now() - started > 60_000) break; // no flows running
+      // tier coupons: 40% of the shoppers use theirs on a new order
+      for (const c of await unredeemedCoupons(sql, scope.database, 'tier-coupons-demo', since)) {
+        if (decidedOnce.has(c.code)) continue;
+        decidedOnce.add(c.code);
+        if (fnv1a(`tier-coupon:${c.code}`) % 100 >= 40) continue;
+        const p = catalog.products[fnv1a(c.code) % catalog.products.length]!;
+        const gross = Math.max(p.priceMinor, c.amountMinor * 2);
+        const quantity = Math.ceil(gross / p.priceMinor);
+        tierRedemptions++;
+        orders++;
+        await producer.track('order_placed', {
+          userId: c.userId,
+          channel: 'app',
+          properties: {
+            orderId: `o-${c.code}`,
+            products: [
+              { sku: p.sku, productId: p.sku, category: p.category, priceMinor: p.priceMinor, quantity },
+            ],
+            totalMinor: p.priceMinor * quantity - c.amountMinor,
+            discountMinor: c.amountMinor,
+            couponCode: c.code,
+            currency: 'USD',
+          },
+        });
+      }
+      // the holdout group gets no reminder; 8% of those shoppers come back on their own
+      for (const c of await heldOutOpenCarts(sql, scope.database, scope.producerId)) {
+        if (decidedOnce.has(c.cartId)) continue;
+        decidedOnce.add(c.cartId);
+        if (fnv1a(`organic:${c.cartId}`) % 100 >= 8) continue;
+        heldOutOrders++;
+        orders++;
+        await producer.track('order_placed', {
+          userId: c.userId,
+          channel: 'app',
+          properties: {
+            orderId: `o-${c.cartId}-back`,
+            cartId: c.cartId,
+            products: c.items,
+            totalMinor: c.totalMinor,
+            currency: 'USD',
+          },
+        });
+      }
       for (const c of await remindedOpenCarts(sql, scope)) {
         const stage = c.step >= 3 ? 3 : 1;
         if ((decided.get(c.cartId) ?? 0) >= stage) continue;
@@ -200,7 +267,36 @@ async function recoveryPhase(
     await sleep(250);
   const settled = await settleReminders(sql, scope, { quietMs: 3000, maxMs: 30_000 });
   say(
-    `${orders} shoppers came back and ordered (${withCoupon} with the coupon); ${settled.reminders} reminders (${settled.withCoupon} with a coupon); flows settled ${((Date.now() - started) / 1000).toFixed(1)} s after the last event`,
+    `${orders} shoppers came back and ordered (${withCoupon} with a cart coupon, ${tierRedemptions} with a tier coupon, ${heldOutOrders} of the holdout group on their own); ${settled.reminders} reminders (${settled.withCoupon} with a coupon); flows settled ${((Date.now() - started) / 1000).toFixed(1)} s after the last event`,
   );
   return { orders, withCoupon };
+}
+
+/** Sends the returning customers' past orders (demo/history.ts) through a producer of their own. */
+async function sendHistory(
+  config: Config,
+  opts: { users: number; seed: number; tag: string },
+): Promise<{ orders: number; users: number }> {
+  const planned = planHistory({ ...opts, now: Date.now() });
+  const producer = await createProducer({
+    nats: config.nats,
+    shopId: 'demo-shop',
+    producerId: `history${opts.tag}`,
+  });
+  try {
+    await Promise.all(
+      planned.map((o) =>
+        producer.track('order_placed', {
+          userId: o.userId,
+          channel: 'web',
+          occurredAt: o.occurredAt,
+          timeZone: o.timeZone,
+          properties: o.properties,
+        }),
+      ),
+    );
+  } finally {
+    await producer.close();
+  }
+  return { orders: planned.length, users: new Set(planned.map((o) => o.userId)).size };
 }

@@ -223,7 +223,11 @@ export async function startTemporalDevServer(opts: TemporalServerOptions): Promi
     '--ui-port',
     String(opts.uiPort),
   ];
+  // WAL with synchronous=NORMAL: what SQLite recommends for a write-heavy store; a crash of the
+  // process loses nothing (a power cut may lose the last transactions), and it is several times
+  // faster than the default rollback journal with a full fsync per transaction
   args.push('--db-filename', opts.dbFile, '--log-level', 'warn');
+  args.push('--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal');
   for (const ns of (opts.namespaces ?? []).filter((n) => n !== 'default')) args.push('--namespace', ns);
 
   const handle = spawnTracked(opts.binary, args, {
