@@ -17,7 +17,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowClient,
 } from '@temporalio/client';
-import { AckPolicy, DeliverPolicy, nanos, type Consumer, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import { decodeEnvelope } from '../../schemas/codec';
@@ -36,6 +36,7 @@ import { segment } from '../processors/interest/tags';
 import { isKnownTimeZone } from '../producer/time-zone';
 import type { ProfileStore } from '../processors/interest/store';
 import { names, userKey } from '../topology';
+import { createTriggerLoop, ensureConsumer } from './runner';
 
 /** The event types the cart triggers consume. */
 export const CART_TRIGGER_TYPES = [
@@ -203,26 +204,6 @@ export interface CartTriggerDeps {
   maxAttempts?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const USER_CONCURRENCY = 32;
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
-  return e?.code === '404' || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
-}
-
-/** Temporal unreachable or overloaded: wait and retry for as long as it takes. */
-function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: number; name?: string; message?: string };
-  return (
-    e?.name === 'ServiceError' ||
-    e?.code === 14 || // UNAVAILABLE
-    e?.code === 4 || // DEADLINE_EXCEEDED
-    e?.code === 8 || // RESOURCE_EXHAUSTED
-    /unavailable|deadline|connect/i.test(e?.message ?? '')
-  );
-}
-
 export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise<CartTriggerProcessor> {
   const { nc, client, config, logger } = deps;
   const n = names(config.nats.prefix);
@@ -230,26 +211,18 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
   const taskQueue = deps.taskQueue ?? config.temporal.taskQueue;
   const batchSize = deps.batchSize ?? 100;
   const maxAttempts = deps.maxAttempts ?? 5;
-  const jsm = await nc.jetstreamManager();
-  try {
-    await jsm.consumers.info(n.eventsStream, consumerName);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await jsm.consumers.add(n.eventsStream, cartTriggerConsumerConfig(config, consumerName));
-  }
-  const js = nc.jetstream();
-  const stats: CartTriggerStats = {
-    events: 0,
+  await ensureConsumer(
+    await nc.jetstreamManager(),
+    n.eventsStream,
+    cartTriggerConsumerConfig(config, consumerName),
+  );
+  const stats: Omit<CartTriggerStats, 'events' | 'retries' | 'failed'> = {
     started: 0,
     signalled: 0,
     endedSkipped: 0,
     noFlow: 0,
     ignored: 0,
-    retries: 0,
-    failed: 0,
   };
-  let stopping = false;
-  const fetches = new Set<{ stop(): void }>();
   const seenRuns = new Set<string>();
 
   async function apply(action: CartAction): Promise<void> {
@@ -305,87 +278,29 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
       stats.noFlow++; // no flow for this cart, or it already ended
     }
   }
-  /** Applies with retries; false if it gave up (the event is then acked and logged). */
-  async function applyWithRetry(action: CartAction, m: JsMsg): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await apply(action);
-        return true;
-      } catch (err) {
-        if (stopping) throw err;
-        const unavailable = isUnavailable(err);
-        if (!unavailable && attempt >= maxAttempts) {
-          stats.failed++;
-          logger.error(
-            { err: (err as Error).message, subject: m.subject, seq: m.seq, action },
-            'cart trigger failed; event skipped',
-          );
-          return false;
-        }
-        stats.retries++;
-        m.working(); // keep JetStream from redelivering while we retry
-        await sleep(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  }
-
-  async function handleBatch(msgs: JsMsg[]): Promise<void> {
-    // one user's events in stream order, users in parallel
-    const byUser = new Map<string, { m: JsMsg; action: CartAction }[]>();
-    for (const m of msgs) {
-      stats.events++;
+  const loop = createTriggerLoop<CartAction>({
+    nc,
+    stream: n.eventsStream,
+    consumer: consumerName,
+    logger,
+    label: 'cart triggers',
+    plan(m) {
       const d = decodeEnvelope(m.data);
-      const action: CartAction = d.ok
-        ? triggerFor(d.envelope, d.type)
-        : { kind: 'none', reason: `undecodable: ${d.reason}` };
-      const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : '';
-      let list = byUser.get(key);
-      if (!list) byUser.set(key, (list = []));
-      list.push({ m, action });
-    }
-    const users = [...byUser.values()];
-    for (let i = 0; i < users.length; i += USER_CONCURRENCY) {
-      await Promise.all(
-        users.slice(i, i + USER_CONCURRENCY).map(async (items) => {
-          for (const { m, action } of items) {
-            await applyWithRetry(action, m);
-            m.ack(); // after Temporal accepted the call (or it was skipped on purpose)
-          }
-        }),
-      );
-    }
-  }
-
-  async function loop(): Promise<void> {
-    const consumer: Consumer = await js.consumers.get(n.eventsStream, consumerName);
-    while (!stopping) {
-      const msgs: JsMsg[] = [];
-      try {
-        const batch = await consumer.fetch({ max_messages: batchSize, expires: 1000 });
-        fetches.add(batch);
-        try {
-          for await (const m of batch) msgs.push(m);
-        } finally {
-          fetches.delete(batch);
-        }
-        if (msgs.length > 0) await handleBatch(msgs);
-      } catch (err) {
-        if (stopping) break;
-        // what was not acked is redelivered after ack_wait; the calls are idempotent
-        logger.error({ err: (err as Error).message, messages: msgs.length }, 'cart trigger batch failed');
-        await sleep(1000);
-      }
-    }
-  }
-
-  let running: Promise<void> | undefined;
-  return {
-    run: () => (running ??= loop()),
-    async stop(): Promise<void> {
-      stopping = true;
-      for (const f of fetches) f.stop();
-      await running;
+      if (!d.ok) return { user: '', action: { kind: 'none', reason: `undecodable: ${d.reason}` } };
+      return {
+        user: `${d.envelope.shopId}\u0000${userKey(d.envelope)}`,
+        action: triggerFor(d.envelope, d.type),
+      };
     },
-    stats: () => ({ ...stats }),
+    apply,
+    describe: (a) => (a.kind === 'none' ? { kind: a.kind } : { kind: a.kind, workflowId: a.workflowId }),
+    batchSize,
+    maxAttempts,
+  });
+
+  return {
+    run: () => loop.run(),
+    stop: () => loop.stop(),
+    stats: () => ({ ...stats, ...loop.counters() }),
   };
 }
