@@ -11,6 +11,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -48,6 +49,8 @@ export const escalationWorkflowId = (shopId: string, conversationId: string): st
 
 export interface AgentAcceptedSignal {
   agentId: string;
+  /** When the agent accepted (the desk event's time), epoch ms; default: when the signal is handled. */
+  at?: number;
 }
 export interface MessageSentSignal {
   from: 'agent' | 'user';
@@ -56,6 +59,8 @@ export interface MessageSentSignal {
 }
 export interface ResolvedSignal {
   agentId?: string;
+  /** When it was resolved (the desk event's time), epoch ms; default: when the signal is handled. */
+  at?: number;
 }
 
 /** The first acceptance assigns the conversation; later ones are recorded and ignored. */
@@ -125,6 +130,11 @@ export interface EscalationInput {
   profileSummary?: ProfileSummary;
   transcript?: TranscriptTurn[];
   suggestedReplies?: string[];
+  /**
+   * When the handoff was requested (its event time), epoch ms: the SLA clocks start there, not when
+   * a worker first runs the workflow. Default: the workflow's start. Never later than the start.
+   */
+  requestedAt?: number;
 }
 
 export interface EscalationResult extends EscalationSla {
@@ -163,7 +173,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   const { shopId, conversationId, userId } = input;
   const deadlines = validate(input);
   const { workflowId } = workflowInfo();
-  const escalatedAt = Date.now();
+  const escalatedAt = Math.min(Date.now(), input.requestedAt ?? Date.now());
   const sla: EscalationSla = {
     escalatedAt,
     firstResponseDueAt: escalatedAt + deadlines.firstResponseMs,
@@ -181,9 +191,10 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   const record = (entry: Omit<EscalationTimelineEntry, 'at'>): void => {
     timeline.push({ at: Date.now(), ...entry });
   };
-  const since = (): number => Date.now() - escalatedAt;
+  /** Milliseconds from the handoff to `at` (a desk event's time) or to now. */
+  const since = (at?: number): number => Math.max(0, Math.min(at ?? Date.now(), Date.now()) - escalatedAt);
 
-  setHandler(agentAccepted, ({ agentId: agent }) => {
+  setHandler(agentAccepted, ({ agentId: agent, at }) => {
     if (exit) return;
     if (agentId !== undefined) {
       if (agent !== agentId)
@@ -192,7 +203,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     }
     agentId = agent;
     phase = 'assigned';
-    sla.firstResponseMs = since();
+    sla.firstResponseMs = since(at);
     sla.slaFirstResponseMet = sla.firstResponseMs <= deadlines.firstResponseMs;
     record({ event: 'accepted', agentId: agent });
   });
@@ -202,10 +213,10 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     if (m.from === 'agent') sla.firstAgentMessageMs ??= since();
     record({ event: 'message', from: m.from, ...(m.agentId ? { agentId: m.agentId } : {}) });
   });
-  setHandler(resolved, () => {
+  setHandler(resolved, (r) => {
     if (exit) return;
     exit = 'resolved';
-    sla.resolutionMs = since();
+    sla.resolutionMs = since(r?.at);
     sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
   });
   setHandler(userLeft, () => {
@@ -261,6 +272,22 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     if (notified.ok) record({ event: 'supervisor_notified', level, detail: breach });
   }
 
+  /** agent_assigned, with the wait from the handoff to the acceptance. */
+  async function publishAssignment(agent: string): Promise<void> {
+    assignmentPublished = true;
+    const waitMs = sla.firstResponseMs ?? since();
+    await run('publishEvent', () =>
+      acts.publishEvent({
+        type: 'agent_assigned',
+        shopId,
+        userId,
+        occurredAt: escalatedAt + waitMs,
+        key: `${workflowId}/agent_assigned`,
+        properties: { conversationId, agentId: agent, waitMs },
+      }),
+    );
+  }
+
   // Level 1: the handoff.
   await escalate(1, input.reason);
   const ticket = await run('enqueueForAgent', () =>
@@ -288,19 +315,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   let resolutionBreached = false;
   while (exit === undefined) {
     if (agentId !== undefined && !assignmentPublished) {
-      assignmentPublished = true;
-      const agent = agentId;
-      const waitMs = sla.firstResponseMs ?? since();
-      await run('publishEvent', () =>
-        acts.publishEvent({
-          type: 'agent_assigned',
-          shopId,
-          userId,
-          occurredAt: escalatedAt + waitMs,
-          key: `${workflowId}/agent_assigned`,
-          properties: { conversationId, agentId: agent, waitMs },
-        }),
-      );
+      await publishAssignment(agentId);
       continue;
     }
     const now = Date.now();
@@ -337,6 +352,10 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     else await condition(woken, Math.min(...due) - now);
   }
 
+  // Accepted and closed before the loop saw the acceptance (both signals came in one task, e.g. the
+  // worker was behind): the assignment is still a fact to publish. Older runs ended without it.
+  if (agentId !== undefined && !assignmentPublished && patched('publish-late-assignment'))
+    await publishAssignment(agentId);
   phase = 'done';
   if (exit === 'abandoned') {
     // a deadline that had not passed when the user left is neither met nor missed

@@ -33,15 +33,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowClient,
 } from '@temporalio/client';
-import {
-  AckPolicy,
-  DeliverPolicy,
-  nanos,
-  type Consumer,
-  type JsMsg,
-  type KV,
-  type NatsConnection,
-} from 'nats';
+import { AckPolicy, DeliverPolicy, nanos, type KV, type NatsConnection } from 'nats';
 import type { ProfileSummary, TranscriptTurn } from '../../activities/types';
 import type { Catalog } from '../../catalog';
 import type { Config } from '../../infra/config';
@@ -62,6 +54,7 @@ import { topInterests, type HalfLives } from '../processors/interest/model';
 import type { ProfileStore } from '../processors/interest/store';
 import { segment } from '../processors/interest/tags';
 import { checkTopology, names, userKey } from '../topology';
+import { createTriggerLoop, ensureConsumer } from './runner';
 
 /** The event types the chat triggers consume. */
 export const CHAT_TRIGGER_TYPES = [
@@ -127,6 +120,8 @@ interface ConversationRef {
   conversationId: string;
   workflowId: string;
   eventId: string;
+  /** The event's time (occurred_at), epoch ms: SLA figures count from the desk's clock. */
+  at: number;
 }
 
 export type CloseExit = 'resolved' | 'user_left';
@@ -169,6 +164,7 @@ export function triggerFor(envelope: Envelope, type: EventType): ChatAction {
     conversationId,
     workflowId: escalationWorkflowId(shopId, conversationId),
     eventId: envelope.eventId,
+    at: Number(envelope.occurredAt),
   };
   switch (type) {
     case 'chat_turn': {
@@ -349,6 +345,7 @@ export function escalationInputFor(
     ...(profileSummary ? { profileSummary } : {}),
     transcript: transcriptOf(record),
     suggestedReplies: suggestedReplies(action.reason, action.intent),
+    requestedAt: action.at,
   };
 }
 
@@ -449,14 +446,7 @@ export interface ChatTriggerDeps {
   maxAttempts?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const USER_CONCURRENCY = 32;
 const MAX_CAS_ATTEMPTS = 20;
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
-  return e?.code === '404' || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
-}
 
 function isConflict(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; message?: string };
@@ -464,18 +454,6 @@ function isConflict(err: unknown): boolean {
     e?.api_error?.err_code === 10071 ||
     e?.api_error?.err_code === 10164 ||
     /wrong last sequence|key exists/i.test(e?.message ?? '')
-  );
-}
-
-/** Temporal unreachable or overloaded: wait and retry for as long as it takes. */
-function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: number; name?: string; message?: string };
-  return (
-    e?.name === 'ServiceError' ||
-    e?.code === 14 || // UNAVAILABLE
-    e?.code === 4 || // DEADLINE_EXCEEDED
-    e?.code === 8 || // RESOURCE_EXHAUSTED
-    /unavailable|deadline|connect/i.test(e?.message ?? '')
   );
 }
 
@@ -500,16 +478,10 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   const maxAttempts = deps.maxAttempts ?? 5;
   const jsm = await nc.jetstreamManager();
   await checkTopology(jsm, config, { streams: [n.eventsStream], buckets: [n.conversationsBucket] });
-  try {
-    await jsm.consumers.info(n.eventsStream, consumerName);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-    await jsm.consumers.add(n.eventsStream, chatTriggerConsumerConfig(config, consumerName));
-  }
+  await ensureConsumer(jsm, n.eventsStream, chatTriggerConsumerConfig(config, consumerName));
   const js = nc.jetstream();
   const kv: KV = await js.views.kv(n.conversationsBucket, { bindOnly: true });
-  const stats: ChatTriggerStats = {
-    events: 0,
+  const stats: Omit<ChatTriggerStats, 'events' | 'retries' | 'failed'> = {
     turnsStored: 0,
     turnsDuplicate: 0,
     started: 0,
@@ -520,11 +492,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
     unknownCloseReason: 0,
     conflicts: 0,
     ignored: 0,
-    retries: 0,
-    failed: 0,
   };
-  let stopping = false;
-  const fetches = new Set<{ stop(): void }>();
 
   async function load(key: string): Promise<{ record: ConversationRecord | undefined; revision: number }> {
     const entry = await kv.get(key);
@@ -647,12 +615,14 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
         return;
       }
       case 'accepted':
-        await signal(action.workflowId, (h) => h.signal(agentAccepted, { agentId: action.agentId }));
+        await signal(action.workflowId, (h) =>
+          h.signal(agentAccepted, { agentId: action.agentId, at: action.at }),
+        );
         return;
       case 'closed':
         await signal(action.workflowId, (h) =>
           action.exit === 'resolved'
-            ? h.signal(resolved, action.agentId ? { agentId: action.agentId } : {})
+            ? h.signal(resolved, { ...(action.agentId ? { agentId: action.agentId } : {}), at: action.at })
             : h.signal(userLeft),
         );
         await update(key, endEscalation);
@@ -667,86 +637,30 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
     }
   }
 
-  /** Applies with retries; false if it gave up (the event is then acked and logged). */
-  async function applyWithRetry(action: ChatAction, m: JsMsg): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await apply(action);
-        return true;
-      } catch (err) {
-        if (stopping) throw err;
-        if (!isUnavailable(err) && attempt >= maxAttempts) {
-          stats.failed++;
-          logger.error(
-            { err: (err as Error).message, subject: m.subject, seq: m.seq, ...loggable(action) },
-            'chat trigger failed; event skipped',
-          );
-          return false;
-        }
-        stats.retries++;
-        m.working(); // keep JetStream from redelivering while we retry
-        await sleep(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
-      }
-    }
-  }
-
-  async function handleBatch(msgs: JsMsg[]): Promise<void> {
-    // one user's events in stream order (a conversation is one user's), users in parallel
-    const byUser = new Map<string, { m: JsMsg; action: ChatAction }[]>();
-    for (const m of msgs) {
-      stats.events++;
+  const loop = createTriggerLoop<ChatAction>({
+    nc,
+    stream: n.eventsStream,
+    consumer: consumerName,
+    logger,
+    label: 'chat triggers',
+    plan(m) {
+      // one user's events in stream order (a conversation is one user's), users in parallel
       const d = decodeEnvelope(m.data);
-      const action: ChatAction = d.ok
-        ? triggerFor(d.envelope, d.type)
-        : { kind: 'none', reason: `undecodable: ${d.reason}` };
-      const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : '';
-      let list = byUser.get(key);
-      if (!list) byUser.set(key, (list = []));
-      list.push({ m, action });
-    }
-    const users = [...byUser.values()];
-    for (let i = 0; i < users.length; i += USER_CONCURRENCY) {
-      await Promise.all(
-        users.slice(i, i + USER_CONCURRENCY).map(async (items) => {
-          for (const { m, action } of items) {
-            await applyWithRetry(action, m);
-            m.ack(); // after Temporal accepted the call (or it was skipped on purpose)
-          }
-        }),
-      );
-    }
-  }
-
-  async function loop(): Promise<void> {
-    const consumer: Consumer = await js.consumers.get(n.eventsStream, consumerName);
-    while (!stopping) {
-      const msgs: JsMsg[] = [];
-      try {
-        const batch = await consumer.fetch({ max_messages: batchSize, expires: 1000 });
-        fetches.add(batch);
-        try {
-          for await (const m of batch) msgs.push(m);
-        } finally {
-          fetches.delete(batch);
-        }
-        if (msgs.length > 0) await handleBatch(msgs);
-      } catch (err) {
-        if (stopping) break;
-        // what was not acked is redelivered after ack_wait; every step is idempotent
-        logger.error({ err: (err as Error).message, messages: msgs.length }, 'chat trigger batch failed');
-        await sleep(1000);
-      }
-    }
-  }
-
-  let running: Promise<void> | undefined;
-  return {
-    run: () => (running ??= loop()),
-    async stop(): Promise<void> {
-      stopping = true;
-      for (const f of fetches) f.stop();
-      await running;
+      if (!d.ok) return { user: '', action: { kind: 'none', reason: `undecodable: ${d.reason}` } };
+      return {
+        user: `${d.envelope.shopId}\u0000${userKey(d.envelope)}`,
+        action: triggerFor(d.envelope, d.type),
+      };
     },
-    stats: () => ({ ...stats }),
+    apply,
+    describe: loggable,
+    batchSize,
+    maxAttempts,
+  });
+
+  return {
+    run: () => loop.run(),
+    stop: () => loop.stop(),
+    stats: () => ({ ...stats, ...loop.counters() }),
   };
 }

@@ -60,6 +60,7 @@ describe('triggerFor', () => {
       conversationId: 'conv1',
       workflowId: escalationWorkflowId(SHOP, 'conv1'),
       eventId: e.eventId,
+      at: 5_000,
       turn: { eventId: e.eventId, index: 4, role: 'agent', text: 'hello', at: 5_000, agentId: 'agent-7' },
     });
   });
@@ -204,6 +205,8 @@ describe('escalationInputFor', () => {
         { role: 'bot', text: 'let me check' },
       ],
       suggestedReplies: suggestedReplies('low_confidence', 'order_status'),
+      // the SLA clocks start at the handoff's event time
+      requestedAt: Date.UTC(2026, 10, 24, 12, 0, 0),
     });
     expect(escalationInputFor(action, undefined, ESCALATION_DEADLINES).transcript).toEqual([]);
   });

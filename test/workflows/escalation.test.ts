@@ -382,3 +382,36 @@ describe('events', () => {
     ]);
   });
 });
+
+describe('a worker running behind the desk', () => {
+  it('counts the SLAs from the events’ times, and publishes the assignment when acceptance and resolution came together', async () => {
+    const fakes = createEscalationFakes();
+    // no worker yet: the handoff (90 s ago), the acceptance (30 s after it) and the resolution (60 s
+    // after it) all wait for the workflow's first task
+    const now = await t.env.currentTimeMs();
+    const args = input({ requestedAt: now - 90 * SECOND });
+    const handle = await t.env.client.workflow.signalWithStart(escalationWorkflow, {
+      args: [args],
+      taskQueue: t.taskQueue,
+      workflowId: escalationWorkflowId(args.shopId, args.conversationId),
+      signal: agentAccepted,
+      signalArgs: [{ agentId: 'agent-3', at: now - 60 * SECOND }],
+    });
+    t.started.push(handle);
+    await handle.signal(resolved, { agentId: 'agent-3', at: now - 30 * SECOND });
+    const result = await withWorker(fakes, () => handle.result());
+    expect(result).toMatchObject({
+      exit: 'resolved',
+      level: 1,
+      agentId: 'agent-3',
+      firstResponseMs: 30 * SECOND,
+      slaFirstResponseMet: true,
+      resolutionMs: 60 * SECOND,
+      slaResolutionMet: true,
+    });
+    const assigned = distinct(fakes.published).filter((e) => e.type === 'agent_assigned');
+    expect(assigned.map((e) => e.properties)).toEqual([
+      expect.objectContaining({ agentId: 'agent-3', waitMs: 30 * SECOND }),
+    ]);
+  });
+});

@@ -209,6 +209,63 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    // after the 'publish-late-assignment' patch: handoff, acceptance and resolution in the first task
+    // (a worker running behind); SLA figures from the events' times; agent_assigned still published
+    file: 'escalation.v1.late-assignment.json',
+    fakes: () => {
+      const fakes = createFakes();
+      const escalation = createEscalationActivities({
+        queue: createMemoryAgentQueue({ agents: ['agent-1'], maxOpenPerAgent: 1 }),
+        supervisors: createMemorySupervisorNotifier({ supervisors: ['supervisor-1'] }),
+        publish: (e) => {
+          fakes.events.push(e);
+          return Promise.resolve();
+        },
+      });
+      return {
+        ...fakes,
+        activities: { ...fakes.activities, ...escalation, publishEvent: fakes.activities.publishEvent },
+      };
+    },
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const conversationId = `conv-late-${now}`;
+      // a queue no worker polls yet: the handoff (2 min ago), the acceptance and the resolution all
+      // wait for the first workflow task, which a worker started afterwards then runs
+      const lateQueue = `${taskQueue}-late`;
+      const handle = await env.client.workflow.signalWithStart(escalationWorkflow, {
+        args: [
+          {
+            shopId: 'shop-1',
+            conversationId,
+            userId: 'user-1',
+            reason: 'negative_sentiment',
+            firstResponseDeadline: '5m',
+            resolutionDeadline: '30m',
+            transcript: [{ role: 'user', text: 'This is the third time I ask!' }],
+            suggestedReplies: ['I am sorry about this, let me sort it out now.'],
+            requestedAt: now - 120_000,
+          },
+        ],
+        taskQueue: lateQueue,
+        workflowId: escalationWorkflowId('shop-1', conversationId),
+        signal: agentAccepted,
+        signalArgs: [{ agentId: 'agent-1', at: now - 90_000 }],
+      });
+      await handle.signal(resolved, { agentId: 'agent-1', at: now - 30_000 });
+      const late = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: lateQueue,
+        workflowBundle,
+        activities: fakes.activities,
+      });
+      const result = await late.runUntil(handle.result());
+      expect(result).toMatchObject({ exit: 'resolved', firstResponseMs: 30_000, resolutionMs: 90_000 });
+      expect(fakes.events.map((e) => e.type)).toEqual(['conversation_escalated', 'agent_assigned']);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+  {
     // after the 'flow-entered-event' patch: abandoned, flow_entered published, reminders, completed
     file: 'cart-recovery.v1.flow-entered.json',
     fakes: () => createFakes(),
