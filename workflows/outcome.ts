@@ -1,5 +1,5 @@
-// Activity calls as results: a business failure (a non-retryable ApplicationFailure, or retries
-// given up) comes back as `{ ok: false, type }` for the flow to decide on; anything else is a bug in
+// Activity calls (regular or local) as results: a business failure (a non-retryable
+// ApplicationFailure, or retries given up) comes back as `{ ok: false, type }` for the flow to decide on; anything else is a bug in
 // the workflow and is thrown.
 import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
 
@@ -9,6 +9,9 @@ export async function attempt<T>(run: () => Promise<T>): Promise<Outcome<T>> {
   try {
     return { ok: true, value: await run() };
   } catch (err) {
+    // a local activity's business failure can surface as the ApplicationFailure itself
+    if (err instanceof ApplicationFailure)
+      return { ok: false, type: err.type ?? 'ApplicationFailure', message: err.message };
     if (!(err instanceof ActivityFailure)) throw err;
     const cause = err.cause;
     const type =

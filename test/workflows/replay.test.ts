@@ -61,6 +61,33 @@ function args(now: number, over: Partial<CartRecoveryInput>): CartRecoveryInput 
   };
 }
 
+/** Abandoned, flow_entered, three reminders (the second with the coupon), completed. */
+function completedCartRun(file: string, cartId: string): Scenario {
+  return {
+    file,
+    fakes: () => createFakes(),
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const start = args(now, { cartId, timeZone: zoneWhere(now + 90 * MINUTE, '10:00') });
+      const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+        args: [start],
+        taskQueue,
+        workflowId: `record-${start.cartId}-${now}`,
+      });
+      const result = await handle.result();
+      expect(result.exit).toBe('completed');
+      expect(fakes.events.map((e) => e.type)).toEqual([
+        'flow_entered',
+        'reminder_sent',
+        'coupon_issued',
+        'reminder_sent',
+        'reminder_sent',
+      ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  };
+}
+
 const scenarios: Scenario[] = [
   {
     // a cart change, both reminders held by quiet hours (the second with the coupon), a purchase mid-wait
@@ -265,30 +292,10 @@ const scenarios: Scenario[] = [
       return historyToJSON(await handle.fetchHistory());
     },
   },
-  {
-    // after the 'flow-entered-event' patch: abandoned, flow_entered published, reminders, completed
-    file: 'cart-recovery.v1.flow-entered.json',
-    fakes: () => createFakes(),
-    async run(env, taskQueue, fakes) {
-      const now = await env.currentTimeMs();
-      const start = args(now, { cartId: 'cart-2', timeZone: zoneWhere(now + 90 * MINUTE, '10:00') });
-      const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
-        args: [start],
-        taskQueue,
-        workflowId: `record-${start.cartId}-${now}`,
-      });
-      const result = await handle.result();
-      expect(result.exit).toBe('completed');
-      expect(fakes.events.map((e) => e.type)).toEqual([
-        'flow_entered',
-        'reminder_sent',
-        'coupon_issued',
-        'reminder_sent',
-        'reminder_sent',
-      ]);
-      return historyToJSON(await handle.fetchHistory());
-    },
-  },
+  // after the 'flow-entered-event' patch (every call an activity)
+  completedCartRun('cart-recovery.v1.flow-entered.json', 'cart-2'),
+  // after the 'local-activities' patch: slots, coupons and events as local activities
+  completedCartRun('cart-recovery.v1.local-activities.json', 'cart-3'),
   {
     // the shipped tier-coupons flow: the welcome coupon at once, redeemed 3 days later (mid-wait)
     file: 'tier-coupons.v1.json',
