@@ -4,8 +4,24 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics(opts: { defaults?: boolean } = {}) {
   const registry = new Registry();
   if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'shopstream_' });
+  const triggers = new Map<string, () => object>();
   return {
     registry,
+    /** Reports a stream trigger's stats (counts since start) as shopstream_trigger_results_total. */
+    addTrigger(name: string, stats: () => object): void {
+      triggers.set(name, stats);
+    },
+    triggerResults: new Counter({
+      name: 'shopstream_trigger_results_total',
+      help: 'What the stream triggers did with events, by trigger (cart, chat, coupon) and result (started, signalled, redeemed, rejected_CouponExpired, failed, ...)',
+      labelNames: ['trigger', 'result'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [trigger, stats] of triggers)
+          for (const [result, value] of flattenCounts(stats())) this.inc({ trigger, result }, value);
+      },
+    }),
     sinkEvents: new Counter({
       name: 'shopstream_sink_events_total',
       help: 'Events handled by the ClickHouse sink, by result (stored, duplicate, dead_lettered, retried)',
@@ -69,3 +85,13 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Numeric fields of a stats object, one level of nesting joined with '_' (rejected.CouponExpired). */
+export function flattenCounts(stats: object, prefix = ''): [string, number][] {
+  const out: [string, number][] = [];
+  for (const [k, v] of Object.entries(stats)) {
+    if (typeof v === 'number' && v > 0) out.push([`${prefix}${k}`, v]);
+    else if (v && typeof v === 'object' && !prefix) out.push(...flattenCounts(v as object, `${k}_`));
+  }
+  return out;
+}

@@ -216,6 +216,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             failWith(err);
           });
           closers.push({ name: 'triggers', close: () => triggers.stop() });
+          metrics.addTrigger('cart', () => triggers.stats());
           cartTriggers = triggers;
           logger.info(
             {
@@ -241,6 +242,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             failWith(err);
           });
           closers.push({ name: 'chat-triggers', close: () => chat.stop() });
+          metrics.addTrigger('chat', () => chat.stats());
           chatTriggers = chat;
           logger.info(deadlines, 'chat triggers running');
           // tier changes to the tier coupon flows; orders with a code to redemptions in the ledger
@@ -270,6 +272,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             failWith(err);
           });
           closers.push({ name: 'coupon-triggers', close: () => coupons.stop() });
+          metrics.addTrigger('coupon', () => coupons.stats());
           couponTriggers = coupons;
           logger.info({ flows: tierFlows.map((f) => f.name) }, 'coupon triggers running');
         }
