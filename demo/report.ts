@@ -114,8 +114,6 @@ export interface RecoveryReport {
   /** Carts of the run that got at least one reminder. */
   remindedCarts: number;
   reminders: { template: string; step: number; sent: number }[];
-  issuedByTier: { tier: string; coupons: number; amountMinor: number }[];
-  redeemedByTier: { tier: string; orders: number; discountMinor: number }[];
   /** Orders placed after a reminder for their cart. */
   recoveredOrders: number;
   recoveredRevenueMinor: number;
@@ -137,22 +135,6 @@ export async function buildRecoveryReport(sql: Sql, scope: Required<ReportScope>
      WHERE event_type = 'reminder_sent' AND cart_id IN ${scopeCarts(db)}`,
     params,
   );
-  const issued = await sql.query<{ tier: string; coupons: number | string; amount: number | string }>(
-    `SELECT i.tier AS tier, count() AS coupons, sum(i.amount) AS amount
-     FROM (SELECT DISTINCT coupon_code FROM ${db}.events
-           WHERE event_type = 'reminder_sent' AND coupon_code != '' AND cart_id IN ${scopeCarts(db)}) AS r
-     INNER JOIN ${issuedCoupons(db)} AS i ON i.coupon_code = r.coupon_code
-     GROUP BY tier ORDER BY tier`,
-    params,
-  );
-  const redeemed = await sql.query<{ tier: string; orders: number | string; discount: number | string }>(
-    `SELECT i.tier AS tier, count() AS orders, sum(o.discount_minor) AS discount
-     FROM (SELECT coupon_code, discount_minor FROM ${db}.events FINAL
-           WHERE event_type = 'order_placed' AND coupon_code != '' AND cart_id IN ${scopeCarts(db)}) AS o
-     INNER JOIN ${issuedCoupons(db)} AS i ON i.coupon_code = o.coupon_code
-     GROUP BY tier ORDER BY tier`,
-    params,
-  );
   const [recovered] = await sql.query<{ orders: number | string; revenue: number | string }>(
     `SELECT count() AS orders, sum(o.total_minor) AS revenue
      FROM (SELECT cart_id, occurred_at, total_minor FROM ${db}.events FINAL
@@ -166,16 +148,6 @@ export async function buildRecoveryReport(sql: Sql, scope: Required<ReportScope>
   return {
     remindedCarts: Number(carts?.carts ?? 0),
     reminders: reminders.map((r) => ({ template: r.template, step: Number(r.step), sent: Number(r.sent) })),
-    issuedByTier: issued.map((r) => ({
-      tier: r.tier,
-      coupons: Number(r.coupons),
-      amountMinor: Number(r.amount),
-    })),
-    redeemedByTier: redeemed.map((r) => ({
-      tier: r.tier,
-      orders: Number(r.orders),
-      discountMinor: Number(r.discount),
-    })),
     recoveredOrders: Number(recovered?.orders ?? 0),
     recoveredRevenueMinor: Number(recovered?.revenue ?? 0),
   };
@@ -265,17 +237,7 @@ export function formatRecoveryReport(
   lines.push(`  reminders sent ${String(r.reminders.reduce((s, x) => s + x.sent, 0)).padStart(25)}`);
   for (const t of r.reminders)
     lines.push(`    step ${t.step} ${t.template.padEnd(26)} ${String(t.sent).padStart(6)}`);
-  lines.push('  coupons issued by tier');
-  for (const t of r.issuedByTier)
-    lines.push(`    ${t.tier.padEnd(33)} ${String(t.coupons).padStart(6)}   ${money(t.amountMinor)}`);
-  lines.push('  coupons redeemed by tier (orders carrying an issued code)');
-  for (const t of r.redeemedByTier) {
-    const issued = r.issuedByTier.find((i) => i.tier === t.tier)?.coupons ?? 0;
-    lines.push(
-      `    ${t.tier.padEnd(33)} ${String(t.orders).padStart(6)}   ${pct(t.orders, issued)} of issued   discount ${money(t.discountMinor)}`,
-    );
-  }
-  if (r.redeemedByTier.length === 0) lines.push('    (none)');
+  lines.push('  coupons issued and redeemed: see Coupons by campaign and tier below');
   lines.push(
     `  shoppers who came back and ordered: ${comeBack.orders} (${comeBack.withCoupon} with the coupon code)`,
   );

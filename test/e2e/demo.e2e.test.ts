@@ -61,6 +61,14 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   expect(stdout).toMatch(/Conversion funnel/);
   expect(stdout).toMatch(/order_placed\s+\d+/);
   expect(stdout).toMatch(/decode_failed: 3/);
+  // the flows ran: reminders, tier coupons issued (and some redeemed), uplift against the holdout
+  expect(Number(/reminders sent\s+(\d+)/.exec(stdout)?.[1])).toBeGreaterThan(0);
+  const tierCoupons = [
+    ...stdout.matchAll(/tier-coupons-demo\s+(repeat|high_value)\s+(\d+)\s+[\d.]+\s+(\d+)/g),
+  ];
+  expect(tierCoupons.reduce((n, m) => n + Number(m[2]), 0)).toBeGreaterThan(0);
+  expect(tierCoupons.reduce((n, m) => n + Number(m[3]), 0)).toBeGreaterThan(0);
+  expect(stdout).toMatch(/cart-recovery-demo\s+treatment \d+\/\d+/);
 }, 240_000);
 
 it('the producer example runs against the stack', async () => {
