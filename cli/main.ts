@@ -63,7 +63,9 @@ program
 
 program
   .command('worker')
-  .description('run the Temporal worker of the flows (KV coupon ledger, log channels); SIGTERM drains it')
+  .description(
+    'run the Temporal worker of the flows (KV coupon ledger and slots, channels from CHANNEL_*, agent desk); SIGTERM drains it',
+  )
   .action(() => runCommand('worker'));
 
 const dlq = program

@@ -41,7 +41,9 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
 
   console.log('1/5 local stack (NATS JetStream, Temporal)');
   await stackUp(config, say);
-  console.log('2/5 pipeline service (ClickHouse sink, HTTP collector, admin, cart triggers) and flow worker');
+  console.log(
+    '2/5 pipeline service (ClickHouse sink, HTTP collector, admin, cart, coupon and chat triggers) and flow worker',
+  );
   // the cart triggers start the demo's recovery flow: seconds instead of hours
   const env = { ...process.env, DEMO_FLOW_WINDOWS: process.env['DEMO_FLOW_WINDOWS'] ?? '1' };
   await ensureServiceRunning(config, say, env);
