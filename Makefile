@@ -77,7 +77,10 @@ bench-recommend: install ## recommendation latency (library and NATS request-rep
 bench-rules: install ## association-rule mining time on 20,000 baskets
 	npx tsx bench/rules.ts
 
+bench-flows: install ## cart-recovery flows through one worker and the local Temporal dev server -> bench-flows.json
+	npx tsx bench/flows.ts
+
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test-workflows test bench-ingest bench-interest bench-quality bench-recommend bench-rules clean
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test-workflows test bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows clean
