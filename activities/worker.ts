@@ -2,7 +2,13 @@
 // the activities built by createActivities. Runs until shutdown: SIGTERM/SIGINT drain it (in-flight
 // activities finish, workflow tasks are handed back), so a deploy loses nothing; a SIGKILL loses
 // nothing either, only time: Temporal retries the activity attempts the dead worker held.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  NativeConnection,
+  Worker,
+  bundleWorkflowCode,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import { createActivities, type ActivityDeps } from './index';
@@ -13,6 +19,12 @@ export interface RunWorkerOptions {
   connection?: NativeConnection;
   /** Default config.temporal.taskQueue. */
   taskQueue?: string;
+  /**
+   * The chat escalations' queue, polled by a second worker on the same connection and bundle, so a
+   * backlog of marketing flows never delays an escalation. Default config.temporal.chatTaskQueue;
+   * null: do not poll it.
+   */
+  chatTaskQueue?: string | null;
   activitiesDeps: ActivityDeps;
   logger: Logger;
   /** A prebuilt bundle (bundleWorkflowCode), else workflows/index.ts is bundled at start. */
@@ -30,6 +42,8 @@ export interface RunWorkerOptions {
 
 export interface RunningWorker {
   worker: Worker;
+  /** The chat task queue's worker, if any. */
+  chatWorker?: Worker;
   /** Resolves when the worker has stopped (after shutdown()). */
   done: Promise<void>;
   shutdown(): Promise<void>;
@@ -42,47 +56,72 @@ export async function startWorker(opts: RunWorkerOptions): Promise<RunningWorker
   const ownsConnection = !opts.connection;
   const connection =
     opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
-  let worker: Worker;
-  try {
-    worker = await Worker.create({
+  const chatTaskQueue =
+    opts.chatTaskQueue === null ? undefined : (opts.chatTaskQueue ?? config.temporal.chatTaskQueue);
+  const activities = createActivities(opts.activitiesDeps);
+  let bundle = opts.workflowBundle;
+  const create = (queue: string): Promise<Worker> =>
+    Worker.create({
       connection,
       namespace: config.temporal.namespace,
-      taskQueue,
-      ...(opts.workflowBundle
-        ? { workflowBundle: opts.workflowBundle }
-        : { workflowsPath: require.resolve('../workflows/index') }),
-      activities: createActivities(opts.activitiesDeps),
+      taskQueue: queue,
+      ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('../workflows/index') }),
+      activities,
       shutdownGraceTime: opts.shutdownGraceTimeMs ?? 10_000,
       shutdownForceTime: 30_000,
     });
+  const workers: Worker[] = [];
+  try {
+    // bundled once for both queues
+    if (!bundle && chatTaskQueue && chatTaskQueue !== taskQueue)
+      bundle = await bundleWorkflowCode({
+        workflowsPath: require.resolve('../workflows/index'),
+        logger: new DefaultLogger('WARN'),
+      });
+    workers.push(await create(taskQueue));
+    if (chatTaskQueue && chatTaskQueue !== taskQueue) workers.push(await create(chatTaskQueue));
   } catch (err) {
+    // a worker created but never run holds no poller; the connection is what to release
     if (ownsConnection) await connection.close();
     throw err;
   }
+  const worker = workers[0]!;
+  const chatWorker = workers[1];
   const signals = opts.shutdownSignals ?? ['SIGTERM', 'SIGINT'];
   const onSignal = (sig: NodeJS.Signals): void => {
     logger.info({ signal: sig, taskQueue }, 'worker draining');
-    if (worker.getState() === 'RUNNING') worker.shutdown();
+    stopAll();
   };
   for (const s of signals) process.on(s, onSignal);
-  const done = worker
-    .run()
+  const stopAll = (): void => {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+  };
+  // one queue's worker failing stops the other: the process is either whole or down
+  const done = Promise.all(
+    workers.map((w) =>
+      w.run().catch((err: unknown) => {
+        stopAll();
+        throw err;
+      }),
+    ),
+  )
     .finally(async () => {
       for (const s of signals) process.off(s, onSignal);
       if (ownsConnection) await connection.close();
-      logger.info({ taskQueue }, 'worker stopped');
+      logger.info({ taskQueue, chatTaskQueue }, 'worker stopped');
     })
     .then(() => undefined);
   logger.info(
-    { taskQueue, namespace: config.temporal.namespace, address: config.temporal.address },
+    { taskQueue, chatTaskQueue, namespace: config.temporal.namespace, address: config.temporal.address },
     'worker running',
   );
   opts.onRunning?.(worker);
   return {
     worker,
+    ...(chatWorker ? { chatWorker } : {}),
     done,
     async shutdown(): Promise<void> {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      stopAll();
       await done;
     },
   };

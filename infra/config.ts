@@ -77,6 +77,11 @@ const spec = {
     address: ['TEMPORAL_ADDRESS', z.string().min(1), '127.0.0.1:7233'],
     namespace: ['TEMPORAL_NAMESPACE', z.string().min(1), 'default'],
     taskQueue: ['TEMPORAL_TASK_QUEUE', z.string().min(1), 'shopstream'],
+    /**
+     * Chat escalations run on a task queue of their own: an SLA of seconds must not wait behind a
+     * backlog of marketing flows (the worker polls both).
+     */
+    chatTaskQueue: ['TEMPORAL_CHAT_TASK_QUEUE', z.string().min(1), 'shopstream-chat'],
     /** 1: cart triggers start the demo's cart-recovery flow (seconds instead of hours). */
     demoFlowWindows: ['DEMO_FLOW_WINDOWS', z.enum(['0', '1']).transform((v) => v === '1'), '0'],
   },

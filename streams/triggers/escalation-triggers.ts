@@ -439,7 +439,7 @@ export interface ChatTriggerDeps {
   profileOf?: (shopId: string, userId: string) => Promise<ProfileSummary>;
   /** Default ESCALATION_DEADLINES. */
   deadlines?: EscalationDeadlines;
-  /** Default config.temporal.taskQueue. */
+  /** Default config.temporal.chatTaskQueue. */
   taskQueue?: string;
   batchSize?: number;
   /** Attempts of a call that fails with something other than Temporal being unavailable. Default 5. */
@@ -472,7 +472,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   const { nc, client, config, logger } = deps;
   const n = names(config.nats.prefix);
   const consumerName = deps.consumerName ?? n.chatTriggerConsumer;
-  const taskQueue = deps.taskQueue ?? config.temporal.taskQueue;
+  const taskQueue = deps.taskQueue ?? config.temporal.chatTaskQueue;
   const deadlines = deps.deadlines ?? ESCALATION_DEADLINES;
   const batchSize = deps.batchSize ?? 100;
   const maxAttempts = deps.maxAttempts ?? 5;
