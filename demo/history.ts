@@ -4,10 +4,10 @@
 // cart-recovery coupons of those users follow their tier. Pure and seeded, like the simulator; the
 // demo sends these through a producer of its own, so the run's funnel and event counts stay the
 // live traffic's.
-import type { PayloadMap, Product } from '../schemas/events';
-import { demoCatalog, type CatalogProduct, type LoadedCatalog } from './catalog';
+import type { PayloadMap } from '../schemas/events';
+import { demoCatalog, type LoadedCatalog } from './catalog';
 import { intBetween, mulberry32, pick } from './random';
-import { simTimeZone } from './simulator';
+import { asProduct, simTimeZone } from './simulator';
 
 const DAY = 86_400_000;
 
@@ -17,16 +17,6 @@ export interface HistoricOrder {
   timeZone: string;
   properties: PayloadMap['order_placed'];
 }
-
-const asProduct = (p: CatalogProduct, quantity: number): Product => ({
-  sku: p.sku,
-  productId: p.sku,
-  name: p.nameEn,
-  category: p.category,
-  brand: p.brand,
-  priceMinor: p.priceMinor,
-  quantity,
-});
 
 /** Past orders of users 0..users-1 (the simulator's ids), oldest first per user. */
 export function planHistory(opts: {

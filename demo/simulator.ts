@@ -86,7 +86,8 @@ export function simTimeZone(index: number): string {
   return r < 70 ? 'Asia/Shanghai' : r < 85 ? 'America/New_York' : r < 95 ? 'Europe/Berlin' : '+08:00';
 }
 
-function asProduct(p: CatalogProduct, quantity = 1): Product {
+/** A catalog product as it appears in carts and orders. */
+export function asProduct(p: CatalogProduct, quantity = 1): Product {
   return {
     sku: p.sku,
     productId: p.sku,

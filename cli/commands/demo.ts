@@ -137,7 +137,7 @@ async function settleReminders(
   sql: Sql,
   scope: Required<ReportScope>,
   opts: { quietMs: number; maxMs: number },
-): Promise<{ reminders: number; withCoupon: number }> {
+): Promise<{ reminders: number; withCoupon: number; settled: boolean }> {
   const started = Date.now();
   let last = await reminderProgress(sql, scope);
   let stableSince = Date.now();
@@ -146,9 +146,9 @@ async function settleReminders(
     const now = await reminderProgress(sql, scope);
     if (now.reminders !== last.reminders) stableSince = Date.now();
     last = now;
-    if (now.reminders > 0 && Date.now() - stableSince >= opts.quietMs) break;
+    if (now.reminders > 0 && Date.now() - stableSince >= opts.quietMs) return { ...last, settled: true };
   }
-  return last;
+  return { ...last, settled: false };
 }
 
 /**
@@ -178,7 +178,7 @@ async function recoveryPhase(
   let last = { reminders: -1, withCoupon: 0 };
   let stableSince = Date.now();
   try {
-    while (Date.now() - started < 150_000) {
+    while (Date.now() - started < 200_000) {
       await sleep(1000);
       const now = await reminderProgress(sql, scope);
       if (now.reminders !== last.reminders) stableSince = Date.now();
@@ -269,7 +269,11 @@ async function recoveryPhase(
     await sleep(250);
   const settled = await settleReminders(sql, scope, { quietMs: 3000, maxMs: 30_000 });
   say(
-    `${orders} shoppers came back and ordered (${withCoupon} with a cart coupon, ${tierRedemptions} with a tier coupon, ${heldOutOrders} of the holdout group on their own); ${settled.reminders} reminders (${settled.withCoupon} with a coupon); flows settled ${((Date.now() - started) / 1000).toFixed(1)} s after the last event`,
+    `${orders} shoppers came back and ordered (${withCoupon} with a cart coupon, ${tierRedemptions} with a tier coupon, ${heldOutOrders} of the holdout group on their own); ${settled.reminders} reminders (${settled.withCoupon} with a coupon); ${
+      settled.settled
+        ? `flows settled ${((Date.now() - started) / 1000).toFixed(1)} s after the last event`
+        : `stopped waiting ${((Date.now() - started) / 1000).toFixed(1)} s after the last event with reminders still arriving: the report shows what landed so far`
+    }`,
   );
   return { orders, withCoupon };
 }

@@ -17,7 +17,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowClient,
 } from '@temporalio/client';
-import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import { decodeEnvelope } from '../../schemas/codec';
@@ -36,7 +36,13 @@ import { segment } from '../processors/interest/tags';
 import { isKnownTimeZone } from '../producer/time-zone';
 import type { ProfileStore } from '../processors/interest/store';
 import { names, userKey } from '../topology';
-import { createTriggerLoop, ensureConsumer } from './runner';
+import {
+  createTriggerLoop,
+  ensureConsumer,
+  triggerConsumerConfig,
+  type TriggerCounters,
+  type TriggerProcessor,
+} from './runner';
 
 /** The event types the cart triggers consume. */
 export const CART_TRIGGER_TYPES = [
@@ -135,17 +141,11 @@ export function cartTriggerSubjects(prefix: string): string[] {
  * stream that already holds days of events does not start recovery flows for carts long abandoned.
  */
 export function cartTriggerConsumerConfig(cfg: Config, name = CART_TRIGGER_CONSUMER) {
-  return {
-    durable_name: name,
-    description: 'cart triggers: cart and order events to cart-recovery workflows',
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    filter_subjects: cartTriggerSubjects(cfg.nats.prefix),
-    ack_wait: nanos(30_000),
-    max_ack_pending: 1000,
-    max_deliver: -1,
-    max_waiting: 64,
-  };
+  return triggerConsumerConfig(
+    name,
+    'cart triggers: cart and order events to cart-recovery workflows',
+    cartTriggerSubjects(cfg.nats.prefix),
+  );
 }
 
 /** A tierOf backed by the interest processor's profiles: segment(state, now, config.tiers).tier. */
@@ -165,8 +165,7 @@ export function timeZoneFromProfiles(store: ProfileStore) {
   };
 }
 
-export interface CartTriggerStats {
-  events: number;
+export interface CartTriggerStats extends TriggerCounters {
   started: number;
   signalled: number;
   /** Cart events for a cart whose flow already ended (not restarted). */
@@ -174,15 +173,9 @@ export interface CartTriggerStats {
   /** Orders whose cart has no running flow. */
   noFlow: number;
   ignored: number;
-  retries: number;
-  failed: number;
 }
 
-export interface CartTriggerProcessor {
-  run(): Promise<void>;
-  stop(): Promise<void>;
-  stats(): CartTriggerStats;
-}
+export type CartTriggerProcessor = TriggerProcessor<CartTriggerStats>;
 
 export interface CartTriggerDeps {
   nc: NatsConnection;

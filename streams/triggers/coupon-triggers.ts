@@ -20,7 +20,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowClient,
 } from '@temporalio/client';
-import { AckPolicy, DeliverPolicy, nanos, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import {
   CouponRedeemError,
   normalizeCode,
@@ -42,7 +42,13 @@ import {
 import { TIERS, type Flow, type Tier } from '../../workflows/dsl';
 import { couponRedeemed as couponRedeemedEvent } from '../../workflows/flow-events';
 import { names, userKey } from '../topology';
-import { createTriggerLoop, ensureConsumer } from './runner';
+import {
+  createTriggerLoop,
+  ensureConsumer,
+  triggerConsumerConfig,
+  type TriggerCounters,
+  type TriggerProcessor,
+} from './runner';
 
 export const COUPON_TRIGGER_TYPES = ['tier_changed', 'order_placed'] as const satisfies readonly EventType[];
 export const COUPON_TRIGGER_CONSUMER = 'triggers_coupons';
@@ -99,24 +105,17 @@ export function couponTriggerFor(envelope: Envelope, type: EventType): CouponAct
 }
 
 export function couponTriggerConsumerConfig(cfg: Config, name = COUPON_TRIGGER_CONSUMER) {
-  return {
-    durable_name: name,
-    description: 'coupon triggers: tier changes to tier flows, orders with a coupon code to redemptions',
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    filter_subjects: COUPON_TRIGGER_TYPES.map((t) => `${cfg.nats.prefix}.events.*.${t}`),
-    ack_wait: nanos(30_000),
-    max_ack_pending: 1000,
-    max_deliver: -1,
-    max_waiting: 64,
-  };
+  return triggerConsumerConfig(
+    name,
+    'coupon triggers: tier changes to tier flows, orders with a coupon code to redemptions',
+    COUPON_TRIGGER_TYPES.map((t) => `${cfg.nats.prefix}.events.*.${t}`),
+  );
 }
 
 /** Why a code on an order was not redeemed. */
 export type RejectReason = CouponErrorType | 'NotTheOwner';
 
-export interface CouponTriggerStats {
-  events: number;
+export interface CouponTriggerStats extends TriggerCounters {
   flowsStarted: number;
   /** tier_changed for a flow that already ran for this user and tier. */
   alreadyRan: number;
@@ -126,15 +125,9 @@ export interface CouponTriggerStats {
   rejected: Partial<Record<RejectReason, number>>;
   signalled: number;
   ignored: number;
-  retries: number;
-  failed: number;
 }
 
-export interface CouponTriggerProcessor {
-  run(): Promise<void>;
-  stop(): Promise<void>;
-  stats(): CouponTriggerStats;
-}
+export type CouponTriggerProcessor = TriggerProcessor<CouponTriggerStats>;
 
 export interface CouponTriggerDeps {
   nc: NatsConnection;

@@ -33,7 +33,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowClient,
 } from '@temporalio/client';
-import { AckPolicy, DeliverPolicy, nanos, type KV, type NatsConnection } from 'nats';
+import type { KV, NatsConnection } from 'nats';
 import type { ProfileSummary, TranscriptTurn } from '../../activities/types';
 import type { Catalog } from '../../catalog';
 import type { Config } from '../../infra/config';
@@ -54,7 +54,13 @@ import { topInterests, type HalfLives } from '../processors/interest/model';
 import type { ProfileStore } from '../processors/interest/store';
 import { segment } from '../processors/interest/tags';
 import { checkTopology, names, userKey } from '../topology';
-import { createTriggerLoop, ensureConsumer } from './runner';
+import {
+  createTriggerLoop,
+  ensureConsumer,
+  triggerConsumerConfig,
+  type TriggerCounters,
+  type TriggerProcessor,
+} from './runner';
 
 /** The event types the chat triggers consume. */
 export const CHAT_TRIGGER_TYPES = [
@@ -386,21 +392,14 @@ export function chatTriggerSubjects(prefix: string): string[] {
  * events does not escalate conversations long over.
  */
 export function chatTriggerConsumerConfig(cfg: Config, name = names(cfg.nats.prefix).chatTriggerConsumer) {
-  return {
-    durable_name: name,
-    description: 'chat triggers: chat turns, handoffs, acceptances and closings to escalation workflows',
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.New,
-    filter_subjects: chatTriggerSubjects(cfg.nats.prefix),
-    ack_wait: nanos(30_000),
-    max_ack_pending: 1000,
-    max_deliver: -1,
-    max_waiting: 64,
-  };
+  return triggerConsumerConfig(
+    name,
+    'chat triggers: chat turns, handoffs, acceptances and closings to escalation workflows',
+    chatTriggerSubjects(cfg.nats.prefix),
+  );
 }
 
-export interface ChatTriggerStats {
-  events: number;
+export interface ChatTriggerStats extends TriggerCounters {
   /** Turns written to a conversation record. */
   turnsStored: number;
   /** Turns already stored (redelivered or re-sent). */
@@ -418,15 +417,9 @@ export interface ChatTriggerStats {
   /** Compare-and-set conflicts on a conversation record (retried). */
   conflicts: number;
   ignored: number;
-  retries: number;
-  failed: number;
 }
 
-export interface ChatTriggerProcessor {
-  run(): Promise<void>;
-  stop(): Promise<void>;
-  stats(): ChatTriggerStats;
-}
+export type ChatTriggerProcessor = TriggerProcessor<ChatTriggerStats>;
 
 export interface ChatTriggerDeps {
   nc: NatsConnection;

@@ -3,7 +3,16 @@
 // of a Temporal call for as long as Temporal is unavailable (a bounded number for anything else), and
 // the ack only after the call was accepted (or skipped on purpose). Redeliveries are safe because
 // every trigger's calls are idempotent by workflow id.
-import type { Consumer, ConsumerConfig, JetStreamManager, JsMsg, NatsConnection } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  nanos,
+  type Consumer,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
 import type { Logger } from '../../infra/logger';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,6 +33,25 @@ export function isUnavailable(err: unknown): boolean {
     e?.code === 8 || // RESOURCE_EXHAUSTED
     /unavailable|deadline|connect/i.test(e?.message ?? '')
   );
+}
+
+/**
+ * A trigger's durable consumer on the events stream: explicit acks, redelivered after 30 s unless
+ * `working()`, forever (a trigger never drops an event on its own). DeliverPolicy.New: a consumer
+ * created on a stream that already holds days of events does not start flows for old facts.
+ */
+export function triggerConsumerConfig(name: string, description: string, filterSubjects: string[]) {
+  return {
+    durable_name: name,
+    description,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    filter_subjects: filterSubjects,
+    ack_wait: nanos(30_000),
+    max_ack_pending: 1000,
+    max_deliver: -1,
+    max_waiting: 64,
+  };
 }
 
 /** Binds to a durable consumer, creating it from `config` when it does not exist. */
@@ -64,6 +92,13 @@ export interface TriggerLoopOptions<A> {
   maxAttempts?: number;
   /** Users applied at once within a batch. Default 32. */
   userConcurrency?: number;
+}
+
+/** A trigger as the service runs it. */
+export interface TriggerProcessor<S extends TriggerCounters> {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  stats(): S;
 }
 
 export interface TriggerLoop {

@@ -1,11 +1,11 @@
 // The interest processor on a real NATS server: two instances on the same users lose no update,
 // redelivery counts nothing twice, and the stored state equals applying the events in memory; a tier
 // change lands on the stream as one tier_changed event even when its causing message is redelivered.
-import type { JsMsg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
-import type { Envelope, EnvelopeInit } from '../../schemas/events';
+import type { EnvelopeInit } from '../../schemas/events';
 import { EventValidationError } from '../../schemas/validate';
 import { connectNats } from '../../streams/nats';
 import { applyEvent, emptyState, valueAt } from '../../streams/processors/interest/model';
@@ -15,7 +15,7 @@ import { createProducer, type TrackReceipt } from '../../streams/producer/produc
 import { applyTopology, interestConsumer, names } from '../../streams/topology';
 import { buildEnvelope } from '../helpers/events';
 import { eventually } from '../helpers/clickhouse';
-import { startTestNats, type TestNats } from '../helpers/nats';
+import { eventsOnStream, startTestNats, type TestNats } from '../helpers/nats';
 import { testConfig } from '../helpers/pipeline';
 import { tinyCatalog as catalog } from '../helpers/tiny-catalog';
 
@@ -137,28 +137,6 @@ it('counts nothing twice when everything is delivered again', async () => {
   }
 });
 
-/** Every tier_changed event on the stream, in stream order. */
-async function tierChangedOnStream(): Promise<Envelope[]> {
-  const n = names(config.nats.prefix);
-  const js = nc.jetstream();
-  const consumer = await js.consumers.get(n.eventsStream, {
-    filterSubjects: [`${config.nats.prefix}.events.*.tier_changed`],
-  });
-  const pending = (await consumer.info()).num_pending;
-  const out: Envelope[] = [];
-  while (out.length < pending) {
-    const msgs: JsMsg[] = [];
-    for await (const m of await consumer.fetch({ max_messages: 100, expires: 2000 })) msgs.push(m);
-    if (msgs.length === 0) break;
-    for (const m of msgs) {
-      const d = decodeEnvelope(m.data);
-      if (!d.ok) throw new Error(d.detail);
-      out.push(d.envelope);
-    }
-  }
-  return out;
-}
-
 it('publishes each tier change once, even when its causing message is redelivered', async () => {
   const shopId = 'shop-tier';
   const producer = await createProducer({ nats: config.nats, shopId, connection: nc });
@@ -248,7 +226,7 @@ it('publishes each tier change once, even when its causing message is redelivere
   expect(failedOnce.size).toBe(3);
   // a redelivered batch published its changes again, with the same ids: JetStream dropped the copies
   expect(receipts.filter((r) => r.duplicate).length).toBeGreaterThan(0);
-  const events = (await tierChangedOnStream()).filter((e) => e.shopId === shopId);
+  const events = (await eventsOnStream(nc, config, 'tier_changed')).filter((e) => e.shopId === shopId);
   const summary = events.map((e) => ({
     user: e.userId,
     from: e.tierChanged!.previousTier,
