@@ -19,8 +19,9 @@ import type { Activities, IssuedCoupon } from '../activities/types';
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
+import { takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
-import { durationMs, isValidTimeZone, localTime, quietHoursDelayMs } from './time';
+import { durationMs, isValidTimeZone } from './time';
 
 export interface CartSnapshot {
   totalMinor: number;
@@ -204,16 +205,8 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
 
   /** Runs a message step; false if interrupted before sending. */
   async function sendStep(step: Extract<Step, { channel: string }>, index: number): Promise<boolean> {
-    const quiet = flow.quietHours;
-    for (let delay = quiet ? quietHoursDelayMs(Date.now(), timeZone, quiet) : 0; delay > 0;) {
-      record({
-        event: 'quiet_hours',
-        step: index,
-        detail: `due in quiet hours, waiting ${Math.ceil(delay / 60_000)}m`,
-      });
-      if (!(await pause(delay, 'quiet_hours'))) return false;
-      delay = quiet ? quietHoursDelayMs(Date.now(), timeZone, quiet) : 0;
-    }
+    if (!(await waitOutQuietHours(flow, timeZone, index, (ms) => pause(ms, 'quiet_hours'), record)))
+      return false;
     phase = 'sending';
     const base = { step: index, channel: step.channel, template: step.template };
     const offer =
@@ -224,18 +217,8 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
       return true;
     }
     const key = `${keyBase}/${index}`;
-    if (flow.frequencyCap) {
-      const localDay = localTime(Date.now(), timeZone).day;
-      const cap = flow.frequencyCap.perUserPerDay;
-      const slot = await attempt(() => quick.reserveMessageSlot({ shopId, userId, localDay, cap, key }));
-      if (!slot.ok || !slot.value.granted) {
-        const detail = slot.ok
-          ? `${slot.value.used} of ${cap} messages already sent on ${localDay}`
-          : `no slot: ${slot.type}: ${slot.message}`;
-        record({ event: 'capped', ...base, detail });
-        return true;
-      }
-    }
+    if (!(await takeCapSlot(quick, flow, { shopId, userId, timeZone }, { ...base, key }, record)))
+      return true;
     if (exit) return false;
     let coupon: IssuedCoupon | undefined;
     if (typeof offer === 'string') record({ event: 'coupon_skipped', ...base, detail: offer });

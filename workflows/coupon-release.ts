@@ -24,8 +24,9 @@ import type { OptedOutSignal, OrderPlacedSignal, TimelineEntry } from './cart-re
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
+import { takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
-import { durationMs, isValidTimeZone, localTime, quietHoursDelayMs } from './time';
+import { durationMs, isValidTimeZone } from './time';
 
 export type { OptedOutSignal, OrderPlacedSignal, TimelineEntry };
 
@@ -177,12 +178,7 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
   }
 
   async function sendStep(step: Extract<Step, { channel: string }>, index: number): Promise<boolean> {
-    const quiet = flow.quietHours;
-    for (let delay = quiet ? quietHoursDelayMs(Date.now(), timeZone, quiet) : 0; delay > 0;) {
-      record({ event: 'quiet_hours', step: index, detail: `waiting ${Math.ceil(delay / 60_000)}m` });
-      if (!(await pause(delay))) return false;
-      delay = quiet ? quietHoursDelayMs(Date.now(), timeZone, quiet) : 0;
-    }
+    if (!(await waitOutQuietHours(flow, timeZone, index, pause, record))) return false;
     const base = { step: index, channel: step.channel, template: step.template };
     const offer = step.kind === 'send_with_coupon' ? couponOfferFor(step.coupon, tier, 0) : undefined;
     if (heldOut) {
@@ -191,18 +187,8 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
       return true;
     }
     const key = `${keyBase}/${index}`;
-    if (flow.frequencyCap) {
-      const localDay = localTime(Date.now(), timeZone).day;
-      const cap = flow.frequencyCap.perUserPerDay;
-      const slot = await attempt(() => quick.reserveMessageSlot({ shopId, userId, localDay, cap, key }));
-      if (!slot.ok || !slot.value.granted) {
-        const detail = slot.ok
-          ? `${slot.value.used} of ${cap} messages already sent on ${localDay}`
-          : `no slot: ${slot.type}: ${slot.message}`;
-        record({ event: 'capped', ...base, detail });
-        return true;
-      }
-    }
+    if (!(await takeCapSlot(quick, flow, { shopId, userId, timeZone }, { ...base, key }, record)))
+      return true;
     if (exit) return false;
     if (typeof offer === 'string') record({ event: 'coupon_skipped', ...base, detail: offer });
     else if (offer && step.kind === 'send_with_coupon') {

@@ -1,0 +1,66 @@
+// What every flow does before a message goes out, shared by the cart and coupon workflows: wait out
+// the user's quiet hours, and take a slot of the per-user daily cap. Workflow code: deterministic,
+// time is workflow time, the slot is an activity (idempotent by the message's key).
+import type { Activities } from '../activities/types';
+import type { Flow } from './dsl';
+import { attempt } from './outcome';
+import { localTime, quietHoursDelayMs } from './time';
+
+export interface StepRecord {
+  event: 'quiet_hours' | 'capped';
+  step: number;
+  channel?: string;
+  template?: string;
+  detail: string;
+}
+
+/**
+ * Waits while the user's clock is inside the flow's quiet hours (again if a wait ends inside them).
+ * `pause` sleeps and says whether the time passed (false: the flow was interrupted). True when the
+ * message may go now.
+ */
+export async function waitOutQuietHours(
+  flow: Flow,
+  timeZone: string,
+  step: number,
+  pause: (ms: number) => Promise<boolean>,
+  record: (entry: StepRecord) => void,
+): Promise<boolean> {
+  const quiet = flow.quietHours;
+  if (!quiet) return true;
+  for (let delay = quietHoursDelayMs(Date.now(), timeZone, quiet); delay > 0;) {
+    record({
+      event: 'quiet_hours',
+      step,
+      detail: `due in quiet hours, waiting ${Math.ceil(delay / 60_000)}m`,
+    });
+    if (!(await pause(delay))) return false;
+    delay = quietHoursDelayMs(Date.now(), timeZone, quiet);
+  }
+  return true;
+}
+
+/**
+ * Takes one slot of the flow's frequency cap on the user-local day (all flows share the count); true
+ * when the message may go. A refusal (or a failing slot store) is recorded as `capped`.
+ */
+export async function takeCapSlot(
+  quick: Pick<Activities, 'reserveMessageSlot'>,
+  flow: Flow,
+  who: { shopId: string; userId: string; timeZone: string },
+  message: { step: number; channel: string; template: string; key: string },
+  record: (entry: StepRecord) => void,
+): Promise<boolean> {
+  if (!flow.frequencyCap) return true;
+  const { shopId, userId, timeZone } = who;
+  const { key, ...base } = message;
+  const localDay = localTime(Date.now(), timeZone).day;
+  const cap = flow.frequencyCap.perUserPerDay;
+  const slot = await attempt(() => quick.reserveMessageSlot({ shopId, userId, localDay, cap, key }));
+  if (slot.ok && slot.value.granted) return true;
+  const detail = slot.ok
+    ? `${slot.value.used} of ${cap} messages already sent on ${localDay}`
+    : `no slot: ${slot.type}: ${slot.message}`;
+  record({ event: 'capped', ...base, detail });
+  return false;
+}
