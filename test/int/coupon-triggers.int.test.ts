@@ -2,18 +2,14 @@
 // tier_changed event starts the tier flow, which issues the coupon in the KV ledger; an order carrying
 // the code redeems it once (one coupon_redeemed event, the flow ends), a redelivered order changes
 // nothing, and codes that are another user's, unknown or expired are not redeemed.
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
-import { createLogChannel, createMemoryMessageSlots, type LogChannel } from '../../activities';
+import { createLogChannel, createMemoryMessageSlots } from '../../activities';
 import { createKvCouponLedger, type KvCouponLedger } from '../../activities/kv-coupon-ledger';
 import { flowEventPublisher, natsPublish } from '../../activities/nats-publish';
-import { startWorker, type RunningWorker } from '../../activities/worker';
 import type { Config } from '../../infra/config';
-import { createLogger } from '../../infra/logger';
-import { connectNats } from '../../streams/nats';
-import { createProducer, type Producer } from '../../streams/producer/producer';
-import { applyTopology, names } from '../../streams/topology';
+import type { Producer } from '../../streams/producer/producer';
+import { names } from '../../streams/topology';
 import {
   couponTriggerFor,
   createCouponTriggerProcessor,
@@ -27,9 +23,8 @@ import {
 import { defineFlow, onCouponRedeemed, onOptOut, send, sendWithCoupon, wait } from '../../workflows/dsl';
 import { eventually } from '../helpers/clickhouse';
 import { buildEnvelope } from '../helpers/events';
-import { eventsOnStream, startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
-import { installQuietRuntime, startTestTemporal, type TestTemporal } from './fixtures/temporal';
+import { eventsOnStream } from '../helpers/nats';
+import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
 
 // the coupon at once, then a long wait: the flow is mid-wait while the test redeems
 const flow = defineFlow({
@@ -51,51 +46,35 @@ const flow = defineFlow({
 });
 
 const SHOP = 'shop-c';
-let nats: TestNats;
-let temporal: TestTemporal;
+let stack: FlowStack;
 let nc: NatsConnection;
 let config: Config;
-let connection: Connection;
 let client: Client;
-let worker: RunningWorker;
 let triggers: CouponTriggerProcessor;
 let producer: Producer;
 let ledger: KvCouponLedger;
-let push: LogChannel;
+const push = createLogChannel('app_push');
 
 beforeAll(async () => {
-  installQuietRuntime();
-  [nats, temporal] = await Promise.all([startTestNats(), startTestTemporal()]);
-  config = testConfig(nats.url, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'coupons-test' });
-  nc = await connectNats(config.nats, 'coupon-triggers-test');
-  await applyTopology(await nc.jetstreamManager(), config);
-  ledger = createKvCouponLedger(await nc.jetstream().views.kv(names(config.nats.prefix).couponsBucket));
-  connection = await Connection.connect({ address: temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  producer = await createProducer({ nats: config.nats, shopId: SHOP, connection: nc });
-  push = createLogChannel('app_push');
-  const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');
-  worker = await startWorker({
-    config,
-    connection: await NativeConnection.connect({ address: temporal.address }),
-    logger,
-    shutdownSignals: [],
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows/index'),
-      logger: new DefaultLogger('WARN'),
-    }),
-    activitiesDeps: {
-      channels: { app_push: push, email: createLogChannel('email') },
-      ledger,
-      slots: createMemoryMessageSlots(),
-      publish: natsPublish(producer),
+  stack = await startFlowStack({
+    name: 'coupons-test',
+    shopId: SHOP,
+    activitiesDeps: async (conn, cfg, events) => {
+      ledger = createKvCouponLedger(await conn.jetstream().views.kv(names(cfg.nats.prefix).couponsBucket));
+      return {
+        channels: { app_push: push, email: createLogChannel('email') },
+        ledger,
+        slots: createMemoryMessageSlots(),
+        publish: natsPublish(events),
+      };
     },
   });
+  ({ nc, config, client, producer } = stack);
   triggers = await createCouponTriggerProcessor({
     nc,
     client: client.workflow,
     config,
-    logger,
+    logger: stack.logger,
     ledger,
     publish: flowEventPublisher(producer),
     flows: [flow],
@@ -104,12 +83,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await triggers?.stop();
-  await worker?.shutdown();
-  await producer?.close();
-  await connection?.close();
-  await nc?.drain();
-  await Promise.all([nats?.stop(), temporal?.stop()]);
+  await stack?.stop(() => triggers?.stop());
 });
 
 const product = { sku: 'PHO-1', priceMinor: 5_000, quantity: 1 };

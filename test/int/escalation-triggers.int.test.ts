@@ -3,8 +3,7 @@
 // escalated conversation reach it as messageSent, an acceptance assigns it, a closing ends it; a second
 // or redelivered handoff starts nothing new, nor does one after the end; turns of a conversation never
 // escalated make no Temporal call; unknown conversations and close reasons are counted and acked.
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import {
   createMemoryAgentQueue,
@@ -13,13 +12,10 @@ import {
   createMemorySupervisorNotifier,
   type MemoryAgentQueue,
 } from '../../activities';
-import { startWorker, type RunningWorker } from '../../activities/worker';
 import type { Config } from '../../infra/config';
-import { createLogger } from '../../infra/logger';
 import { chatRoleValue, type EnvelopeInit, type EventType, type PayloadMap } from '../../schemas/events';
-import { connectNats } from '../../streams/nats';
-import { createProducer, type Producer } from '../../streams/producer/producer';
-import { applyTopology, names } from '../../streams/topology';
+import type { Producer } from '../../streams/producer/producer';
+import { names } from '../../streams/topology';
 import {
   conversationKey,
   createEscalationTriggerProcessor,
@@ -31,70 +27,45 @@ import {
 import { escalationState, escalationWorkflowId, type EscalationResult } from '../../workflows/escalation';
 import { eventually } from '../helpers/clickhouse';
 import { buildEnvelope } from '../helpers/events';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
-import { installQuietRuntime, startTestTemporal, type TestTemporal } from './fixtures/temporal';
+import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
 
 const SHOP = 'shop-e';
-let nats: TestNats;
-let temporal: TestTemporal;
+let stack: FlowStack;
 let nc: NatsConnection;
 let config: Config;
-let connection: Connection;
 let client: Client;
-let worker: RunningWorker;
 let triggers: ChatTriggerProcessor;
 let producer: Producer;
-let queue: MemoryAgentQueue;
+const queue: MemoryAgentQueue = createMemoryAgentQueue({ agents: ['agent-1', 'agent-2'] });
 
 beforeAll(async () => {
-  installQuietRuntime();
-  [nats, temporal] = await Promise.all([startTestNats(), startTestTemporal()]);
-  config = testConfig(nats.url, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'chat-test' });
-  nc = await connectNats(config.nats, 'chat-triggers-test');
-  await applyTopology(await nc.jetstreamManager(), config);
-  connection = await Connection.connect({ address: temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');
-  queue = createMemoryAgentQueue({ agents: ['agent-1', 'agent-2'] });
-  worker = await startWorker({
-    config,
-    connection: await NativeConnection.connect({ address: temporal.address }),
-    logger,
-    shutdownSignals: [],
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows/index'),
-      logger: new DefaultLogger('WARN'),
-    }),
-    activitiesDeps: {
+  stack = await startFlowStack({
+    name: 'chat-test',
+    shopId: SHOP,
+    activitiesDeps: () => ({
       channels: {},
       ledger: createMemoryCouponLedger(),
       slots: createMemoryMessageSlots(),
       publish: () => Promise.resolve(),
       agentQueue: queue,
       supervisors: createMemorySupervisorNotifier(),
-    },
+    }),
   });
+  ({ nc, config, client, producer } = stack);
   triggers = await createEscalationTriggerProcessor({
     nc,
     client: client.workflow,
     config,
-    logger,
+    logger: stack.logger,
     // long windows: no SLA breach while the test drives the conversation
     deadlines: { firstResponseDeadline: '1h', resolutionDeadline: '2h' },
     profileOf: (_shop, user) => Promise.resolve({ tier: 'repeat', user }),
   });
   void triggers.run();
-  producer = await createProducer({ nats: config.nats, shopId: SHOP, connection: nc });
 }, 120_000);
 
 afterAll(async () => {
-  await producer?.close();
-  await triggers?.stop();
-  await worker?.shutdown();
-  await connection?.close();
-  await nc?.drain();
-  await Promise.all([nats?.stop(), temporal?.stop()]);
+  await stack?.stop(() => triggers?.stop());
 });
 
 let clock = Date.now();

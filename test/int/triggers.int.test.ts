@@ -2,9 +2,7 @@
 // producer SDK start (and signal) one recovery workflow per cart, an order ends it, a late order
 // (event time before the last cart change) still ends it, and a cart event after the end does not
 // restart it.
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import type { NatsConnection } from 'nats';
+import type { Client } from '@temporalio/client';
 import {
   createLogChannel,
   createMemoryCouponLedger,
@@ -13,14 +11,10 @@ import {
 } from '../../activities';
 import { createActivities } from '../../activities';
 import { natsPublish } from '../../activities/nats-publish';
-import { startWorker, type RunningWorker } from '../../activities/worker';
 import { decodeEnvelope } from '../../schemas/codec';
 import { couponIssued, reminderSent } from '../../workflows/flow-events';
-import type { Config } from '../../infra/config';
-import { createLogger } from '../../infra/logger';
-import { connectNats } from '../../streams/nats';
-import { createProducer, type Producer } from '../../streams/producer/producer';
-import { applyTopology, names } from '../../streams/topology';
+import type { Producer } from '../../streams/producer/producer';
+import { names } from '../../streams/topology';
 import {
   createCartTriggerProcessor,
   triggerFor,
@@ -34,9 +28,7 @@ import {
 import { defineFlow, onCartEmptied, onOptOut, onPurchase, send, wait } from '../../workflows/dsl';
 import { buildEnvelope } from '../helpers/events';
 import { eventually } from '../helpers/clickhouse';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
-import { installQuietRuntime, startTestTemporal, type TestTemporal } from './fixtures/temporal';
+import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
 
 // long windows: the flows stay in their abandonment wait while the test drives them
 const flow = defineFlow({
@@ -49,62 +41,37 @@ const flow = defineFlow({
 });
 
 const SHOP = 'shop-t';
-let nats: TestNats;
-let temporal: TestTemporal;
-let nc: NatsConnection;
-let config: Config;
-let connection: Connection;
+let stack: FlowStack;
 let client: Client;
-let worker: RunningWorker;
 let triggers: CartTriggerProcessor;
 let producer: Producer;
-let channel: LogChannel;
+const channel: LogChannel = createLogChannel('log');
 
 beforeAll(async () => {
-  installQuietRuntime();
-  [nats, temporal] = await Promise.all([startTestNats(), startTestTemporal()]);
-  config = testConfig(nats.url, { TEMPORAL_ADDRESS: temporal.address, TEMPORAL_TASK_QUEUE: 'triggers-test' });
-  nc = await connectNats(config.nats, 'triggers-test');
-  await applyTopology(await nc.jetstreamManager(), config);
-  connection = await Connection.connect({ address: temporal.address });
-  client = new Client({ connection, namespace: config.temporal.namespace });
-  channel = createLogChannel('log');
-  const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');
-  worker = await startWorker({
-    config,
-    connection: await NativeConnection.connect({ address: temporal.address }),
-    logger,
-    shutdownSignals: [],
-    workflowBundle: await bundleWorkflowCode({
-      workflowsPath: require.resolve('../../workflows/index'),
-      logger: new DefaultLogger('WARN'),
-    }),
-    activitiesDeps: {
+  stack = await startFlowStack({
+    name: 'triggers-test',
+    shopId: SHOP,
+    activitiesDeps: () => ({
       channels: { log: channel },
       ledger: createMemoryCouponLedger(),
       slots: createMemoryMessageSlots(),
       publish: () => Promise.resolve(),
-    },
+    }),
   });
+  ({ client, producer } = stack);
   triggers = await createCartTriggerProcessor({
-    nc,
+    nc: stack.nc,
     client: client.workflow,
-    config,
-    logger,
+    config: stack.config,
+    logger: stack.logger,
     flowFor: () => flow,
     tierOf: () => Promise.resolve('repeat'),
   });
   void triggers.run();
-  producer = await createProducer({ nats: config.nats, shopId: SHOP, connection: nc });
 }, 120_000);
 
 afterAll(async () => {
-  await producer?.close();
-  await triggers?.stop();
-  await worker?.shutdown();
-  await connection?.close();
-  await nc?.drain();
-  await Promise.all([nats?.stop(), temporal?.stop()]);
+  await stack?.stop(() => triggers?.stop());
 });
 
 const product = { sku: 'PHO-1', priceMinor: 2500, quantity: 1 };
@@ -299,6 +266,7 @@ it('flow events publish through the producer SDK once, however often the activit
   expect(after.published - before.published).toBe(4);
   expect(after.duplicates - before.duplicates).toBe(2);
 
+  const { nc, config } = stack;
   const jsm = await nc.jetstreamManager();
   const stream = names(config.nats.prefix).eventsStream;
   const last = async (type: string) => {
