@@ -14,17 +14,15 @@ import {
   condition,
   defineQuery,
   defineSignal,
-  proxyActivities,
-  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities, IssuedCoupon } from '../activities/types';
+import type { IssuedCoupon } from '../activities/types';
 import type { OptedOutSignal, OrderPlacedSignal, TimelineEntry } from './cart-recovery';
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
-import { takeCapSlot, waitOutQuietHours } from './message-step';
+import { acts, localActs, takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
 import { durationMs, isValidTimeZone } from './time';
 
@@ -84,21 +82,6 @@ export interface CouponReleaseResult {
   orderId?: string;
   timeline: TimelineEntry[];
 }
-
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-});
-/**
- * The short, idempotent calls (the KV ledger and slots, publishing to the event stream) as local
- * activities: they run inside the workflow task that needs them, recorded as one marker each,
- * instead of a round trip through the task queue with three history events and a workflow task.
- * Messages go out through `acts` (a provider may be slow).
- */
-const localActs = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
-});
 
 export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<CouponReleaseResult> {
   const { flow, shopId, userId, tier, timeZone } = input;

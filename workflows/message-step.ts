@@ -1,10 +1,27 @@
-// What every flow does before a message goes out, shared by the cart and coupon workflows: wait out
-// the user's quiet hours, and take a slot of the per-user daily cap. Workflow code: deterministic,
-// time is workflow time, the slot is an activity (idempotent by the message's key).
+// What the marketing flows (cart and coupon workflows) share: their activity proxies, waiting out
+// the user's quiet hours, and a slot of the per-user daily cap. Workflow code: deterministic, time
+// is workflow time, the slot is an activity (idempotent by the message's key).
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/types';
 import type { Flow } from './dsl';
 import { attempt } from './outcome';
 import { localTime, quietHoursDelayMs } from './time';
+
+/** Messages (a provider may be slow): regular activities. */
+export const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+/**
+ * The short, idempotent calls (the KV ledger and slots, publishing to the event stream) as local
+ * activities: they run inside the workflow task that needs them, recorded as one marker each,
+ * instead of a round trip through the task queue with three history events and a workflow task.
+ */
+export const localActs = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+});
 
 export interface StepRecord {
   event: 'quiet_hours' | 'capped';
