@@ -20,7 +20,6 @@ import {
 import type { NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
-import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
 import {
   cartChanged,
@@ -277,14 +276,8 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
     consumer: consumerName,
     logger,
     label: 'cart triggers',
-    plan(m) {
-      const d = decodeEnvelope(m.data);
-      if (!d.ok) return { user: '', action: { kind: 'none', reason: `undecodable: ${d.reason}` } };
-      return {
-        user: `${d.envelope.shopId}\u0000${userKey(d.envelope)}`,
-        action: triggerFor(d.envelope, d.type),
-      };
-    },
+    decide: triggerFor,
+    ignore: (reason) => ({ kind: 'none', reason }),
     apply,
     describe: (a) => (a.kind === 'none' ? { kind: a.kind } : { kind: a.kind, workflowId: a.workflowId }),
     batchSize,

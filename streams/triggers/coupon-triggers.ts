@@ -30,7 +30,6 @@ import {
 import type { FlowEvent } from '../../activities/types';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
-import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
 import {
   couponRedeemed,
@@ -265,14 +264,8 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
     consumer,
     logger,
     label: 'coupon triggers',
-    plan(m) {
-      const d = decodeEnvelope(m.data);
-      if (!d.ok) return { user: '', action: { kind: 'none', reason: `undecodable: ${d.reason}` } };
-      return {
-        user: `${d.envelope.shopId}\u0000${userKey(d.envelope)}`,
-        action: couponTriggerFor(d.envelope, d.type),
-      };
-    },
+    decide: couponTriggerFor,
+    ignore: (reason) => ({ kind: 'none', reason }),
     apply,
     describe: (a) => (a.kind === 'none' ? { kind: a.kind } : { kind: a.kind, shopId: a.shopId }),
     ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),

@@ -38,7 +38,6 @@ import type { ProfileSummary, TranscriptTurn } from '../../activities/types';
 import type { Catalog } from '../../catalog';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
-import { decodeEnvelope } from '../../schemas/codec';
 import { chatRoleName, type Envelope, type EventType } from '../../schemas/events';
 import {
   agentAccepted,
@@ -636,15 +635,8 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
     consumer: consumerName,
     logger,
     label: 'chat triggers',
-    plan(m) {
-      // one user's events in stream order (a conversation is one user's), users in parallel
-      const d = decodeEnvelope(m.data);
-      if (!d.ok) return { user: '', action: { kind: 'none', reason: `undecodable: ${d.reason}` } };
-      return {
-        user: `${d.envelope.shopId}\u0000${userKey(d.envelope)}`,
-        action: triggerFor(d.envelope, d.type),
-      };
-    },
+    decide: triggerFor,
+    ignore: (reason) => ({ kind: 'none', reason }),
     apply,
     describe: loggable,
     batchSize,

@@ -14,6 +14,9 @@ import {
   type NatsConnection,
 } from 'nats';
 import type { Logger } from '../../infra/logger';
+import { decodeEnvelope } from '../../schemas/codec';
+import type { Envelope, EventType } from '../../schemas/events';
+import { userKey } from '../topology';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -82,8 +85,10 @@ export interface TriggerLoopOptions<A> {
   logger: Logger;
   /** For log lines: 'coupon triggers'. */
   label: string;
-  /** The user an event belongs to ('' when it cannot be read) and what it asks for. */
-  plan(m: JsMsg): { user: string; action: A };
+  /** What one event asks for (pure). */
+  decide(envelope: Envelope, type: EventType): A;
+  /** The action for a message that does not decode (it is in the dead-letter stream already). */
+  ignore(reason: string): A;
   apply(action: A): Promise<void>;
   /** What a log line may say about an action: ids only, never personal data. */
   describe?(action: A): Record<string, unknown>;
@@ -142,7 +147,10 @@ export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
     const byUser = new Map<string, { m: JsMsg; action: A }[]>();
     for (const m of msgs) {
       counters.events++;
-      const { user, action } = opts.plan(m);
+      const d = decodeEnvelope(m.data);
+      // one user's events stay in order: grouped by shop and user (undecodable ones together)
+      const user = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : '';
+      const action = d.ok ? opts.decide(d.envelope, d.type) : opts.ignore(`undecodable: ${d.reason}`);
       let list = byUser.get(user);
       if (!list) byUser.set(user, (list = []));
       list.push({ m, action });
