@@ -2,7 +2,6 @@
 // exits mid-wait, late and out-of-order events, quiet hours, the frequency cap, holdout, coupons
 // (idempotent on retry, budget under concurrency) and continue-as-new.
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import { couponCode, type CouponLedger } from '../../activities';
 import { send, wait, type Flow } from '../../workflows/dsl';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
@@ -23,15 +22,8 @@ const HOUR = 60 * MINUTE;
 
 const t = useWorkflowTestEnv('cart-recovery');
 
-async function withWorker<T>(fakes: Fakes, run: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: t.env.nativeConnection,
-    taskQueue: t.taskQueue,
-    workflowBundle: t.workflowBundle,
-    activities: fakes.activities,
-  });
-  return worker.runUntil(run);
-}
+const withWorker = <T>(fakes: Fakes, run: () => Promise<T>): Promise<T> =>
+  t.withWorker(fakes.activities, run);
 
 /** Start arguments for a user and a cart changed now; override what a test is about. */
 async function startArgs(

@@ -1,7 +1,6 @@
 // The tiered coupon release on the time-skipping test server: the shipped tier-coupons flow's
 // timeline, redemption mid-wait (only its own code), expiry stopping the follow-up, audience,
 // holdout (recorded, nothing sent), a spent budget, and the same code when the activity is retried.
-import { Worker } from '@temporalio/worker';
 import { couponCode, type CouponLedger } from '../../activities';
 import { defineFlow, onCouponRedeemed, onOptOut, send, sendWithCoupon, wait } from '../../workflows/dsl';
 import {
@@ -19,15 +18,8 @@ const DAY = 24 * HOUR;
 
 const t = useWorkflowTestEnv('coupon-release');
 
-async function withWorker<T>(fakes: Fakes, run: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: t.env.nativeConnection,
-    taskQueue: t.taskQueue,
-    workflowBundle: t.workflowBundle,
-    activities: fakes.activities,
-  });
-  return worker.runUntil(run);
-}
+const withWorker = <T>(fakes: Fakes, run: () => Promise<T>): Promise<T> =>
+  t.withWorker(fakes.activities, run);
 
 async function startArgs(
   over: Partial<CouponReleaseInput> & { heldOut?: boolean } = {},

@@ -3,7 +3,6 @@
 // deadline (level 3), the exits (resolved, user left), the state query mid-wait, and event ids that a
 // retried publish does not change.
 import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import type {
   EnqueueForAgentRequest,
   EscalationActivities,
@@ -70,15 +69,8 @@ function createEscalationFakes(options: { failFirstPublish?: boolean } = {}): Es
   return { ...f, activities };
 }
 
-async function withWorker<T>(fakes: EscalationFakes, run: () => Promise<T>): Promise<T> {
-  const worker = await Worker.create({
-    connection: t.env.nativeConnection,
-    taskQueue: t.taskQueue,
-    workflowBundle: t.workflowBundle,
-    activities: fakes.activities,
-  });
-  return worker.runUntil(run);
-}
+const withWorker = <T>(fakes: EscalationFakes, run: () => Promise<T>): Promise<T> =>
+  t.withWorker(fakes.activities, run);
 
 function input(over: Partial<EscalationInput> = {}): EscalationInput {
   return {

@@ -7,6 +7,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   DefaultLogger,
   Runtime,
+  Worker,
   bundleWorkflowCode,
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
@@ -130,6 +131,8 @@ export interface WorkflowTestContext {
   taskQueue: string;
   /** Workflows a test started; all terminated after it. */
   started: WorkflowHandle[];
+  /** Runs `run` while a worker with these activities polls the test's task queue. */
+  withWorker<T>(activities: object, run: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -139,6 +142,15 @@ export interface WorkflowTestContext {
  */
 export function useWorkflowTestEnv(queuePrefix: string): WorkflowTestContext {
   const ctx = { started: [] as WorkflowHandle[] } as WorkflowTestContext;
+  ctx.withWorker = async (activities, run) => {
+    const worker = await Worker.create({
+      connection: ctx.env.nativeConnection,
+      taskQueue: ctx.taskQueue,
+      workflowBundle: ctx.workflowBundle,
+      activities,
+    });
+    return worker.runUntil(run);
+  };
   beforeAll(async () => {
     [ctx.env, ctx.workflowBundle] = await Promise.all([startTestEnv(), bundleWorkflows()]);
   });
