@@ -61,6 +61,23 @@ function args(now: number, over: Partial<CartRecoveryInput>): CartRecoveryInput 
   };
 }
 
+/** The flows' fakes plus an agent desk (one agent, one conversation at a time) and a supervisor. */
+function escalationFakes(): Fakes {
+  const fakes = createFakes();
+  const escalation = createEscalationActivities({
+    queue: createMemoryAgentQueue({ agents: ['agent-1'], maxOpenPerAgent: 1 }),
+    supervisors: createMemorySupervisorNotifier({ supervisors: ['supervisor-1'] }),
+    publish: (e) => {
+      fakes.events.push(e);
+      return Promise.resolve();
+    },
+  });
+  return {
+    ...fakes,
+    activities: { ...fakes.activities, ...escalation, publishEvent: fakes.activities.publishEvent },
+  };
+}
+
 /** Abandoned, flow_entered, three reminders (the second with the coupon), completed. */
 function completedCartRun(file: string, cartId: string): Scenario {
   return {
@@ -162,22 +179,8 @@ const scenarios: Scenario[] = [
     // a chat escalation: no agent by the first-response deadline (level 2: priority raised, supervisor
     // notified), an agent accepts after it, messages, resolved before the resolution deadline
     file: 'escalation.v1.json',
-    fakes: () => {
-      const fakes = createFakes();
-      const escalation = createEscalationActivities({
-        // routed to agent-1, who accepts only after the first-response deadline
-        queue: createMemoryAgentQueue({ agents: ['agent-1'], maxOpenPerAgent: 1 }),
-        supervisors: createMemorySupervisorNotifier({ supervisors: ['supervisor-1'] }),
-        publish: (e) => {
-          fakes.events.push(e);
-          return Promise.resolve();
-        },
-      });
-      return {
-        ...fakes,
-        activities: { ...fakes.activities, ...escalation, publishEvent: fakes.activities.publishEvent },
-      };
-    },
+    // routed to agent-1, who accepts only after the first-response deadline
+    fakes: escalationFakes,
     async run(env, taskQueue, fakes) {
       const now = await env.currentTimeMs();
       const conversationId = `conv-${now}`;
@@ -239,21 +242,7 @@ const scenarios: Scenario[] = [
     // after the 'publish-late-assignment' patch: handoff, acceptance and resolution in the first task
     // (a worker running behind); SLA figures from the events' times; agent_assigned still published
     file: 'escalation.v1.late-assignment.json',
-    fakes: () => {
-      const fakes = createFakes();
-      const escalation = createEscalationActivities({
-        queue: createMemoryAgentQueue({ agents: ['agent-1'], maxOpenPerAgent: 1 }),
-        supervisors: createMemorySupervisorNotifier({ supervisors: ['supervisor-1'] }),
-        publish: (e) => {
-          fakes.events.push(e);
-          return Promise.resolve();
-        },
-      });
-      return {
-        ...fakes,
-        activities: { ...fakes.activities, ...escalation, publishEvent: fakes.activities.publishEvent },
-      };
-    },
+    fakes: escalationFakes,
     async run(env, taskQueue, fakes) {
       const now = await env.currentTimeMs();
       const conversationId = `conv-late-${now}`;
