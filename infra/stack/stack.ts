@@ -349,7 +349,7 @@ function components(config: Config): ComponentSpec[] {
       // the pid file; we only report and stop it.
       name: 'worker',
       ports: [],
-      address: `${config.temporal.address} task queue ${config.temporal.taskQueue}`,
+      address: `${config.temporal.address} task queues ${config.temporal.taskQueue}, ${config.temporal.chatTaskQueue}`,
       owns: (argv) => argv.some((a) => /shopstream/.test(a)) && argv.includes('worker'),
       responding: () => Promise.resolve(true),
       start: () => Promise.reject(new Error('the flow worker is started with `shopstream worker`')),

@@ -32,7 +32,7 @@ export async function ensureWorkerRunning(
         args: ['worker'],
         running: (pid) => Promise.resolve((processCommandLine(pid) ?? []).some((a) => a === 'worker')),
         ready: (pid) => polling(connection, config, pid),
-        what: `the flow worker polling task queue ${config.temporal.taskQueue}`,
+        what: `the flow worker polling task queues ${config.temporal.taskQueue} and ${config.temporal.chatTaskQueue}`,
         timeoutMs: 90_000,
       },
       log,
