@@ -297,7 +297,8 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
       if (await pause(durationMs(flow.abandonAfter ?? '0s'), 'waiting_for_abandonment')) {
         s.idle = true;
         record({ event: 'abandoned', step: s.nextStep });
-        // Added after v1 histories were recorded: runs that began without it never publish it.
+        // Added after v1 histories were recorded: replaying those runs never publishes it; a run from
+        // before the patch that goes idle again in a live task publishes it then (late, once).
         if (!s.entered && patched('flow-entered-event')) {
           s.entered = true;
           const entry = { flow: flow.name, version: flow.version, workflowId: info.workflowId };

@@ -49,7 +49,7 @@ export type CouponExitReason =
   | 'purchased'
   | 'opted_out'
   | 'coupon_expired'
-  /** The coupon step issued nothing (budget spent): the follow-ups about it are not sent. */
+  /** The coupon step released nothing (capped, no offer, budget spent): no follow-up about it. */
   | 'no_coupon'
   | 'completed'
   | 'not_in_audience';
@@ -170,14 +170,23 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
       return true;
     }
     const key = `${keyBase}/${index}`;
-    if (!(await takeCapSlot(quick, flow, { shopId, userId, timeZone }, { ...base, key }, record)))
+    const capped = !(await takeCapSlot(quick, flow, { shopId, userId, timeZone }, { ...base, key }, record));
+    // A coupon step that releases no coupon (capped, no offer, budget spent) ends the flow: every
+    // later step is about that coupon.
+    if (capped) {
+      if (step.kind === 'send_with_coupon') noCoupon = true;
       return true;
+    }
     if (exit) return false;
-    if (typeof offer === 'string') record({ event: 'coupon_skipped', ...base, detail: offer });
-    else if (offer && step.kind === 'send_with_coupon') {
+    if (typeof offer === 'string') {
+      record({ event: 'coupon_skipped', ...base, detail: offer });
+      noCoupon = true;
+      return true;
+    }
+    if (offer && step.kind === 'send_with_coupon') {
       const issued = await issue(step.coupon, offer.amountMinor, index);
       if (!issued) {
-        noCoupon = true; // budget spent: no coupon message, and no follow-up about a coupon
+        noCoupon = true;
         return true;
       }
       coupon = issued;

@@ -245,8 +245,35 @@ function checkExits(exits: Exit[] | undefined, trigger: Trigger, hasCoupon: bool
     missing('exit: a tier_reached flow needs onCouponRedeemed() or onPurchase()');
   if (trigger !== 'cart_abandoned' && seen.has('cart_emptied'))
     invalid(`exit: onCartEmptied() needs a cart_abandoned trigger`);
-  if (seen.has('coupon_redeemed') && !hasCoupon)
+  if (seen.has('coupon_redeemed') && trigger === 'cart_abandoned')
+    invalid('exit: onCouponRedeemed() is for tier_reached flows (a cart flow ends on the purchase)');
+  else if (seen.has('coupon_redeemed') && !hasCoupon)
     invalid('exit: onCouponRedeemed() needs a sendWithCoupon step');
+  return errors;
+}
+
+/**
+ * A tier flow releases one coupon, to every tier it starts on, without cart conditions (there is no
+ * cart): the steps after it are about that coupon.
+ */
+function checkTierCoupons(flow: Flow, steps: Step[]): FlowError[] {
+  const errors: FlowError[] = [];
+  const add = (step: number, message: string): number =>
+    errors.push({
+      code: 'invalid_for_trigger',
+      step,
+      message: `step ${step} (send_with_coupon): ${message}`,
+    });
+  const couponSteps = steps.flatMap((s, i) => (s?.kind === 'send_with_coupon' ? [i] : []));
+  for (const i of couponSteps.slice(1)) add(i, 'a tier_reached flow releases one coupon');
+  for (const i of couponSteps.slice(0, 1)) {
+    const byTier = (steps[i] as Extract<Step, { kind: 'send_with_coupon' }>).coupon?.byTier ?? {};
+    for (const [tier, offer] of Object.entries(byTier))
+      if (offer?.minCartMinor !== undefined)
+        add(i, `${tier} minCartMinor needs a cart (cart_abandoned flows)`);
+    for (const tier of flow.audience?.tiers ?? [])
+      if (!byTier[tier]) add(i, `no offer for ${tier}, a tier the flow starts on`);
+  }
   return errors;
 }
 
@@ -266,16 +293,7 @@ export function validateFlow(flow: Flow): FlowError[] {
         message: `step ${i} (${String(s?.kind)}): unreachable after the end at step ${endAt}`,
       });
   });
-  steps.forEach((s, i) => {
-    if (flow.trigger === 'tier_reached' && s?.kind === 'send_with_coupon')
-      for (const [tier, offer] of Object.entries(s.coupon?.byTier ?? {}))
-        if (offer?.minCartMinor !== undefined)
-          errors.push({
-            code: 'invalid_for_trigger',
-            step: i,
-            message: `step ${i} (send_with_coupon): ${tier} minCartMinor needs a cart (cart_abandoned flows)`,
-          });
-  });
+  if (flow.trigger === 'tier_reached') errors.push(...checkTierCoupons(flow, steps));
   const hasCoupon = steps.some((s) => s?.kind === 'send_with_coupon');
   errors.push(...checkExits(flow.exit, flow.trigger, hasCoupon));
   return errors;

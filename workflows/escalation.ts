@@ -204,7 +204,9 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     agentId = agent;
     phase = 'assigned';
     sla.firstResponseMs = since(at);
-    sla.slaFirstResponseMet = sla.firstResponseMs <= deadlines.firstResponseMs;
+    // a breach already acted on (level 2) stays a breach, whatever the acceptance's own time
+    if (sla.slaFirstResponseMet !== false)
+      sla.slaFirstResponseMet = sla.firstResponseMs <= deadlines.firstResponseMs;
     record({ event: 'accepted', agentId: agent });
   });
   setHandler(messageSent, (m) => {
@@ -217,7 +219,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     if (exit) return;
     exit = 'resolved';
     sla.resolutionMs = since(r?.at);
-    sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
+    if (sla.slaResolutionMet !== false) sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
   });
   setHandler(userLeft, () => {
     exit ??= 'abandoned';

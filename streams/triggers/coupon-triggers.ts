@@ -1,10 +1,11 @@
 // Triggers from the stream for coupons: tier changes start the tier flows, and orders that carry a
 // coupon code redeem it.
 //
-//   tier_changed  -> starts couponReleaseWorkflow for every tier flow whose audience names the new
-//                    tier, under couponReleaseWorkflowId (one run per user, flow and tier, ever:
-//                    REJECT_DUPLICATE, so a user who drops out of a tier and comes back, or a
-//                    redelivered event, starts nothing new).
+//   tier_changed  -> a move up starts couponReleaseWorkflow for every tier flow whose audience names
+//                    the new tier (a move down, after a refund, starts nothing), under
+//                    couponReleaseWorkflowId: one run per user, flow and tier, ever (REJECT_DUPLICATE,
+//                    so a user who drops out of a tier and comes back, or a redelivered event,
+//                    starts nothing new).
 //   order_placed  -> with a coupon code: redeemed in the ledger (JetStream KV, compare-and-set, once
 //                    per code; the same order again is an idempotent success), then a coupon_redeemed
 //                    event (its id derived from the code, so a redelivery publishes a duplicate that
@@ -118,6 +119,8 @@ export interface CouponTriggerStats extends TriggerCounters {
   flowsStarted: number;
   /** tier_changed for a flow that already ran for this user and tier. */
   alreadyRan: number;
+  /** tier_changed to a lower tier (after a refund): no flow. */
+  downgrades: number;
   redeemed: number;
   /** Orders redeeming a code they had already redeemed (a redelivery): nothing new. */
   redeemedAgain: number;
@@ -155,6 +158,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   const stats: Omit<CouponTriggerStats, 'events' | 'retries' | 'failed'> = {
     flowsStarted: 0,
     alreadyRan: 0,
+    downgrades: 0,
     redeemed: 0,
     redeemedAgain: 0,
     rejected: {},
@@ -175,6 +179,11 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   }
 
   async function startTierFlows(a: Extract<CouponAction, { kind: 'tier_reached' }>): Promise<void> {
+    // tier flows welcome a customer who moved up; a refund that moves them down releases nothing
+    if (a.previousTier && TIERS.indexOf(a.previousTier) > TIERS.indexOf(a.tier)) {
+      stats.downgrades++;
+      return;
+    }
     const timeZone = deps.timeZoneOf ? await deps.timeZoneOf(a.shopId, a.userId) : 'UTC';
     for (const flow of tierFlows) {
       if (!flow.audience?.tiers?.includes(a.tier)) continue;

@@ -88,11 +88,11 @@ afterAll(async () => {
 
 const product = { sku: 'PHO-1', priceMinor: 5_000, quantity: 1 };
 
-const tierChanged = (userId: string, tier: string) =>
+const tierChanged = (userId: string, tier: string, previousTier = 'new') =>
   producer.track('tier_changed', {
     userId,
     channel: 'server',
-    properties: { tier, previousTier: 'new', reason: '2 orders' },
+    properties: { tier, previousTier, reason: '2 orders' },
   });
 
 const order = (userId: string, orderId: string, couponCode: string) =>
@@ -218,4 +218,15 @@ it('does not redeem another user’s code, an unknown code, an expired code, or 
   );
   const redeemed = (await eventsOnStream(nc, config, 'coupon_redeemed')).filter((e) => e.userId !== 'user-1');
   expect(redeemed.map((e) => e.couponRedeemed?.orderId)).toEqual(['order-2']);
+});
+
+it('a move down a tier (after a refund) releases no coupon', async () => {
+  await tierChanged('user-4', 'repeat', 'high_value');
+  await eventually(
+    () => Promise.resolve(triggers.stats().downgrades),
+    (n) => n === 1,
+    30_000,
+  );
+  const id = couponReleaseWorkflowId(SHOP, 'user-4', flow.name, 'repeat');
+  await expect(client.workflow.getHandle(id).describe()).rejects.toThrow(/not found/i);
 });

@@ -193,6 +193,15 @@ describe('validateFlow on tier_reached flows', () => {
     ]);
   });
 
+  it('releases one coupon, with an offer for every tier it starts on', () => {
+    const twoTiers = { ...tierFlow, audience: { tiers: ['repeat', 'high_value'] } } as Flow;
+    expect(validateFlow(twoTiers).map((e) => e.message)).toEqual([
+      'step 0 (send_with_coupon): no offer for high_value, a tier the flow starts on',
+    ]);
+    const twoCoupons = { ...tierFlow, steps: [...tierFlow.steps, wait('1d'), ...tierFlow.steps] };
+    expect(codes(validateFlow(twoCoupons))).toEqual([['invalid_for_trigger', 2]]);
+  });
+
   it('needs an exit on redemption or purchase, and a coupon step for onCouponRedeemed', () => {
     expect(codes(validateFlow({ ...tierFlow, exit: [onOptOut()] }))).toEqual([['missing_exit', 'exit']]);
     const noCoupon = { ...tierFlow, steps: [send('app_push', 'hello')] };

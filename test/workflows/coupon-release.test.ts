@@ -11,6 +11,7 @@ import {
   type CouponReleaseInput,
 } from '../../workflows/coupon-release';
 import { tierCoupons } from '../../workflows/flows/tier-coupons';
+import { localTime } from '../../workflows/time';
 import { createFakes, useWorkflowTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
 const HOUR = 3_600_000;
@@ -161,6 +162,19 @@ describe('tiered coupon release', () => {
     expect(result.exit).toBe('no_coupon');
     expect(fakes.sent()).toEqual([]);
     expect(result.timeline.map((e) => e.event)).toEqual(['coupon_skipped', 'exited']);
+  });
+
+  it('a welcome over the day’s message cap releases no coupon and sends no follow-up', async () => {
+    const fakes = createFakes();
+    const args = await startArgs();
+    const localDay = localTime(await t.env.currentTimeMs(), args.timeZone).day;
+    for (const key of ['cart-1', 'cart-2'])
+      await fakes.slots.reserve({ shopId: args.shopId, userId: args.userId, localDay, cap: 2, key });
+    const result = await withWorker(fakes, async () => (await start(args)).result());
+    expect(result.exit).toBe('no_coupon');
+    expect(result.timeline.map((e) => e.event)).toEqual(['capped', 'exited']);
+    expect(fakes.sent()).toEqual([]);
+    expect(fakes.ledger.issued()).toEqual([]);
   });
 
   it('issues one code when the issuing activity fails after the ledger recorded it', async () => {
