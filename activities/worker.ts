@@ -81,7 +81,14 @@ export async function startWorker(opts: RunWorkerOptions): Promise<RunningWorker
     workers.push(await create(taskQueue));
     if (chatTaskQueue && chatTaskQueue !== taskQueue) workers.push(await create(chatTaskQueue));
   } catch (err) {
-    // a worker created but never run holds no poller; the connection is what to release
+    // a created worker holds the connection until it has run: run it and stop it at once
+    await Promise.allSettled(
+      workers.map((w) => {
+        const ran = w.run();
+        w.shutdown();
+        return ran;
+      }),
+    );
     if (ownsConnection) await connection.close();
     throw err;
   }
@@ -96,21 +103,21 @@ export async function startWorker(opts: RunWorkerOptions): Promise<RunningWorker
   const stopAll = (): void => {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
   };
-  // one queue's worker failing stops the other: the process is either whole or down
-  const done = Promise.all(
+  // one queue's worker failing stops the other; the connection closes once both have drained
+  const done = Promise.allSettled(
     workers.map((w) =>
       w.run().catch((err: unknown) => {
         stopAll();
         throw err;
       }),
     ),
-  )
-    .finally(async () => {
-      for (const s of signals) process.off(s, onSignal);
-      if (ownsConnection) await connection.close();
-      logger.info({ taskQueue, chatTaskQueue }, 'worker stopped');
-    })
-    .then(() => undefined);
+  ).then(async (results) => {
+    for (const s of signals) process.off(s, onSignal);
+    if (ownsConnection) await connection.close();
+    logger.info({ taskQueue, chatTaskQueue }, 'worker stopped');
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  });
   logger.info(
     { taskQueue, chatTaskQueue, namespace: config.temporal.namespace, address: config.temporal.address },
     'worker running',

@@ -26,15 +26,21 @@ export function isNotFound(err: unknown): boolean {
   return e?.code === '404' || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
 }
 
-/** Temporal unreachable or overloaded: wait and retry for as long as it takes. */
+/**
+ * Temporal or NATS unreachable, overloaded or slow: wait and retry for as long as it takes. A
+ * Temporal ServiceError is judged by its gRPC cause (INVALID_ARGUMENT and the like are not transient);
+ * NATS says TIMEOUT or 503 (no responders) while JetStream is away.
+ */
 export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: number; name?: string; message?: string };
+  const e = err as { code?: number | string; name?: string; message?: string; cause?: unknown };
+  if (e?.name === 'ServiceError' && e.cause) return isUnavailable(e.cause);
   return (
-    e?.name === 'ServiceError' ||
     e?.code === 14 || // UNAVAILABLE
     e?.code === 4 || // DEADLINE_EXCEEDED
     e?.code === 8 || // RESOURCE_EXHAUSTED
-    /unavailable|deadline|connect/i.test(e?.message ?? '')
+    e?.code === 'TIMEOUT' ||
+    e?.code === '503' ||
+    /unavailable|deadline|connect|timeout|no responders/i.test(e?.message ?? '')
   );
 }
 
@@ -158,13 +164,19 @@ export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
     // a bounded number of users at once; each user's events in stream order
     const queue = [...byUser.values()];
     const worker = async (): Promise<void> => {
-      for (let items = queue.shift(); items; items = queue.shift())
+      // on stop, no new user is started; what is not acked is redelivered to the next instance
+      for (let items = queue.shift(); items && !stopping; items = queue.shift())
         for (const { m, action } of items) {
           await applyWithRetry(action, m);
           m.ack();
         }
     };
-    await Promise.all(Array.from({ length: Math.min(userConcurrency, queue.length) }, worker));
+    // every worker finishes its current user before the batch (and stop()) is over
+    const results = await Promise.allSettled(
+      Array.from({ length: Math.min(userConcurrency, queue.length) }, worker),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async function loop(): Promise<void> {
