@@ -361,7 +361,9 @@ export async function runSimulation(producer: Producer, opts: SimulationOptions)
   const sendPaused = async (events: PlannedEvent[]): Promise<void> => {
     for (const e of events) {
       if (e.afterMs) await new Promise((r) => setTimeout(r, e.afterMs));
-      await send(e);
+      // the desk works in real time: its events carry the time they happen, so the escalations'
+      // SLA clocks (which count from the events' times) see the waits the pauses make
+      await send({ ...e, input: { ...e.input, occurredAt: Date.now() } });
     }
   };
   const worker = async (): Promise<void> => {
