@@ -83,12 +83,12 @@ export const ESCALATION_DEADLINES: EscalationDeadlines = {
   resolutionDeadline: '1h',
 };
 /**
- * The demo's (DEMO_FLOW_WINDOWS=1): the simulated desk accepts within seconds and closes within
- * about half a minute, so these deadlines are missed by some conversations, not by most.
+ * The demo's (DEMO_FLOW_WINDOWS=1): the simulated desk accepts 1 to 9 s after the handoff and
+ * closes 6 to 30 s after it, so some conversations reach level 2 or 3 and most do not.
  */
 export const ESCALATION_DEMO_DEADLINES: EscalationDeadlines = {
-  firstResponseDeadline: '15s',
-  resolutionDeadline: '45s',
+  firstResponseDeadline: '5s',
+  resolutionDeadline: '25s',
 };
 
 // ---- pure: events to actions -------------------------------------------------------------------------
