@@ -17,7 +17,7 @@ import type { IssuedCoupon } from '../activities/types';
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
-import { acts, localActs, takeCapSlot, waitOutQuietHours } from './message-step';
+import { acts, couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
 import { durationMs, isValidTimeZone } from './time';
 
@@ -215,26 +215,8 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
       timeZone,
     };
     if (s.cart.currency) vars.currency = s.cart.currency;
-    if (coupon)
-      Object.assign(vars, {
-        couponCode: coupon.code,
-        couponAmountMinor: coupon.amountMinor,
-        couponExpiresAt: coupon.expiresAt,
-      });
-    const sent = await attempt(() =>
-      acts.sendMessage({
-        shopId,
-        userId,
-        channel: step.channel,
-        template: step.template,
-        vars,
-        idempotencyKey: key,
-      }),
-    );
-    if (!sent.ok) {
-      record({ event: 'send_failed', ...base, detail: `${sent.type}: ${sent.message}` });
-      return true;
-    }
+    if (coupon) Object.assign(vars, couponVars(coupon));
+    if (!(await sendStepMessage({ shopId, userId }, { ...base, key }, vars, record))) return true;
     record({
       event: 'sent',
       ...base,

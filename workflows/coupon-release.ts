@@ -22,7 +22,7 @@ import type { OptedOutSignal, OrderPlacedSignal, TimelineEntry } from './cart-re
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
-import { acts, localActs, takeCapSlot, waitOutQuietHours } from './message-step';
+import { couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
 import { durationMs, isValidTimeZone } from './time';
 
@@ -193,27 +193,8 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
     }
     if (exit) return false;
     const vars: Record<string, string | number> = { tier, timeZone };
-    if (coupon)
-      Object.assign(vars, {
-        couponCode: coupon.code,
-        couponAmountMinor: coupon.amountMinor,
-        couponExpiresAt: coupon.expiresAt,
-        ...(coupon.currency ? { currency: coupon.currency } : {}),
-      });
-    const sent = await attempt(() =>
-      acts.sendMessage({
-        shopId,
-        userId,
-        channel: step.channel,
-        template: step.template,
-        vars,
-        idempotencyKey: key,
-      }),
-    );
-    if (!sent.ok) {
-      record({ event: 'send_failed', ...base, detail: `${sent.type}: ${sent.message}` });
-      return true;
-    }
+    if (coupon) Object.assign(vars, couponVars(coupon), coupon.currency ? { currency: coupon.currency } : {});
+    if (!(await sendStepMessage({ shopId, userId }, { ...base, key }, vars, record))) return true;
     const withCoupon = step.kind === 'send_with_coupon' && coupon;
     record({
       event: 'sent',

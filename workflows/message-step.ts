@@ -2,8 +2,8 @@
 // the user's quiet hours, and a slot of the per-user daily cap. Workflow code: deterministic, time
 // is workflow time, the slot is an activity (idempotent by the message's key).
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities/types';
-import type { Flow } from './dsl';
+import type { Activities, IssuedCoupon } from '../activities/types';
+import type { Channel, Flow } from './dsl';
 import { attempt } from './outcome';
 import { localTime, quietHoursDelayMs } from './time';
 
@@ -24,7 +24,7 @@ export const localActs = proxyLocalActivities<Activities>({
 });
 
 export interface StepRecord {
-  event: 'quiet_hours' | 'capped';
+  event: 'quiet_hours' | 'capped' | 'send_failed';
   step: number;
   channel?: string;
   template?: string;
@@ -80,4 +80,27 @@ export async function takeCapSlot(
     : `no slot: ${slot.type}: ${slot.message}`;
   record({ event: 'capped', ...base, detail });
   return false;
+}
+
+/** A coupon's template variables. */
+export function couponVars(c: IssuedCoupon): Record<string, string | number> {
+  return { couponCode: c.code, couponAmountMinor: c.amountMinor, couponExpiresAt: c.expiresAt };
+}
+
+/**
+ * Sends one message step (idempotent by its key); true when it went out. A business failure (a
+ * channel not configured, a template the channel refuses) is recorded as `send_failed`.
+ */
+export async function sendStepMessage(
+  who: { shopId: string; userId: string },
+  message: { step: number; channel: Channel; template: string; key: string },
+  vars: Record<string, string | number>,
+  record: (entry: StepRecord) => void,
+): Promise<boolean> {
+  const { key, ...base } = message;
+  const sent = await attempt(() =>
+    acts.sendMessage({ ...who, channel: base.channel, template: base.template, vars, idempotencyKey: key }),
+  );
+  if (!sent.ok) record({ event: 'send_failed', ...base, detail: `${sent.type}: ${sent.message}` });
+  return sent.ok;
 }
