@@ -13,6 +13,7 @@ import {
   formatReport,
   reminderProgress,
   remindedOpenCarts,
+  type RemindedCart,
   type ReportScope,
 } from '../../demo/report';
 import type { Sql } from '../../infra/clickhouse/sql';
@@ -177,6 +178,26 @@ async function recoveryPhase(
   let heldOutOrders = 0;
   let last = { reminders: -1, withCoupon: 0 };
   let stableSince = Date.now();
+  /** The shopper orders the cart they left, with the coupon's discount when they use one. */
+  const orderCart = async (
+    c: Pick<RemindedCart, 'cartId' | 'userId' | 'items' | 'totalMinor' | 'currency'>,
+    coupon?: { code: string; amountMinor: number },
+  ): Promise<void> => {
+    const discount = coupon ? Math.min(coupon.amountMinor, c.totalMinor) : 0;
+    orders++;
+    await producer.track('order_placed', {
+      userId: c.userId,
+      channel: 'app',
+      properties: {
+        orderId: `o-${c.cartId}-back`,
+        cartId: c.cartId,
+        products: c.items,
+        totalMinor: c.totalMinor - discount,
+        currency: c.currency,
+        ...(coupon ? { couponCode: coupon.code, discountMinor: discount } : {}),
+      },
+    });
+  };
   try {
     while (Date.now() - started < 200_000) {
       await sleep(1000);
@@ -218,18 +239,7 @@ async function recoveryPhase(
         decidedOnce.add(c.cartId);
         if (fnv1a(`organic:${c.cartId}`) % 100 >= 8) continue;
         heldOutOrders++;
-        orders++;
-        await producer.track('order_placed', {
-          userId: c.userId,
-          channel: 'app',
-          properties: {
-            orderId: `o-${c.cartId}-back`,
-            cartId: c.cartId,
-            products: c.items,
-            totalMinor: c.totalMinor,
-            currency: 'USD',
-          },
-        });
+        await orderCart({ ...c, currency: 'USD' });
       }
       for (const c of await remindedOpenCarts(sql, scope)) {
         const stage = c.step >= 3 ? 3 : 1;
@@ -237,21 +247,11 @@ async function recoveryPhase(
         decided.set(c.cartId, stage);
         const chance = stage === 1 ? 10 : c.couponCode ? 35 : 15;
         if (fnv1a(`come-back:${stage}:${c.cartId}`) % 100 >= chance) continue;
-        const discount = Math.min(c.couponAmountMinor, c.totalMinor);
         if (c.couponCode) withCoupon++;
-        orders++;
-        await producer.track('order_placed', {
-          userId: c.userId,
-          channel: 'app',
-          properties: {
-            orderId: `o-${c.cartId}-back`,
-            cartId: c.cartId,
-            products: c.items,
-            totalMinor: c.totalMinor - discount,
-            currency: c.currency,
-            ...(c.couponCode ? { couponCode: c.couponCode, discountMinor: discount } : {}),
-          },
-        });
+        await orderCart(
+          c,
+          c.couponCode ? { code: c.couponCode, amountMinor: c.couponAmountMinor } : undefined,
+        );
       }
     }
   } finally {
