@@ -1,5 +1,6 @@
 // The `publish` dependency of createActivities on NATS: a flow event (reminder_sent, coupon_issued,
-// coupon_redeemed, flow_entered, conversation_escalated, agent_assigned) becomes a protobuf event on the events stream through the producer SDK, like any other event.
+// coupon_redeemed, flow_entered, conversation_escalated, agent_assigned, escalation_ended) becomes a
+// protobuf event on the events stream through the producer SDK, like any other event.
 //
 // Exactly once: createActivities derives the event id from the event's key and time
 // (deriveEventId), and the producer publishes with Nats-Msg-Id = event id, so a retried activity (or a
@@ -38,6 +39,8 @@ export async function publishFlowEvent(producer: Producer, event: PublishedFlowE
         return await producer.track('conversation_escalated', { ...common, properties: event.properties });
       case 'agent_assigned':
         return await producer.track('agent_assigned', { ...common, properties: event.properties });
+      case 'escalation_ended':
+        return await producer.track('escalation_ended', { ...common, properties: event.properties });
     }
   } catch (err) {
     if (err instanceof EventValidationError)

@@ -81,7 +81,8 @@ export type FlowEventType =
   | 'coupon_redeemed'
   | 'flow_entered'
   | 'conversation_escalated'
-  | 'agent_assigned';
+  | 'agent_assigned'
+  | 'escalation_ended';
 
 /** An event a flow publishes; `key` makes its event id, so publishing it twice is one event. */
 export type FlowEvent = {
@@ -158,7 +159,10 @@ export interface NotifySupervisorRequest {
 }
 
 /** The flow events of an escalation (conversation_escalated per level, agent_assigned). */
-export type EscalationEvent = Extract<FlowEvent, { type: 'conversation_escalated' | 'agent_assigned' }>;
+export type EscalationEvent = Extract<
+  FlowEvent,
+  { type: 'conversation_escalated' | 'agent_assigned' | 'escalation_ended' }
+>;
 
 export interface EscalationActivities {
   enqueueForAgent(req: EnqueueForAgentRequest): Promise<EnqueuedConversation>;

@@ -264,6 +264,13 @@ export interface EscalationReport {
   waitP50Ms: number;
   waitP90Ms: number;
   closed: { reason: string; conversations: number }[];
+  /** From escalation_ended: each deadline met, missed (undecided ones are in neither). */
+  sla: { firstResponse: SlaCount; resolution: SlaCount };
+}
+
+export interface SlaCount {
+  met: number;
+  missed: number;
 }
 
 export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promise<EscalationReport> {
@@ -297,6 +304,14 @@ export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promi
      GROUP BY reason ORDER BY n DESC, reason`,
     params,
   );
+  const [sla] = await sql.query<Record<'frMet' | 'frMissed' | 'resMet' | 'resMissed', number | string>>(
+    `SELECT countIf(fr = 'met') AS frMet, countIf(fr = 'missed') AS frMissed,
+            countIf(res = 'met') AS resMet, countIf(res = 'missed') AS resMissed
+     FROM (SELECT JSONExtractString(properties, 'first_response_sla') AS fr,
+                  JSONExtractString(properties, 'resolution_sla') AS res
+           FROM ${db}.events FINAL WHERE event_type = 'escalation_ended' AND ${handedOff})`,
+    params,
+  );
   return {
     handoffs: handoffs.map((r) => ({ reason: r.reason || '(none)', handoffs: Number(r.n) })),
     escalated: Number(levels?.escalated ?? 0),
@@ -306,6 +321,10 @@ export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promi
     waitP50Ms: Number(waits?.p50 ?? 0),
     waitP90Ms: Number(waits?.p90 ?? 0),
     closed: closed.map((r) => ({ reason: r.reason || '(none)', conversations: Number(r.n) })),
+    sla: {
+      firstResponse: { met: Number(sla?.frMet ?? 0), missed: Number(sla?.frMissed ?? 0) },
+      resolution: { met: Number(sla?.resMet ?? 0), missed: Number(sla?.resMissed ?? 0) },
+    },
   };
 }
 
@@ -331,6 +350,10 @@ export function formatEscalationReport(r: EscalationReport): string {
       r.assigned > 0 ? `   wait p50 ${secs(r.waitP50Ms)}, p90 ${secs(r.waitP90Ms)}` : '',
     ),
   );
+  const attained = (c: SlaCount): string =>
+    `   ${pct(c.met, c.met + c.missed)} of ${c.met + c.missed} decided (${c.missed} missed)`;
+  lines.push(row('first response within SLA', r.sla.firstResponse.met, attained(r.sla.firstResponse)));
+  lines.push(row('resolved within SLA', r.sla.resolution.met, attained(r.sla.resolution)));
   const closed = (reason: string): number => r.closed.find((c) => c.reason === reason)?.conversations ?? 0;
   lines.push(row('resolved', closed('resolved')));
   lines.push(row('user left', closed('user_left')));

@@ -28,6 +28,7 @@ export interface PayloadMap {
   agent_assigned: shopstream.events.v1.IAgentAssigned;
   flow_entered: shopstream.events.v1.IFlowEntered;
   tier_changed: shopstream.events.v1.ITierChanged;
+  escalation_ended: shopstream.events.v1.IEscalationEnded;
 }
 
 export type EventType = keyof PayloadMap;
@@ -60,6 +61,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'agent_assigned',
   'flow_entered',
   'tier_changed',
+  'escalation_ended',
 ];
 
 const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

@@ -62,6 +62,7 @@ export interface TimelineEntry {
     | 'sent'
     | 'held_out'
     | 'capped'
+    | 'deferred'
     | 'coupon_skipped'
     | 'send_failed'
     | 'exited';

@@ -14,6 +14,7 @@ import {
   condition,
   defineQuery,
   defineSignal,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -24,9 +25,16 @@ import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
 import { couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
-import { durationMs, isValidTimeZone } from './time';
+import { durationMs, isValidTimeZone, msUntilNextLocalDay } from './time';
 
 export type { OptedOutSignal, OrderPlacedSignal, TimelineEntry };
+
+/**
+ * A coupon step over the day's message cap tries again on the user's next local days, this many
+ * times, before the flow gives up on the coupon (exit `no_coupon`). Runs started before the
+ * 'capped-coupon-next-day' patch give up at once.
+ */
+export const CAPPED_COUPON_RETRY_DAYS = 3;
 
 /** One run per (shop, user, flow, tier). */
 export const couponReleaseWorkflowId = (shopId: string, userId: string, flow: string, tier: Tier): string =>
@@ -49,7 +57,7 @@ export type CouponExitReason =
   | 'purchased'
   | 'opted_out'
   | 'coupon_expired'
-  /** The coupon step released nothing (capped, no offer, budget spent): no follow-up about it. */
+  /** The coupon step released nothing (capped day after day, no offer, budget spent): no follow-up. */
   | 'no_coupon'
   | 'completed'
   | 'not_in_audience';
@@ -102,6 +110,7 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
   let exit: CouponExitReason | undefined;
   let orderId: string | undefined;
   let noCoupon = false;
+  let cappedDays = 0;
 
   setHandler(couponRedeemed, (r) => {
     // only this flow's coupon ends it; a redemption of another coupon is not this flow's business
@@ -172,9 +181,17 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
     const key = `${keyBase}/${index}`;
     const capped = !(await takeCapSlot(quick, flow, { shopId, userId, timeZone }, { ...base, key }, record));
     // A coupon step that releases no coupon (capped, no offer, budget spent) ends the flow: every
-    // later step is about that coupon.
+    // later step is about that coupon. Over the cap, the coupon waits for the user's next day first.
     if (capped) {
-      if (step.kind === 'send_with_coupon') noCoupon = true;
+      if (step.kind !== 'send_with_coupon') return true;
+      if (cappedDays < CAPPED_COUPON_RETRY_DAYS && patched('capped-coupon-next-day')) {
+        cappedDays++;
+        const detail = `over the day's cap: trying again on the user's next day (${cappedDays} of ${CAPPED_COUPON_RETRY_DAYS})`;
+        record({ event: 'deferred', ...base, detail });
+        await pause(msUntilNextLocalDay(Date.now(), timeZone));
+        return false; // the step again (quiet hours, a slot on the new day), unless the flow exited
+      }
+      noCoupon = true;
       return true;
     }
     if (exit) return false;

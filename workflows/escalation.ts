@@ -3,7 +3,7 @@
 // handoff, Chatwoot-style: first response (an agent accepting) and resolution. No agent by the first
 // deadline: priority raised, a supervisor notified, level 2. Not resolved by the resolution deadline:
 // a supervisor notified again, level 3. Every step is an event (conversation_escalated per level,
-// agent_assigned with the wait), keyed by workflow id and step, so a retried activity or a replayed
+// agent_assigned with the wait, escalation_ended with the SLA verdicts), keyed by workflow id and step, so a retried activity or a replayed
 // workflow publishes the same event. Deterministic: time is workflow time, every side effect is an
 // activity. Ends on resolved or user left.
 import {
@@ -364,6 +364,30 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     if (sla.slaFirstResponseMet === undefined && Date.now() >= sla.firstResponseDueAt)
       sla.slaFirstResponseMet = false;
     if (Date.now() >= sla.resolutionDueAt) sla.slaResolutionMet = false;
+  }
+  // How it ended, with the SLA verdicts, as an event: attainment is measurable in ClickHouse.
+  if (patched('publish-escalation-ended')) {
+    const verdict = (met?: boolean): string => (met === undefined ? 'undecided' : met ? 'met' : 'missed');
+    await run('publishEvent', () =>
+      acts.publishEvent({
+        type: 'escalation_ended',
+        shopId,
+        userId,
+        occurredAt: Date.now(),
+        key: `${workflowId}/escalation_ended`,
+        properties: {
+          conversationId,
+          workflowId,
+          exit: exit!,
+          level,
+          ...(agentId !== undefined ? { agentId } : {}),
+          firstResponseMs: sla.firstResponseMs ?? 0,
+          resolutionMs: sla.resolutionMs ?? 0,
+          firstResponseSla: verdict(sla.slaFirstResponseMet),
+          resolutionSla: verdict(sla.slaResolutionMet),
+        },
+      }),
+    );
   }
   record({ event: 'exited', detail: exit });
   return { exit, level, ...(agentId !== undefined ? { agentId } : {}), ...sla, timeline };

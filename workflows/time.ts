@@ -96,3 +96,14 @@ export function quietHoursDelayMs(atMs: number, timeZone: string, quiet: QuietHo
   const minutes = (end - now + DAY_MINUTES) % DAY_MINUTES;
   return minutes * 60_000 - (atMs % 60_000);
 }
+
+/**
+ * How long from `atMs` until the start of the next calendar day on the user's clock (a DST change
+ * around midnight can move midnight by an hour: the result always lands on the next local day).
+ */
+export function msUntilNextLocalDay(atMs: number, timeZone: string): number {
+  const today = localTime(atMs, timeZone);
+  let delay = (DAY_MINUTES - today.minuteOfDay) * 60_000 - (atMs % 60_000);
+  while (localTime(atMs + delay, timeZone).day === today.day) delay += 3_600_000;
+  return delay;
+}

@@ -259,6 +259,12 @@ export const TIER_SCRIPTS: Readonly<Record<string, CustomerScript>> = {
     heldOut: true,
     actions: [],
   },
+  'busy-day': {
+    description: 'reaches the tier at 10:00 after other flows used all of today’s message slots',
+    startsAt: '10:00',
+    busyDay: true,
+    actions: [],
+  },
 };
 
 const EXIT_TEXT: Record<ExitReason | CouponExitReason, string> = {
@@ -348,6 +354,8 @@ function rowFor(flow: Flow, e: TimelineEntry, result: RunResult, timeZone: strin
       };
     case 'capped':
       return { at: e.at, kind: 'skipped', text: `${what}: frequency cap (${e.detail ?? ''})` };
+    case 'deferred':
+      return { at: e.at, kind: 'waits', text: `${what}: ${e.detail ?? ''}` };
     case 'coupon_skipped':
       return { at: e.at, kind: 'no coupon', text: `${stepLabel(flow, e.step)}: ${e.detail ?? ''}` };
     case 'send_failed':

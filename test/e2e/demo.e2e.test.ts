@@ -69,6 +69,12 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   expect(tierCoupons.reduce((n, m) => n + Number(m[2]), 0)).toBeGreaterThan(0);
   expect(tierCoupons.reduce((n, m) => n + Number(m[3]), 0)).toBeGreaterThan(0);
   expect(stdout).toMatch(/cart-recovery-demo\s+treatment \d+\/\d+/);
+  // escalations end with their SLA verdicts (escalation_ended): decided ones never exceed the flows run
+  const flowsRun = Number(/escalation flows run\s+(\d+)/.exec(stdout)?.[1]);
+  const decided = Number(
+    /first response within SLA\s+\d+\s+(?:[\d.]+%|-)\s+of (\d+) decided/.exec(stdout)?.[1],
+  );
+  expect(decided).toBeLessThanOrEqual(flowsRun);
 }, 240_000);
 
 it('the producer example runs against the stack', async () => {

@@ -88,6 +88,16 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
   },
   conversation_escalated: { conversationId: 'conv1', reason: 'explicit_request', level: 1 },
   agent_assigned: { conversationId: 'conv1', agentId: 'agent-7', waitMs: 42000 },
+  escalation_ended: {
+    conversationId: 'conv1',
+    exit: 'resolved',
+    level: 1,
+    agentId: 'agent-7',
+    firstResponseMs: 42000,
+    resolutionMs: 300000,
+    firstResponseSla: 'met',
+    resolutionSla: 'met',
+  },
   flow_entered: {
     flow: 'cart-recovery',
     workflowId: 'wf-1',

@@ -5,6 +5,7 @@ import { fnv1a, holdoutBucket, isHeldOut } from '../../workflows/holdout';
 import {
   isValidTimeZone,
   localTime,
+  msUntilNextLocalDay,
   parseClock,
   parseDuration,
   quietHoursDelayMs,
@@ -97,6 +98,32 @@ describe('quietHoursDelayMs', () => {
     const siesta = { start: '13:00', end: '15:00' } as const;
     expect(quietHoursDelayMs(at('2025-03-01T14:00:00Z'), 'UTC', siesta)).toBe(60 * MINUTE);
     expect(quietHoursDelayMs(at('2025-03-01T23:00:00Z'), 'UTC', siesta)).toBe(0);
+  });
+});
+
+describe('msUntilNextLocalDay', () => {
+  it('lands on the next local midnight, in fixed offsets and IANA zones', () => {
+    expect(msUntilNextLocalDay(at('2026-11-24T10:00:30Z'), 'UTC')).toBe(14 * 60 * MINUTE - 30_000);
+    // 10:00 UTC is 18:00 in Shanghai: six hours to its midnight
+    expect(msUntilNextLocalDay(at('2026-11-24T10:00:00Z'), 'Asia/Shanghai')).toBe(6 * 60 * MINUTE);
+    expect(msUntilNextLocalDay(at('2026-11-24T10:00:00Z'), '-05:30')).toBe((24 * 60 - 270) * MINUTE);
+    const next = at('2026-11-24T23:59:00Z');
+    expect(localTime(next + msUntilNextLocalDay(next, 'UTC'), 'UTC')).toEqual({
+      day: '2026-11-25',
+      minuteOfDay: 0,
+    });
+  });
+
+  it('always reaches the next local day across a DST change', () => {
+    // Chile moves its clocks at local midnight (2026-09-06 00:00 -> 01:00 in America/Santiago)
+    for (const iso of ['2026-09-05T20:00:00Z', '2026-04-04T20:00:00Z', '2026-03-28T22:30:00Z']) {
+      for (const zone of ['America/Santiago', 'Europe/Berlin', 'America/New_York']) {
+        const now = at(iso);
+        const later = now + msUntilNextLocalDay(now, zone);
+        expect(localTime(later, zone).day > localTime(now, zone).day).toBe(true);
+        expect(localTime(later, zone).minuteOfDay).toBeLessThanOrEqual(60);
+      }
+    }
   });
 });
 

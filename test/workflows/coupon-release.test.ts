@@ -4,10 +4,12 @@
 import { couponCode, type CouponLedger } from '../../activities';
 import { defineFlow, onCouponRedeemed, onOptOut, send, sendWithCoupon, wait } from '../../workflows/dsl';
 import {
+  CAPPED_COUPON_RETRY_DAYS,
   couponRedeemed,
   couponReleaseState,
   couponReleaseWorkflow,
   couponReleaseWorkflowId,
+  optedOut,
   type CouponReleaseInput,
 } from '../../workflows/coupon-release';
 import { tierCoupons } from '../../workflows/flows/tier-coupons';
@@ -164,15 +166,60 @@ describe('tiered coupon release', () => {
     expect(result.timeline.map((e) => e.event)).toEqual(['coupon_skipped', 'exited']);
   });
 
-  it('a welcome over the day’s message cap releases no coupon and sends no follow-up', async () => {
+  /** Fills the user's cap (2 a day, as tier-coupons) on `days` user-local days from now. */
+  async function fillCap(fakes: Fakes, args: CouponReleaseInput, days: number): Promise<void> {
+    const now = await t.env.currentTimeMs();
+    for (let d = 0; d < days; d++) {
+      const localDay = localTime(now + d * DAY, args.timeZone).day;
+      for (const key of [`cart-1/${d}`, `cart-2/${d}`])
+        await fakes.slots.reserve({ shopId: args.shopId, userId: args.userId, localDay, cap: 2, key });
+    }
+  }
+
+  it('a welcome over the day’s message cap waits for the user’s next morning', async () => {
     const fakes = createFakes();
     const args = await startArgs();
-    const localDay = localTime(await t.env.currentTimeMs(), args.timeZone).day;
-    for (const key of ['cart-1', 'cart-2'])
-      await fakes.slots.reserve({ shopId: args.shopId, userId: args.userId, localDay, cap: 2, key });
+    await fillCap(fakes, args, 1);
+    const startedAt = await t.env.currentTimeMs();
+    const result = await withWorker(fakes, async () => (await start(args)).result());
+    expect(result.exit).toBe('completed');
+    const events = result.timeline.map((e) => e.event);
+    expect(events.slice(0, 4)).toEqual(['capped', 'deferred', 'quiet_hours', 'sent']);
+    const sent = result.timeline.find((e) => e.event === 'sent')!;
+    // the next local day, after quiet hours (08:00 local): 22 hours after 10:00 local
+    expect(localTime(sent.at, args.timeZone).day).toBe(localTime(startedAt + DAY, args.timeZone).day);
+    expect(localTime(sent.at, args.timeZone).minuteOfDay).toBe(8 * 60);
+    expect(fakes.ledger.issued()).toHaveLength(1);
+    expect(fakes.sent().map((m) => m.template)).toEqual(['tier_coupon_welcome', 'tier_coupon_expiring']);
+  });
+
+  it('capped day after day: no coupon and no follow-up after three more days', async () => {
+    const fakes = createFakes();
+    const args = await startArgs();
+    await fillCap(fakes, args, 1 + CAPPED_COUPON_RETRY_DAYS);
     const result = await withWorker(fakes, async () => (await start(args)).result());
     expect(result.exit).toBe('no_coupon');
-    expect(result.timeline.map((e) => e.event)).toEqual(['capped', 'exited']);
+    expect(result.timeline.filter((e) => e.event === 'deferred')).toHaveLength(CAPPED_COUPON_RETRY_DAYS);
+    expect(result.timeline.filter((e) => e.event === 'capped')).toHaveLength(1 + CAPPED_COUPON_RETRY_DAYS);
+    expect(fakes.sent()).toEqual([]);
+    expect(fakes.ledger.issued()).toEqual([]);
+  });
+
+  it('an opt-out while a capped coupon waits for the next day ends the flow', async () => {
+    const fakes = createFakes();
+    const args = await startArgs();
+    await fillCap(fakes, args, 1);
+    const result = await withWorker(fakes, async () => {
+      const handle = await start(args);
+      await t.env.sleep(HOUR);
+      expect((await handle.query(couponReleaseState)).timeline.map((e) => e.event)).toEqual([
+        'capped',
+        'deferred',
+      ]);
+      await handle.signal(optedOut, { eventTime: await t.env.currentTimeMs() });
+      return handle.result();
+    });
+    expect(result.exit).toBe('opted_out');
     expect(fakes.sent()).toEqual([]);
     expect(fakes.ledger.issued()).toEqual([]);
   });

@@ -165,8 +165,12 @@ describe('escalation deadlines', () => {
     expect(fakes.notified).toEqual([]);
     expect(entries(result.timeline, 'message').map((e) => e.from)).toEqual(['agent', 'user']);
 
-    expect(fakes.published.map((e) => e.type)).toEqual(['conversation_escalated', 'agent_assigned']);
-    const [escalated, assigned] = fakes.published;
+    expect(fakes.published.map((e) => e.type)).toEqual([
+      'conversation_escalated',
+      'agent_assigned',
+      'escalation_ended',
+    ]);
+    const [escalated, assigned, ended] = fakes.published;
     expect(escalated!.properties).toEqual({
       conversationId: args.conversationId,
       reason: 'explicit_request',
@@ -179,6 +183,18 @@ describe('escalation deadlines', () => {
       waitMs: result.firstResponseMs,
     });
     expect(assigned!.occurredAt).toBe(result.escalatedAt + result.firstResponseMs!);
+    expect(ended!.properties).toEqual({
+      conversationId: args.conversationId,
+      workflowId: escalationWorkflowId(args.shopId, args.conversationId),
+      exit: 'resolved',
+      level: 1,
+      agentId: 'agent-7',
+      firstResponseMs: result.firstResponseMs,
+      resolutionMs: result.resolutionMs,
+      firstResponseSla: 'met',
+      resolutionSla: 'met',
+    });
+    expect(ended!.key).toBe(`${escalationWorkflowId(args.shopId, args.conversationId)}/escalation_ended`);
   });
 
   it('with no agent by the first-response deadline: priority raised, supervisor notified and level 2, once; a later acceptance misses the SLA', async () => {
@@ -228,11 +244,16 @@ describe('escalation deadlines', () => {
       ['conversation_escalated', 1],
       ['conversation_escalated', 2],
       ['agent_assigned', undefined],
+      ['escalation_ended', 2],
     ]);
     expect(fakes.published[1]!.properties).toMatchObject({ reason: 'first_response_sla_breach' });
     expect(fakes.published[2]!.properties).toMatchObject({
       agentId: 'agent-2',
       waitMs: result.firstResponseMs,
+    });
+    expect(fakes.published[3]!.properties).toMatchObject({
+      firstResponseSla: 'missed',
+      resolutionSla: 'met',
     });
   });
 
@@ -274,8 +295,15 @@ describe('escalation deadlines', () => {
       'conversation_escalated',
       'agent_assigned',
       'conversation_escalated',
+      'escalation_ended',
     ]);
     expect(fakes.published[2]!.properties).toMatchObject({ level: 3, reason: 'resolution_sla_breach' });
+    expect(fakes.published[3]!.properties).toMatchObject({
+      exit: 'resolved',
+      level: 3,
+      firstResponseSla: 'met',
+      resolutionSla: 'missed',
+    });
   });
 
   it('never accepted: level 2 at the first deadline, level 3 at the resolution deadline', async () => {
@@ -294,6 +322,18 @@ describe('escalation deadlines', () => {
       [3, 'resolution_sla_breach'],
     ]);
     expect(fakes.raised).toHaveLength(1);
+    expect(fakes.published.at(-1)).toMatchObject({
+      type: 'escalation_ended',
+      properties: {
+        exit: 'abandoned',
+        level: 3,
+        firstResponseMs: 0,
+        resolutionMs: 0,
+        firstResponseSla: 'missed',
+        resolutionSla: 'missed',
+      },
+    });
+    expect(fakes.published.at(-1)!.properties).not.toHaveProperty('agentId');
   });
 });
 
@@ -314,7 +354,12 @@ describe('exits', () => {
     expect(result.timeline.at(-1)).toMatchObject({ event: 'exited', detail: 'abandoned' });
     expect(result.timeline.at(-1)!.at - leftAt).toBeLessThan(10 * SECOND); // not at a deadline
     expect(fakes.notified).toEqual([]);
-    expect(fakes.published.map((e) => e.type)).toEqual(['conversation_escalated']);
+    expect(fakes.published.map((e) => e.type)).toEqual(['conversation_escalated', 'escalation_ended']);
+    expect(fakes.published[1]!.properties).toMatchObject({
+      exit: 'abandoned',
+      firstResponseSla: 'undecided',
+      resolutionSla: 'undecided',
+    });
   });
 
   it('ends at once when resolved, even before an agent accepted', async () => {
@@ -359,18 +404,20 @@ describe('events', () => {
       await handle.signal(resolved);
       return handle.result();
     });
-    expect(fakes.published).toHaveLength(6); // each of the three published twice
+    expect(fakes.published).toHaveLength(8); // each of the four published twice
     const events = distinct(fakes.published);
     expect(events.map((e) => e.type)).toEqual([
       'conversation_escalated',
       'conversation_escalated',
       'agent_assigned',
+      'escalation_ended',
     ]);
     const workflowId = escalationWorkflowId(args.shopId, args.conversationId);
     expect(events.map((e) => e.key)).toEqual([
       `${workflowId}/conversation_escalated/1`,
       `${workflowId}/conversation_escalated/2`,
       `${workflowId}/agent_assigned`,
+      `${workflowId}/escalation_ended`,
     ]);
   });
 });

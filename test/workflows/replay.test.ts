@@ -105,6 +105,70 @@ function completedCartRun(file: string, cartId: string): Scenario {
   };
 }
 
+/**
+ * A chat escalation: no agent by the first-response deadline (level 2: priority raised, supervisor
+ * notified), an agent accepts after it, messages, resolved before the resolution deadline.
+ */
+function escalationLevel2Run(file: string, events: string[]): Scenario {
+  return {
+    file,
+    // routed to agent-1, who accepts only after the first-response deadline
+    fakes: escalationFakes,
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const conversationId = `conv-${now}`;
+      const handle = await env.client.workflow.start(escalationWorkflow, {
+        args: [
+          {
+            shopId: 'shop-1',
+            conversationId,
+            userId: 'user-1',
+            reason: 'explicit_request',
+            firstResponseDeadline: '5m',
+            resolutionDeadline: '30m',
+            profileSummary: { tier: 'repeat' },
+            transcript: [
+              { role: 'user', text: 'Where is my order?' },
+              { role: 'user', text: 'I want to talk to a person.' },
+            ],
+            suggestedReplies: ['Sorry for the wait, let me look up your order.'],
+          },
+        ],
+        taskQueue,
+        workflowId: escalationWorkflowId('shop-1', conversationId),
+      });
+      await env.sleep('7m');
+      await handle.signal(agentAccepted, { agentId: 'agent-1' });
+      await env.sleep('1m');
+      await handle.signal(messageSent, { from: 'agent', agentId: 'agent-1', messageId: 'm-1' });
+      await handle.signal(messageSent, { from: 'user', messageId: 'm-2' });
+      await env.sleep('5m');
+      await handle.signal(resolved, { agentId: 'agent-1' });
+      const result = await handle.result();
+      expect(result).toMatchObject({
+        exit: 'resolved',
+        level: 2,
+        agentId: 'agent-1',
+        slaFirstResponseMet: false,
+        slaResolutionMet: true,
+      });
+      expect(result.timeline.map((e) => e.event)).toEqual([
+        'escalated',
+        'enqueued',
+        'escalated',
+        'priority_raised',
+        'supervisor_notified',
+        'accepted',
+        'message',
+        'message',
+        'exited',
+      ]);
+      expect(fakes.events.map((e) => e.type)).toEqual(events);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  };
+}
+
 const scenarios: Scenario[] = [
   {
     // a cart change, both reminders held by quiet hours (the second with the coupon), a purchase mid-wait
@@ -175,69 +239,11 @@ const scenarios: Scenario[] = [
       return historyToJSON(await handle.fetchHistory());
     },
   },
-  {
-    // a chat escalation: no agent by the first-response deadline (level 2: priority raised, supervisor
-    // notified), an agent accepts after it, messages, resolved before the resolution deadline
-    file: 'escalation.v1.json',
-    // routed to agent-1, who accepts only after the first-response deadline
-    fakes: escalationFakes,
-    async run(env, taskQueue, fakes) {
-      const now = await env.currentTimeMs();
-      const conversationId = `conv-${now}`;
-      const handle = await env.client.workflow.start(escalationWorkflow, {
-        args: [
-          {
-            shopId: 'shop-1',
-            conversationId,
-            userId: 'user-1',
-            reason: 'explicit_request',
-            firstResponseDeadline: '5m',
-            resolutionDeadline: '30m',
-            profileSummary: { tier: 'repeat' },
-            transcript: [
-              { role: 'user', text: 'Where is my order?' },
-              { role: 'user', text: 'I want to talk to a person.' },
-            ],
-            suggestedReplies: ['Sorry for the wait, let me look up your order.'],
-          },
-        ],
-        taskQueue,
-        workflowId: escalationWorkflowId('shop-1', conversationId),
-      });
-      await env.sleep('7m');
-      await handle.signal(agentAccepted, { agentId: 'agent-1' });
-      await env.sleep('1m');
-      await handle.signal(messageSent, { from: 'agent', agentId: 'agent-1', messageId: 'm-1' });
-      await handle.signal(messageSent, { from: 'user', messageId: 'm-2' });
-      await env.sleep('5m');
-      await handle.signal(resolved, { agentId: 'agent-1' });
-      const result = await handle.result();
-      expect(result).toMatchObject({
-        exit: 'resolved',
-        level: 2,
-        agentId: 'agent-1',
-        slaFirstResponseMet: false,
-        slaResolutionMet: true,
-      });
-      expect(result.timeline.map((e) => e.event)).toEqual([
-        'escalated',
-        'enqueued',
-        'escalated',
-        'priority_raised',
-        'supervisor_notified',
-        'accepted',
-        'message',
-        'message',
-        'exited',
-      ]);
-      expect(fakes.events.map((e) => e.type)).toEqual([
-        'conversation_escalated',
-        'conversation_escalated',
-        'agent_assigned',
-      ]);
-      return historyToJSON(await handle.fetchHistory());
-    },
-  },
+  escalationLevel2Run('escalation.v1.json', [
+    'conversation_escalated',
+    'conversation_escalated',
+    'agent_assigned',
+  ]),
   {
     // after the 'publish-late-assignment' patch: handoff, acceptance and resolution in the first task
     // (a worker running behind); SLA figures from the events' times; agent_assigned still published
@@ -315,6 +321,47 @@ const scenarios: Scenario[] = [
       return historyToJSON(await handle.fetchHistory());
     },
   },
+  {
+    // after the 'capped-coupon-next-day' patch: the welcome over a busy day's cap waits for the user's
+    // next morning, then the coupon is released; redeemed a day later
+    file: 'tier-coupons.v1.capped-next-day.json',
+    fakes: () => createFakes(),
+    async run(env, taskQueue, fakes) {
+      const now = await env.currentTimeMs();
+      const userId = userIdFor(tierCoupons.name, tierCoupons.audience!.holdoutPercent!, false);
+      const timeZone = zoneWhere(now, '10:00');
+      const localDay = localTime(now, timeZone).day;
+      for (const key of ['other-1', 'other-2'])
+        await fakes.slots.reserve({ shopId: 'shop-1', userId, localDay, cap: 2, key });
+      const handle = await env.client.workflow.start(couponReleaseWorkflow, {
+        args: [
+          { flow: tierCoupons, shopId: 'shop-1', userId, tier: 'repeat', previousTier: 'new', timeZone },
+        ],
+        taskQueue,
+        workflowId: couponReleaseWorkflowId('shop-1', userId, tierCoupons.name, 'repeat'),
+      });
+      await env.sleep('2d');
+      const code = fakes.ledger.issued()[0]!.code;
+      await handle.signal(couponRedeemed, { code, orderId: 'order-2', eventTime: await env.currentTimeMs() });
+      const result = await handle.result();
+      expect(result).toMatchObject({ exit: 'redeemed', orderId: 'order-2' });
+      expect(result.timeline.map((e) => e.event)).toEqual([
+        'capped',
+        'deferred',
+        'quiet_hours',
+        'sent',
+        'exited',
+      ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+  // after the 'publish-escalation-ended' patch: the end with its SLA verdicts is an event
+  escalationLevel2Run('escalation.v1.escalation-ended.json', [
+    'conversation_escalated',
+    'conversation_escalated',
+    'agent_assigned',
+    'escalation_ended',
+  ]),
 ];
 
 let workflowBundle: WorkflowBundleWithSourceMap;
