@@ -8,6 +8,9 @@ export
 
 CLI := node cli/shopstream.cjs
 NODE_STAMP := node_modules/.package-lock.json
+# Generated schema code, rebuilt whenever a .proto file changed (a pull that changes the schema).
+GEN_STAMP := schemas/generated/events.d.ts
+PROTOS := $(shell find schemas -name '*.proto' 2>/dev/null)
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -18,7 +21,10 @@ $(NODE_STAMP): package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
 
-install: $(NODE_STAMP) ## node modules, generated schema code, and the servers' binaries into .tools/
+$(GEN_STAMP): $(PROTOS) infra/scripts/gen-schemas.sh | $(NODE_STAMP)
+	npm run --silent gen
+
+install: $(NODE_STAMP) $(GEN_STAMP) ## node modules, generated schema code, and the servers' binaries into .tools/
 	$(CLI) stack install
 
 up: install ## start NATS (JetStream) and Temporal; idempotent
@@ -37,7 +43,7 @@ demo: up ## the whole pipeline on simulated shop traffic, then a report from Cli
 gen: ## rebuild schemas/generated from the .proto files
 	npm run gen
 
-typecheck: $(NODE_STAMP)
+typecheck: $(NODE_STAMP) $(GEN_STAMP)
 	npm run --silent typecheck
 
 lint: $(NODE_STAMP)
@@ -49,7 +55,7 @@ format: $(NODE_STAMP)
 format-check: $(NODE_STAMP)
 	npm run --silent format:check
 
-test-unit: $(NODE_STAMP) ## unit tests only (no servers)
+test-unit: $(NODE_STAMP) $(GEN_STAMP) ## unit tests only (no servers)
 	npx jest --selectProjects unit
 
 test-workflows: install ## Temporal workflow tests (time-skipping server) and history replays
