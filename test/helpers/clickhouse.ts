@@ -40,19 +40,31 @@ export async function startTestClickHouse(
   };
 }
 
-/** Polls until `check` returns true, or fails with what it last saw. Never a fixed sleep. */
+/**
+ * Polls until `check` returns true, or fails with what it last saw. Never a fixed sleep. A `read()` that
+ * throws (a JetStream API timeout, a server still starting) is not fatal: polling goes on until the
+ * deadline, and the last error is reported as the last value if it is still failing then.
+ */
 export async function eventually<T>(
   read: () => Promise<T>,
   check: (v: T) => boolean,
   timeoutMs = 30_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!check(last)) {
-    if (Date.now() > deadline)
-      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+  let last: { ok: true; value: T } | { ok: false; error: unknown };
+  for (;;) {
+    try {
+      last = { ok: true, value: await read() };
+    } catch (error) {
+      last = { ok: false, error };
+    }
+    if (last.ok && check(last.value)) return last.value;
+    if (Date.now() > deadline) {
+      const seen = last.ok
+        ? `last value: ${JSON.stringify(last.value)}`
+        : `last read failed: ${last.error instanceof Error ? last.error.message : String(last.error)}`;
+      throw new Error(`condition not met within ${timeoutMs} ms; ${seen}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
-    last = await read();
   }
-  return last;
 }

@@ -3,7 +3,7 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { JsMsg, NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
 import { loadConfig, type Config } from '../../infra/config';
 import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
@@ -46,22 +46,33 @@ export async function startTestNats(): Promise<TestNats> {
   }
 }
 
-/** Every event of one type on the events stream, in stream order (an ordered consumer: no state left). */
+/**
+ * Every event of one type that is on the events stream when it is called, in stream order (an ordered
+ * consumer: no state left). It reads until it has consumed as many as the stream held then (the new
+ * consumer's pending count): an empty fetch (a slow server, an ordered-consumer reset) is not taken for
+ * the end. Fails, saying how far it got, if that takes longer than `timeoutMs`.
+ */
 export async function eventsOnStream(
   nc: NatsConnection,
   config: Config,
   type: EventType,
+  timeoutMs = 30_000,
 ): Promise<Envelope[]> {
+  const deadline = Date.now() + timeoutMs;
   const consumer = await nc.jetstream().consumers.get(names(config.nats.prefix).eventsStream, {
     filterSubjects: [`${config.nats.prefix}.events.*.${type}`],
   });
+  // created at the stream's first message: pending is every matching message on the stream now
   const pending = (await consumer.info()).num_pending;
   const out: Envelope[] = [];
   while (out.length < pending) {
-    const msgs: JsMsg[] = [];
-    for await (const m of await consumer.fetch({ max_messages: 100, expires: 2000 })) msgs.push(m);
-    if (msgs.length === 0) break;
-    for (const m of msgs) {
+    if (Date.now() > deadline)
+      throw new Error(
+        `eventsOnStream(${type}): read ${out.length} of the ${pending} events on the stream within ${timeoutMs} ms`,
+      );
+    // no more than are still owed: the fetch ends when they are in, not when it expires
+    const max = Math.min(100, pending - out.length);
+    for await (const m of await consumer.fetch({ max_messages: max, expires: 2000 })) {
       const d = decodeEnvelope(m.data);
       if (!d.ok) throw new Error(d.detail);
       out.push(d.envelope);

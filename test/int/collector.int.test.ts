@@ -1,5 +1,6 @@
 // The HTTP collector end to end, in one process as in production (startService: collector + sink +
-// admin): real NATS JetStream, real embedded ClickHouse. A batch with a few bad events stores exactly
+// admin; not the interest processor, whose tier_changed events would change the stream's counts this
+// file compares): real NATS JetStream, real embedded ClickHouse. A batch with a few bad events stores exactly
 // the good ones, dead-letters the bad ones with their JSON, and a resent batch stores nothing twice.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -170,7 +171,7 @@ async function countShop(): Promise<{ rows: number; final: number; unique: numbe
   const db = config.clickhouse.database;
   const mine = `shop_id = {shop:String} AND producer_id != 'interest-processor'`;
   const [r] = await sql.query<{ rows: string | number; final: string | number; unique: string | number }>(
-    // the collector's events only (the interest processor adds tier_changed events of its own)
+    // the collector's events only (kept should the interest processor, off here, add tier_changed ones)
     `SELECT (SELECT count() FROM ${db}.events WHERE ${mine}) AS rows,
             (SELECT count() FROM ${db}.events FINAL WHERE ${mine}) AS final,
             (SELECT uniqExact(event_id) FROM ${db}.events WHERE ${mine}) AS unique`,
@@ -212,12 +213,12 @@ beforeAll(async () => {
     COLLECTOR_WRITE_KEYS: `${SHOP}:${WRITE_KEY},other-shop:wk-other`,
     ADMIN_PORT: String(adminPort),
   });
-  service = await startService({ config, logger: createLogger('silent', 'test') });
+  service = await startService({ config, logger: createLogger('silent', 'test'), interest: false });
   collectorUrl = `http://127.0.0.1:${collectorPort}/v1/events`;
   sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`);
   nc = await connectNats(config.nats, 'collector-test');
   jsm = await nc.jetstreamManager();
-});
+}, 120_000); // a NATS server and the service with embedded ClickHouse, each with its own 60 s start wait
 
 afterAll(async () => {
   await service?.stop();

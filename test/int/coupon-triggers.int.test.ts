@@ -130,14 +130,18 @@ it('a tier change starts the flow once; an order with its code redeems it once a
   const id = couponReleaseWorkflowId(SHOP, user, flow.name, 'repeat');
   await tierChanged(user, 'repeat');
   const handle = client.workflow.getHandle(id);
-  const state = await eventually(
-    async () => handle.query(couponReleaseState).catch(() => undefined),
-    (s) => s?.coupon !== undefined,
+  // the coupon is in the flow's state once issued; the push that carries it is the next activity
+  const { state, pushed } = await eventually(
+    async () => ({
+      state: await handle.query(couponReleaseState).catch(() => undefined),
+      pushed: push.sent.map((m) => m.vars['couponCode']),
+    }),
+    (x) => x.state?.coupon !== undefined && x.pushed.length > 0,
     30_000,
   );
   const code = state!.coupon!.code;
   expect(state!.coupon).toMatchObject({ amountMinor: 1_000, tier: 'repeat', campaign: 'tier-test' });
-  expect(push.sent.map((m) => m.vars['couponCode'])).toEqual([code]);
+  expect(pushed).toEqual([code]);
   expect(await ledger.get(code)).toMatchObject({ userId: user, shopId: SHOP });
 
   // the same tier again (a redelivery, or the user dropped and came back): no second flow

@@ -144,7 +144,7 @@ beforeAll(async () => {
   nc = await connectNats(config.nats, 'dlq-test');
   js = nc.jetstream();
   jsm = await nc.jetstreamManager();
-});
+}, 120_000); // a NATS server and the service with embedded ClickHouse, each with its own 60 s start wait
 
 afterAll(async () => {
   await service?.stop();

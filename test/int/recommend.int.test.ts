@@ -137,12 +137,14 @@ it('recommends complements of the cart with a bought-together reason', async () 
   expect(reply.items.map((r) => r.sku)).not.toContain('CMA-0001');
 });
 
-// bench/recommend.ts measures the target (p99 < 20 ms) on 10,000 requests; this guards against
-// regressions with some slack for a busy test machine: p95 round trip, p99 inside the service
-it('answers fast on a warm cache (200 requests: p95 round trip and p99 in the service under 20 ms)', async () => {
+// Speed figures come from the benchmark (`make bench-recommend`: bench/recommend.ts, p99 < 20 ms on
+// 10,000 requests), not from here: on a loaded CI machine a test's timings say little. This checks
+// that 200 requests in a row on a warm cache are all answered correctly, from the profile cache, with
+// a latency bound only a gross regression (a KV read or a rules load per request, a stall) would cross.
+it('answers 200 requests in a row on a warm cache, from the profile cache (p95 round trip under 250 ms)', async () => {
   await requestRecommendations(nc, prefix, { shopId: SHOP, userId: 'u1' }); // warm
+  const hitsBefore = service.stats().profileCacheHits;
   const wall: number[] = [];
-  const took: number[] = [];
   for (let i = 0; i < 200; i++) {
     const t = performance.now();
     const r = await requestRecommendations(nc, prefix, {
@@ -151,12 +153,13 @@ it('answers fast on a warm cache (200 requests: p95 round trip and p99 in the se
       context: { cartSkus: ['CMA-0001'], text: 'drop-proof case' },
     });
     wall.push(performance.now() - t);
-    took.push(r.tookMs);
+    expect(r.items.length).toBeGreaterThan(0);
+    expect(r.items.map((x) => x.sku)).not.toContain('CMA-0001'); // in the cart
+    expect(r.tookMs).toBeGreaterThanOrEqual(0);
   }
   const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * p) - 1]!;
-  expect(q(wall, 0.95)).toBeLessThan(20);
-  expect(q(took, 0.99)).toBeLessThan(20);
-  expect(service.stats().profileCacheHits).toBeGreaterThan(0);
+  expect(q(wall, 0.95)).toBeLessThan(250);
+  expect(service.stats().profileCacheHits).toBeGreaterThan(hitsBefore);
 });
 
 it('rejects bad requests with a clear message and code', async () => {
@@ -199,8 +202,16 @@ it('picks up new rules from the rules bucket without a restart (KV watch)', asyn
   expect(reply.items[0]!.reasons[0]).toMatch(/^bought together with CMA-0017/);
 });
 
-it('caches profiles briefly: a changed profile is served once the cache TTL (2 s) has passed', async () => {
+// An instance of its own with a longer TTL: the "still cached" read has to come within the TTL of
+// the first one, and on a loaded machine 2 s (the default) can pass in between. It replaces the
+// shared instance (the queue group would split the requests); the tests after it do not need 2 s.
+const CACHE_TTL_MS = 15_000;
+
+it('caches profiles briefly: a changed profile is served once the cache TTL has passed', async () => {
+  await service.stop();
+  service = await startRecommendService({ nc, config, catalog, logger, cacheTtlMs: CACHE_TTL_MS });
   const ask = () => requestRecommendations(nc, prefix, { shopId: SHOP, userId: 'u2', k: 3 });
+  const t0 = Date.now(); // the "no profile" is cached after this, so it expires after t0 + TTL
   const before = await ask(); // no profile yet: freshness and popularity only
   expect(before.items.flatMap((r) => r.reasons).join('; ')).not.toContain('interest:');
   const state = emptyState(SHOP, 'u2', catalog.features.size);
@@ -218,8 +229,17 @@ it('caches profiles briefly: a changed profile is served once the cache TTL (2 s
   applyEvent(state, d.envelope, d.type, 1, catalog, halfLives);
   const kv = await nc.jetstream().views.kv(names(prefix).profilesBucket, { bindOnly: true });
   await new ProfileStore(kv, catalog.features).save({ state, revision: 0 });
-  expect((await ask()).items).toEqual(before.items); // still the cached "no profile"
-  const after = await eventually(ask, (r) => r.items[0]?.reasons[0]?.startsWith('interest:') ?? false, 5_000);
+  const hits = service.stats().profileCacheHits;
+  const cached = await ask();
+  expect(cached.items).toEqual(before.items); // still the cached "no profile" (within the TTL)
+  expect(service.stats().profileCacheHits).toBe(hits + 1); // answered from the cache
+  const after = await eventually(
+    ask,
+    (r) => r.items[0]?.reasons[0]?.startsWith('interest:') ?? false,
+    CACHE_TTL_MS + 20_000,
+  );
+  // the new profile only once the cached entry expired, not before
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(CACHE_TTL_MS);
   expect(catalog.bySku.get(after.items[0]!.sku)!.attributes['roast']).toBe('dark');
 });
 

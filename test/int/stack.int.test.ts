@@ -63,7 +63,8 @@ describe('stackUp port conflicts', () => {
       (e: unknown) => e,
     );
 
-    expect(Date.now() - started).toBeLessThan(3000);
+    // fast: well before the 60 s start timeout it would otherwise wait out (slack for a busy machine)
+    expect(Date.now() - started).toBeLessThan(30_000);
     expect(err).toMatchObject({ name: 'StackError', code: 'PORT_IN_USE' });
     expect((err as Error).message).toContain(`port ${takenPort}`);
     expect((err as Error).message).toContain('STACK_NATS_PORT');

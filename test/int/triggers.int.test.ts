@@ -223,7 +223,10 @@ it('an order without a cart id or without a flow is skipped, and the processor k
   await cartEvent('cart_item_removed', 'user-3', 'cart-3', 0, Date.now() + 1);
   const result = (await client.workflow.getHandle(id).result()) as CartRecoveryResult;
   expect(result.exit).toBe('cart_emptied');
-  expect(triggers.stats()).toMatchObject({ failed: 0, retries: 0 });
+  // nothing failed (a slow Temporal call is retried, and counted as a retry, legitimately), and
+  // cart-3's flow was started by these events
+  expect(triggers.stats()).toMatchObject({ failed: 0, retries: expect.any(Number) as number });
+  expect(triggers.stats().started).toBeGreaterThan(before.started);
 });
 
 it('flow events publish through the producer SDK once, however often the activity runs', async () => {

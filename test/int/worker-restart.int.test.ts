@@ -65,7 +65,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'workflows.js'), bundle.code);
   connection = await Connection.connect({ address: temporal.address });
   client = new Client({ connection });
-}, 120_000);
+}, 180_000); // a dev server start (up to 60 s) and bundling the workflows, on a possibly busy machine
 
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -141,7 +141,7 @@ it('a worker SIGKILLed mid-flow: a new worker completes the flow, each reminder 
   await eventually(
     () => Promise.resolve(readLines<MessageEffect>(files.messages)),
     (m) => m.some((e) => e.template === 'reminder_1'),
-    30_000,
+    75_000,
   );
   first.kill('SIGKILL');
   await exited(first);
@@ -180,4 +180,6 @@ it('a worker SIGKILLed mid-flow: a new worker completes the flow, each reminder 
   second.kill('SIGTERM'); // drains
   await exited(second);
   expect(second.exitCode === 0 || second.signalCode === 'SIGTERM').toBe(true);
-}, 120_000);
+  // two cold worker starts, the 2 s abandonment and waits, and the activity timeout (30 s) before the
+  // retry on the second worker: generous, for a loaded machine
+}, 300_000);
