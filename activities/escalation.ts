@@ -8,6 +8,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { deriveEventId } from '../schemas/ulid';
 import {
   ActivityErrorType,
+  type CloseTicketRequest,
   type EnqueueForAgentRequest,
   type EscalationActivities,
   type NotifySupervisorRequest,
@@ -24,6 +25,11 @@ export interface AgentQueue {
    * again changes nothing. `found: false` when there is no such ticket.
    */
   raisePriority(req: RaisePriorityRequest): Promise<{ found: boolean }>;
+  /**
+   * Closes the ticket (by ticketId, else the conversation's open ticket): the conversation ended.
+   * Closing a closed ticket changes nothing. `found: false` when there is no such ticket.
+   */
+  closeTicket(req: CloseTicketRequest): Promise<{ found: boolean }>;
 }
 
 export interface SupervisorNotifier {
@@ -54,6 +60,11 @@ export function createEscalationActivities(deps: EscalationDeps): EscalationActi
       await deps.supervisors.notify(req);
     },
 
+    async closeTicket(req) {
+      // no ticket (the enqueue had failed, or the desk already dropped it): nothing left to close
+      await deps.queue.closeTicket(req);
+    },
+
     publishEvent: (event) => deps.publish({ ...event, eventId: deriveEventId(event.occurredAt, event.key) }),
   };
 }
@@ -62,6 +73,7 @@ export function createEscalationActivities(deps: EscalationDeps): EscalationActi
 export const unconfiguredAgentQueue: AgentQueue = {
   enqueue: () => Promise.reject(notConfigured('agent queue', 'agentQueue', 'AgentQueueNotConfigured')),
   raisePriority: () => Promise.reject(notConfigured('agent queue', 'agentQueue', 'AgentQueueNotConfigured')),
+  closeTicket: () => Promise.reject(notConfigured('agent queue', 'agentQueue', 'AgentQueueNotConfigured')),
 };
 export const unconfiguredSupervisorNotifier: SupervisorNotifier = {
   notify: () =>
@@ -186,6 +198,14 @@ export function createMemoryAgentQueue(options: MemoryAgentQueueOptions): Memory
       (t) => t.shopId === shopId && t.conversationId === conversationId && t.status !== 'closed',
     );
 
+  const close = (ticketId: string): void => {
+    const t = tickets.get(ticketId);
+    if (!t || t.status === 'closed') return;
+    if (t.status === 'assigned' && t.agentId !== undefined) open.set(t.agentId, open.get(t.agentId)! - 1);
+    t.status = 'closed';
+    route();
+  };
+
   return {
     enqueue(req) {
       const existing = byKey.get(req.key);
@@ -218,6 +238,14 @@ export function createMemoryAgentQueue(options: MemoryAgentQueueOptions): Memory
       return Promise.resolve({ found: true });
     },
 
+    closeTicket(req) {
+      const t =
+        req.ticketId !== undefined ? tickets.get(req.ticketId) : openTicketOf(req.shopId, req.conversationId);
+      if (!t) return Promise.resolve({ found: false });
+      close(t.ticketId);
+      return Promise.resolve({ found: true });
+    },
+
     ticket: (ticketId) => {
       const t = tickets.get(ticketId);
       return t && { ...t };
@@ -226,13 +254,7 @@ export function createMemoryAgentQueue(options: MemoryAgentQueueOptions): Memory
     waiting: () => waiting().map((t) => ({ ...t })),
     load: () => Object.fromEntries(open),
 
-    close(ticketId) {
-      const t = tickets.get(ticketId);
-      if (!t || t.status === 'closed') return;
-      if (t.status === 'assigned' && t.agentId !== undefined) open.set(t.agentId, open.get(t.agentId)! - 1);
-      t.status = 'closed';
-      route();
-    },
+    close,
   };
 }
 

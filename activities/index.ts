@@ -41,6 +41,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     enqueueForAgent: (req) => escalation.enqueueForAgent(req),
     raisePriority: (req) => escalation.raisePriority(req),
     notifySupervisor: (req) => escalation.notifySupervisor(req),
+    closeTicket: (req) => escalation.closeTicket(req),
 
     async sendMessage(req) {
       const channel = deps.channels[req.channel];

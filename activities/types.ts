@@ -142,6 +142,16 @@ export interface RaisePriorityRequest {
   key: string;
 }
 
+export interface CloseTicketRequest {
+  shopId: string;
+  conversationId: string;
+  ticketId?: string;
+  /** How the conversation ended: resolved, or abandoned (the user left). */
+  exit: 'resolved' | 'abandoned';
+  agentId?: string;
+  key: string;
+}
+
 export type EscalationBreach = 'first_response_sla_breach' | 'resolution_sla_breach';
 
 export interface NotifySupervisorRequest {
@@ -168,6 +178,8 @@ export interface EscalationActivities {
   enqueueForAgent(req: EnqueueForAgentRequest): Promise<EnqueuedConversation>;
   raisePriority(req: RaisePriorityRequest): Promise<void>;
   notifySupervisor(req: NotifySupervisorRequest): Promise<void>;
+  /** The conversation ended: the desk closes its ticket (the agent is free for the next one). */
+  closeTicket(req: CloseTicketRequest): Promise<void>;
   /** The flows' publishEvent (one activity for every flow), as the escalation workflow calls it. */
   publishEvent(event: EscalationEvent): Promise<void>;
 }

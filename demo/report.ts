@@ -264,6 +264,12 @@ export interface EscalationReport {
   waitP50Ms: number;
   waitP90Ms: number;
   closed: { reason: string; conversations: number }[];
+  /**
+   * From the handoff (its event time) to the escalation flow's first step (level 1's event time):
+   * how far the triggers and the worker ran behind the desk.
+   */
+  startLagP50Ms: number;
+  startLagP90Ms: number;
   /** From escalation_ended: each deadline met, missed (undecided ones are in neither). */
   sla: { firstResponse: SlaCount; resolution: SlaCount };
 }
@@ -312,6 +318,17 @@ export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promi
            FROM ${db}.events FINAL WHERE event_type = 'escalation_ended' AND ${handedOff})`,
     params,
   );
+  const [lag] = await sql.query<{ p50: number | string; p90: number | string }>(
+    `SELECT if(count() = 0, 0, quantileExact(0.5)(lag)) AS p50, if(count() = 0, 0, quantileExact(0.9)(lag)) AS p90
+     FROM (SELECT greatest(0, dateDiff('millisecond', h.at, e.at)) AS lag
+           FROM (SELECT conversation_id, min(occurred_at) AS at FROM ${db}.events FINAL
+                 WHERE event_type = 'handoff_requested' AND conversation_id != '' ${ownEvents}
+                 GROUP BY conversation_id) AS h
+           INNER JOIN (SELECT conversation_id, min(occurred_at) AS at FROM ${db}.events FINAL
+                       WHERE event_type = 'conversation_escalated' GROUP BY conversation_id) AS e
+           USING conversation_id)`,
+    params,
+  );
   return {
     handoffs: handoffs.map((r) => ({ reason: r.reason || '(none)', handoffs: Number(r.n) })),
     escalated: Number(levels?.escalated ?? 0),
@@ -321,6 +338,8 @@ export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promi
     waitP50Ms: Number(waits?.p50 ?? 0),
     waitP90Ms: Number(waits?.p90 ?? 0),
     closed: closed.map((r) => ({ reason: r.reason || '(none)', conversations: Number(r.n) })),
+    startLagP50Ms: Number(lag?.p50 ?? 0),
+    startLagP90Ms: Number(lag?.p90 ?? 0),
     sla: {
       firstResponse: { met: Number(sla?.frMet ?? 0), missed: Number(sla?.frMissed ?? 0) },
       resolution: { met: Number(sla?.resMet ?? 0), missed: Number(sla?.resMissed ?? 0) },
@@ -340,7 +359,15 @@ export function formatEscalationReport(r: EscalationReport): string {
     ),
   );
   for (const h of r.handoffs) lines.push(row(`  ${h.reason}`, h.handoffs));
-  lines.push(row('escalation flows run', r.escalated));
+  lines.push(
+    row(
+      'escalation flows run',
+      r.escalated,
+      r.escalated > 0
+        ? `   started p50 ${secs(r.startLagP50Ms)}, p90 ${secs(r.startLagP90Ms)} after the handoff`
+        : '',
+    ),
+  );
   lines.push(row('reached level 2 (no agent in time)', r.level2, `   ${pct(r.level2, r.escalated)}`));
   lines.push(row('reached level 3 (not resolved in time)', r.level3, `   ${pct(r.level3, r.escalated)}`));
   lines.push(

@@ -68,7 +68,12 @@ export const agentAccepted = defineSignal<[AgentAcceptedSignal]>('agentAccepted'
 /** Recorded (with its time) and nothing else: no clock is reset. */
 export const messageSent = defineSignal<[MessageSentSignal]>('messageSent');
 export const resolved = defineSignal<[ResolvedSignal?]>('resolved');
-export const userLeft = defineSignal('userLeft');
+export interface UserLeftSignal {
+  /** When the user left (the desk event's time), epoch ms; default: when the signal is handled. */
+  at?: number;
+}
+/** The user left: ends the escalation (abandoned). */
+export const userLeft = defineSignal<[UserLeftSignal?]>('userLeft');
 
 export type EscalationExit = 'resolved' | 'abandoned';
 export type EscalationPhase = 'waiting_for_agent' | 'assigned' | 'done';
@@ -83,6 +88,7 @@ export interface EscalationTimelineEntry {
     | 'accepted'
     | 'accept_ignored'
     | 'message'
+    | 'ticket_closed'
     | 'activity_failed'
     | 'exited';
   level?: number;
@@ -187,6 +193,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   let ticketId: string | undefined;
   let exit: EscalationExit | undefined;
   let assignmentPublished = false;
+  let leftAt: number | undefined;
 
   const record = (entry: Omit<EscalationTimelineEntry, 'at'>): void => {
     timeline.push({ at: Date.now(), ...entry });
@@ -221,8 +228,10 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     sla.resolutionMs = since(r?.at);
     if (sla.slaResolutionMet !== false) sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
   });
-  setHandler(userLeft, () => {
-    exit ??= 'abandoned';
+  setHandler(userLeft, (left) => {
+    if (exit) return;
+    exit = 'abandoned';
+    leftAt = Math.min(left?.at ?? Date.now(), Date.now());
   });
   setHandler(escalationState, () => ({
     ...sla,
@@ -360,13 +369,23 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     await publishAssignment(agentId);
   phase = 'done';
   if (exit === 'abandoned') {
-    // a deadline that had not passed when the user left is neither met nor missed
-    if (sla.slaFirstResponseMet === undefined && Date.now() >= sla.firstResponseDueAt)
+    // a deadline that had not passed when the user left (the desk event's time, if given) is
+    // neither met nor missed, even if the worker only saw the leaving after it
+    const left = leftAt ?? Date.now();
+    if (sla.slaFirstResponseMet === undefined && left >= sla.firstResponseDueAt)
       sla.slaFirstResponseMet = false;
-    if (Date.now() >= sla.resolutionDueAt) sla.slaResolutionMet = false;
+    if (left >= sla.resolutionDueAt) sla.slaResolutionMet = false;
   }
-  // How it ended, with the SLA verdicts, as an event: attainment is measurable in ClickHouse.
-  if (patched('publish-escalation-ended')) {
+  // The desk closes the ticket (the agent is free again); how it ended, with the SLA verdicts, is an
+  // event, so attainment is measurable in ClickHouse. Older runs ended without either.
+  if (patched('escalation-ended')) {
+    if (ticketId !== undefined) {
+      const closing = { shopId, conversationId, ticketId, exit, key: `${workflowId}/close` };
+      const closed = await run('closeTicket', () =>
+        acts.closeTicket({ ...closing, ...(agentId !== undefined ? { agentId } : {}) }),
+      );
+      if (closed.ok) record({ event: 'ticket_closed', detail: ticketId });
+    }
     const verdict = (met?: boolean): string => (met === undefined ? 'undecided' : met ? 'met' : 'missed');
     await run('publishEvent', () =>
       acts.publishEvent({

@@ -618,7 +618,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
         await signal(action.workflowId, (h) =>
           action.exit === 'resolved'
             ? h.signal(resolved, { ...(action.agentId ? { agentId: action.agentId } : {}), at: action.at })
-            : h.signal(userLeft),
+            : h.signal(userLeft, { at: action.at }),
         );
         await update(key, endEscalation);
         return;

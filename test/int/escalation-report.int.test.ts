@@ -34,11 +34,19 @@ type Verdict = 'met' | 'missed' | 'undecided';
 function conversation(
   id: string,
   reason: string,
-  end: { exit: string; level: number; waitMs?: number; fr: Verdict; res: Verdict; closed: string },
+  end: {
+    exit: string;
+    level: number;
+    startLagMs: number;
+    waitMs?: number;
+    fr: Verdict;
+    res: Verdict;
+    closed: string;
+  },
 ): EventRow[] {
   const rows = [
     row('handoff_requested', T0, { conversationId: id, reason }),
-    row('conversation_escalated', T0 + 1, { conversationId: id, reason, level: 1 }, 'worker'),
+    row('conversation_escalated', T0 + end.startLagMs, { conversationId: id, reason, level: 1 }, 'worker'),
   ];
   if (end.level >= 2)
     rows.push(
@@ -83,6 +91,7 @@ beforeAll(async () => {
   db = chs.config.database;
   const rows = [
     ...conversation('c1', 'explicit_request', {
+      startLagMs: 1000,
       exit: 'resolved',
       level: 1,
       waitMs: 4_000,
@@ -91,6 +100,7 @@ beforeAll(async () => {
       closed: 'resolved',
     }),
     ...conversation('c2', 'explicit_request', {
+      startLagMs: 2000,
       exit: 'resolved',
       level: 2,
       waitMs: 9_000,
@@ -99,6 +109,7 @@ beforeAll(async () => {
       closed: 'resolved',
     }),
     ...conversation('c3', 'negative_sentiment', {
+      startLagMs: 3000,
       exit: 'resolved',
       level: 1,
       waitMs: 2_000,
@@ -108,6 +119,7 @@ beforeAll(async () => {
     }),
     // left before any deadline: both undecided
     ...conversation('c4', 'low_confidence', {
+      startLagMs: 10000,
       exit: 'abandoned',
       level: 1,
       fr: 'undecided',
@@ -134,8 +146,12 @@ it('counts SLA attainment from escalation_ended: met and missed per deadline, un
   ]);
   expect(r).toMatchObject({ escalated: 4, level2: 1, level3: 0, assigned: 3 });
   expect(r.sla).toEqual({ firstResponse: { met: 2, missed: 1 }, resolution: { met: 2, missed: 1 } });
+  expect(r.startLagP50Ms).toBeGreaterThanOrEqual(2000);
+  expect(r.startLagP50Ms).toBeLessThanOrEqual(3000);
+  expect(r.startLagP90Ms).toBe(10_000);
   const text = formatEscalationReport(r);
   expect(text).toMatch(/first response within SLA\s+2\s+66\.7% of 3 decided \(1 missed\)/);
+  expect(text).toMatch(/escalation flows run\s+4\s+started p50 [23]\.0 s, p90 10\.0 s after the handoff/);
   expect(text).toMatch(/resolved within SLA\s+2\s+66\.7% of 3 decided \(1 missed\)/);
 });
 

@@ -257,6 +257,25 @@ describe('agent queue', () => {
     });
   });
 
+  it('closes an ended conversation by ticket or by conversation: the agent takes the next one', async () => {
+    const queue = createMemoryAgentQueue({ agents: ['a'], maxOpenPerAgent: 1 });
+    const first = await queue.enqueue(handoff('c1'));
+    const next = await queue.enqueue(handoff('c2'));
+    expect(queue.ticket(next.ticketId)).toMatchObject({ status: 'waiting' });
+    const closing = { shopId: 'shop-1', conversationId: 'c1', exit: 'resolved' as const, key: 'c1/close' };
+    expect(await queue.closeTicket(closing)).toEqual({ found: true });
+    expect(queue.ticket(first.ticketId)).toMatchObject({ status: 'closed' });
+    expect(queue.ticket(next.ticketId)).toMatchObject({ status: 'assigned', agentId: 'a' });
+    // a retry (by ticket id this time) changes nothing; the agent keeps c2
+    expect(await queue.closeTicket({ ...closing, ticketId: first.ticketId })).toEqual({ found: true });
+    expect(queue.load()).toEqual({ a: 1 });
+    // the conversation has no open ticket any more
+    expect(await queue.closeTicket(closing)).toEqual({ found: false });
+    const abandoned = { ...closing, conversationId: 'c2', exit: 'abandoned' as const, key: 'c2/close' };
+    expect(await queue.closeTicket(abandoned)).toEqual({ found: true });
+    expect(queue.load()).toEqual({ a: 0 });
+  });
+
   it('needs distinct agents', () => {
     expect(() => createMemoryAgentQueue({ agents: [] })).toThrow(/at least one agent/);
     expect(() => createMemoryAgentQueue({ agents: ['a', 'a'] })).toThrow(/distinct/);
