@@ -21,8 +21,9 @@ export interface RunWorkerOptions {
   taskQueue?: string;
   /**
    * The chat escalations' queue, polled by a second worker on the same connection and bundle, so a
-   * backlog of marketing flows never delays an escalation. Default config.temporal.chatTaskQueue;
-   * null: do not poll it.
+   * backlog of marketing flows' tasks never queues ahead of an escalation's (they still share this
+   * process's CPU: `shopstream worker --queues chat` runs them apart, as the demo does). Default
+   * config.temporal.chatTaskQueue; null: do not poll it.
    */
   chatTaskQueue?: string | null;
   activitiesDeps: ActivityDeps;

@@ -1,5 +1,5 @@
 // The shopstream CLI: wires commands to modules; each command loads only what it needs.
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { runCommand } from './run';
 
 // A promise nobody awaited that fails is a bug: say so loudly and stop, rather than go on half-broken.
@@ -66,7 +66,15 @@ program
   .description(
     'run the Temporal worker of the flows (KV coupon ledger and slots, channels from CHANNEL_*, agent desk); SIGTERM drains it',
   )
-  .action(() => runCommand('worker'));
+  .addOption(
+    new Option(
+      '--queues <which>',
+      'task queues to poll: all, flows (TEMPORAL_TASK_QUEUE) or chat (TEMPORAL_CHAT_TASK_QUEUE); a chat worker of its own keeps escalations clear of marketing load',
+    )
+      .choices(['all', 'flows', 'chat'])
+      .default('all'),
+  )
+  .action((opts: { queues: string }) => runCommand('worker', opts));
 
 const dlq = program
   .command('dlq')

@@ -3,7 +3,7 @@
 import type { Config } from '../../infra/config';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
-import { ensureWorkerRunning } from '../../infra/stack/worker';
+import { ensureWorkersRunning } from '../../infra/stack/worker';
 import { stackUp } from '../../infra/stack/stack';
 import {
   buildRecoveryReport,
@@ -43,12 +43,12 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log('1/5 local stack (NATS JetStream, Temporal)');
   await stackUp(config, say);
   console.log(
-    '2/5 pipeline service (ClickHouse sink, HTTP collector, admin, cart, coupon and chat triggers) and flow worker',
+    '2/5 pipeline service (ClickHouse sink, HTTP collector, admin, cart, coupon and chat triggers), flow worker and chat worker',
   );
   // the cart triggers start the demo's recovery flow: seconds instead of hours
   const env = { ...process.env, DEMO_FLOW_WINDOWS: process.env['DEMO_FLOW_WINDOWS'] ?? '1' };
   await ensureServiceRunning(config, say, env);
-  await ensureWorkerRunning(config, say, env);
+  await ensureWorkersRunning(config, say, env);
 
   // this run's own cart and order ids, so its carts get new recovery flows even with the same seed
   const cartTag = `-${Date.now().toString(36)}`;

@@ -29,5 +29,9 @@ export async function down(config: Config): Promise<void> {
 export async function status(config: Config): Promise<number> {
   const s = await stackStatus(config);
   printStatus(s);
-  return s.every((c) => c.state === 'running' || c.name === 'service' || c.name === 'worker') ? 0 : 3;
+  return s.every(
+    (c) => c.state === 'running' || c.name === 'service' || c.name === 'worker' || c.name === 'chat-worker',
+  )
+    ? 0
+    : 3;
 }

@@ -13,8 +13,22 @@ import { startWorker } from '../../activities/worker';
 import { connectNats } from '../../streams/nats';
 import { applyTopology, names } from '../../streams/topology';
 
-export async function worker(config: Config): Promise<number> {
-  const logger = createLogger(config.log.level, 'worker');
+export type WorkerQueues = 'all' | 'flows' | 'chat';
+
+/** Which task queues a `--queues` choice polls (startWorker's taskQueue / chatTaskQueue). */
+export function queuesFor(
+  config: Config,
+  queues: WorkerQueues,
+): { taskQueue: string; chatTaskQueue: string | null } {
+  const { taskQueue, chatTaskQueue } = config.temporal;
+  if (queues === 'flows') return { taskQueue, chatTaskQueue: null };
+  if (queues === 'chat') return { taskQueue: chatTaskQueue, chatTaskQueue: null };
+  return { taskQueue, chatTaskQueue };
+}
+
+export async function worker(config: Config, opts: { queues?: string } = {}): Promise<number> {
+  const queues = (opts.queues ?? 'all') as WorkerQueues;
+  const logger = createLogger(config.log.level, queues === 'chat' ? 'chat-worker' : 'worker');
   const nc = await connectNats(config.nats, 'shopstream-worker');
   try {
     await applyTopology(await nc.jetstreamManager(), config); // the KV buckets, idempotent
@@ -29,6 +43,7 @@ export async function worker(config: Config): Promise<number> {
     const running = await startWorker({
       config,
       logger,
+      ...queuesFor(config, queues),
       activitiesDeps: { channels, ledger, slots, publish, ...memoryAgentDesk(logger) },
     });
     await running.done; // until SIGTERM / SIGINT (drained)
@@ -44,7 +59,8 @@ export async function worker(config: Config): Promise<number> {
  * each), tickets routed and supervisor notices logged with ids only (never the transcript). Enough for
  * the demo and one worker; a real desk (Chatwoot, Zendesk...) replaces it with an adapter of AgentQueue.
  * The SLA clocks run on the desk's own agent_accepted / conversation_closed events (chat triggers),
- * not on this routing; its tickets are never closed and stay in memory until the worker restarts.
+ * not on this routing; a ticket is closed when its escalation ends. Run one chat worker per desk: the
+ * routing state is this process's.
  */
 function memoryAgentDesk(logger: Logger) {
   const desk = logger.child({ component: 'agent-desk' });

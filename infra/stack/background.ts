@@ -15,7 +15,7 @@ import {
 import { stackPaths, type ComponentName } from './stack';
 
 export interface BackgroundCommand {
-  name: Extract<ComponentName, 'service' | 'worker'>;
+  name: Extract<ComponentName, 'service' | 'worker' | 'chat-worker'>;
   /** For messages: "pipeline service", "flow worker". */
   label: string;
   /** Arguments of `shopstream`. */

@@ -28,7 +28,7 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 15_000;
 
 export type StackComponent = 'nats' | 'temporal';
-export type ComponentName = StackComponent | 'service' | 'worker';
+export type ComponentName = StackComponent | 'service' | 'worker' | 'chat-worker';
 type Log = (line: string) => void;
 
 export interface ComponentStatus {
@@ -349,10 +349,21 @@ function components(config: Config): ComponentSpec[] {
       // the pid file; we only report and stop it.
       name: 'worker',
       ports: [],
-      address: `${config.temporal.address} task queues ${config.temporal.taskQueue}, ${config.temporal.chatTaskQueue}`,
+      address: `${config.temporal.address} task queue ${config.temporal.taskQueue}`,
       owns: (argv) => argv.some((a) => /shopstream/.test(a)) && argv.includes('worker'),
       responding: () => Promise.resolve(true),
       start: () => Promise.reject(new Error('the flow worker is started with `shopstream worker`')),
+    },
+    {
+      // The chat escalations' worker, a process of its own (`shopstream worker --queues chat`), so the
+      // marketing flows' load never delays an escalation's deadlines; started by the demo like the other.
+      name: 'chat-worker',
+      ports: [],
+      address: `${config.temporal.address} task queue ${config.temporal.chatTaskQueue}`,
+      owns: (argv) => argv.some((a) => /shopstream/.test(a)) && argv.includes('worker'),
+      responding: () => Promise.resolve(true),
+      start: () =>
+        Promise.reject(new Error('the chat worker is started with `shopstream worker --queues chat`')),
     },
   ];
 }
@@ -454,7 +465,7 @@ export interface StoppedComponent {
 export async function stackDown(config: Config, log: Log): Promise<StoppedComponent[]> {
   const paths = stackPaths(config.stack);
   const stopped: StoppedComponent[] = [];
-  const order: ComponentName[] = ['service', 'worker', 'temporal', 'nats'];
+  const order: ComponentName[] = ['service', 'worker', 'chat-worker', 'temporal', 'nats'];
   const specs = components(config).sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   for (const spec of specs) {
     const pidFile = paths.pidFile(spec.name);
