@@ -98,10 +98,12 @@ export interface EscalationTimelineEntry {
 }
 
 /**
- * SLA figures, all from the handoff (the workflow's start). The first response is the agent accepting
+ * SLA figures, all from the handoff (its event time). The first response is the agent accepting
  * (joining the conversation); `firstAgentMessageMs` is the agent's first message, for reference. A
  * `...Met` flag is absent while undecided (and stays absent if the flow ended before its deadline
- * without the response).
+ * without the response). The verdicts go by the desk events' own times: a deadline the workflow acted
+ * on (level 2 or 3) because the desk's event reached it late is still met if the event says so; the
+ * level reached records what was acted on.
  */
 export interface EscalationSla {
   escalatedAt: number;
@@ -211,9 +213,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     agentId = agent;
     phase = 'assigned';
     sla.firstResponseMs = since(at);
-    // a breach already acted on (level 2) stays a breach, whatever the acceptance's own time
-    if (sla.slaFirstResponseMet !== false)
-      sla.slaFirstResponseMet = sla.firstResponseMs <= deadlines.firstResponseMs;
+    sla.slaFirstResponseMet = sla.firstResponseMs <= deadlines.firstResponseMs;
     record({ event: 'accepted', agentId: agent });
   });
   setHandler(messageSent, (m) => {
@@ -226,7 +226,7 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
     if (exit) return;
     exit = 'resolved';
     sla.resolutionMs = since(r?.at);
-    if (sla.slaResolutionMet !== false) sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
+    sla.slaResolutionMet = sla.resolutionMs <= deadlines.resolutionMs;
   });
   setHandler(userLeft, (left) => {
     if (exit) return;
@@ -368,13 +368,17 @@ export async function escalationWorkflow(input: EscalationInput): Promise<Escala
   if (agentId !== undefined && !assignmentPublished && patched('publish-late-assignment'))
     await publishAssignment(agentId);
   phase = 'done';
+  // A deadline still open when the conversation ended (by the desk event's time: the user leaving, or
+  // resolved before any agent accepted) is neither met nor missed, even if the worker acted on it
+  // because the event reached it late.
+  const endedAt = exit === 'abandoned' ? (leftAt ?? Date.now()) : escalatedAt + (sla.resolutionMs ?? 0);
+  if (sla.firstResponseMs === undefined) {
+    if (endedAt >= sla.firstResponseDueAt) sla.slaFirstResponseMet = false;
+    else delete sla.slaFirstResponseMet;
+  }
   if (exit === 'abandoned') {
-    // a deadline that had not passed when the user left (the desk event's time, if given) is
-    // neither met nor missed, even if the worker only saw the leaving after it
-    const left = leftAt ?? Date.now();
-    if (sla.slaFirstResponseMet === undefined && left >= sla.firstResponseDueAt)
-      sla.slaFirstResponseMet = false;
-    if (left >= sla.resolutionDueAt) sla.slaResolutionMet = false;
+    if (endedAt >= sla.resolutionDueAt) sla.slaResolutionMet = false;
+    else delete sla.slaResolutionMet;
   }
   // The desk closes the ticket (the agent is free again); how it ended, with the SLA verdicts, is an
   // event, so attainment is measurable in ClickHouse. Older runs ended without either.

@@ -491,6 +491,37 @@ describe('a worker running behind the desk', () => {
     expect(result.slaResolutionMet).toBeUndefined();
   });
 
+  it('a deadline acted on because the desk event came late is judged by the event: level 2, SLA met', async () => {
+    const fakes = createEscalationFakes();
+    const args = input(); // first response within 2 min
+    const result = await withWorker(fakes, async () => {
+      const handle = await start(args);
+      await t.env.sleep('3m'); // the timer fired: level 2, the supervisor paged
+      const { escalatedAt } = await handle.query(escalationState);
+      // the desk's acceptance, 1 min after the handoff, reaches the workflow only now
+      await handle.signal(agentAccepted, { agentId: 'agent-5', at: escalatedAt + MINUTE });
+      await handle.signal(resolved, { agentId: 'agent-5' });
+      return handle.result();
+    });
+    expect(result).toMatchObject({ level: 2, firstResponseMs: MINUTE, slaFirstResponseMet: true });
+    expect(fakes.notified).toHaveLength(1);
+    expect(distinct(fakes.published).at(-1)!.properties).toMatchObject({ level: 2, firstResponseSla: 'met' });
+  });
+
+  it('a user who left before a deadline the workflow then acted on: undecided', async () => {
+    const fakes = createEscalationFakes();
+    const result = await withWorker(fakes, async () => {
+      const handle = await start(input());
+      await t.env.sleep('3m');
+      const { escalatedAt } = await handle.query(escalationState);
+      await handle.signal(userLeft, { at: escalatedAt + MINUTE });
+      return handle.result();
+    });
+    expect(result.level).toBe(2);
+    expect(result.slaFirstResponseMet).toBeUndefined();
+    expect(result.slaResolutionMet).toBeUndefined();
+  });
+
   it('counts the SLAs from the events’ times, and publishes the assignment when acceptance and resolution came together', async () => {
     const fakes = createEscalationFakes();
     // no worker yet: the handoff (90 s ago), the acceptance (30 s after it) and the resolution (60 s
