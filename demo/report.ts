@@ -311,9 +311,10 @@ export async function buildEscalationReport(sql: Sql, scope: ReportScope): Promi
     params,
   );
   const [sla] = await sql.query<Record<'frMet' | 'frMissed' | 'resMet' | 'resMissed', number | string>>(
-    `SELECT countIf(fr = 'met') AS frMet, countIf(fr = 'missed') AS frMissed,
-            countIf(res = 'met') AS resMet, countIf(res = 'missed') AS resMissed
-     FROM (SELECT JSONExtractString(properties, 'first_response_sla') AS fr,
+    `SELECT uniqExactIf(conversation_id, fr = 'met') AS frMet, uniqExactIf(conversation_id, fr = 'missed') AS frMissed,
+            uniqExactIf(conversation_id, res = 'met') AS resMet,
+            uniqExactIf(conversation_id, res = 'missed') AS resMissed
+     FROM (SELECT conversation_id, JSONExtractString(properties, 'first_response_sla') AS fr,
                   JSONExtractString(properties, 'resolution_sla') AS res
            FROM ${db}.events FINAL WHERE event_type = 'escalation_ended' AND ${handedOff})`,
     params,

@@ -32,7 +32,8 @@ export type { OptedOutSignal, OrderPlacedSignal, TimelineEntry };
 /**
  * A coupon step over the day's message cap tries again on the user's next local days, this many
  * times, before the flow gives up on the coupon (exit `no_coupon`). Runs started before the
- * 'capped-coupon-next-day' patch give up at once.
+ * 'capped-coupon-next-day' patch give up at once. Changing the number changes what running workflows
+ * do: guard it with a new patch. Without quiet hours in the flow, the next try is at local midnight.
  */
 export const CAPPED_COUPON_RETRY_DAYS = 3;
 

@@ -7,6 +7,7 @@ import {
   readPidFile,
   removePidFile,
   spawnDetached,
+  stopPid,
   tailFile,
   waitFor,
   writePidFile,
@@ -22,6 +23,11 @@ export interface BackgroundCommand {
   args: string[];
   /** Whether an already running pid is ours and ready (the pid file may be stale). */
   running(pid: number): Promise<boolean>;
+  /**
+   * Whether an alive pid from the pid file is this command started with other arguments (by an older
+   * version): it is stopped before the new one starts, so two never run side by side.
+   */
+  outdated?(pid: number): boolean;
   /** Whether the freshly started process is ready; polled until the timeout. */
   ready(pid: number): Promise<boolean>;
   what: string;
@@ -40,6 +46,10 @@ export async function ensureBackground(
   if (existing !== undefined && isAlive(existing) && (await cmd.running(existing))) {
     log(`${cmd.label} already running (pid ${existing})`);
     return { pid: existing, started: false };
+  }
+  if (existing !== undefined && isAlive(existing) && cmd.outdated?.(existing)) {
+    log(`stopping the ${cmd.label} started with other arguments (pid ${existing})`);
+    await stopPid(existing);
   }
   if (existing !== undefined) removePidFile(pidFile);
   const logFile = paths.logFile(cmd.name);
@@ -63,6 +73,8 @@ export async function ensureBackground(
       { timeoutMs: cmd.timeoutMs, what: cmd.what },
     );
   } catch (err) {
+    // not ready in time (or the readiness check failed): stop it, so nothing runs without a pid file
+    if (isAlive(pid)) await stopPid(pid);
     removePidFile(pidFile);
     throw new StackError(
       'PROCESS_EXITED',

@@ -29,6 +29,14 @@ const STOP_TIMEOUT_MS = 15_000;
 
 export type StackComponent = 'nats' | 'temporal';
 export type ComponentName = StackComponent | 'service' | 'worker' | 'chat-worker';
+
+/** The `--queues` a `shopstream worker` process was started with ('all' without the option). */
+export function workerQueues(argv: string[]): string | undefined {
+  if (!argv.some((a) => /shopstream/.test(a)) || !argv.includes('worker')) return undefined;
+  const i = argv.indexOf('--queues');
+  return i >= 0 ? (argv[i + 1] ?? 'all') : 'all';
+}
+
 type Log = (line: string) => void;
 
 export interface ComponentStatus {
@@ -350,7 +358,7 @@ function components(config: Config): ComponentSpec[] {
       name: 'worker',
       ports: [],
       address: `${config.temporal.address} task queue ${config.temporal.taskQueue}`,
-      owns: (argv) => argv.some((a) => /shopstream/.test(a)) && argv.includes('worker'),
+      owns: (argv) => (workerQueues(argv) ?? 'chat') !== 'chat',
       responding: () => Promise.resolve(true),
       start: () => Promise.reject(new Error('the flow worker is started with `shopstream worker`')),
     },
@@ -360,7 +368,7 @@ function components(config: Config): ComponentSpec[] {
       name: 'chat-worker',
       ports: [],
       address: `${config.temporal.address} task queue ${config.temporal.chatTaskQueue}`,
-      owns: (argv) => argv.some((a) => /shopstream/.test(a)) && argv.includes('worker'),
+      owns: (argv) => workerQueues(argv) === 'chat',
       responding: () => Promise.resolve(true),
       start: () =>
         Promise.reject(new Error('the chat worker is started with `shopstream worker --queues chat`')),

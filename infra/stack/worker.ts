@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import { Connection } from '@temporalio/client';
 import type { Config } from '../config';
 import { ensureBackground } from './background';
+import { workerQueues } from './stack';
 import { processCommandLine } from './processes';
 
 /** Whether a worker with this pid (default identity pid@host) polls the workflow task queue. */
@@ -23,16 +24,12 @@ async function polling(
   return (res.pollers ?? []).some((p) => p.identity === `${pid}@${os.hostname()}`);
 }
 
-/** `shopstream worker --queues <queues>` among a process's arguments. */
-const runsQueues = (pid: number, queues: string): boolean => {
-  const argv = processCommandLine(pid) ?? [];
-  const i = argv.indexOf('--queues');
-  return argv.includes('worker') && i >= 0 && argv[i + 1] === queues;
-};
+const queuesOf = (pid: number): string | undefined => workerQueues(processCommandLine(pid) ?? []);
 
 export interface RunningWorkers {
   flows: { pid: number; started: boolean };
-  chat: { pid: number; started: boolean };
+  /** Absent when the chat task queue is the flows' (one worker polls it). */
+  chat?: { pid: number; started: boolean };
 }
 
 /** Returns the pids of the running workers, starting those that are not. */
@@ -43,38 +40,33 @@ export async function ensureWorkersRunning(
 ): Promise<RunningWorkers> {
   const connection = await Connection.connect({ address: config.temporal.address });
   const { taskQueue, chatTaskQueue } = config.temporal;
+  // one queue for both: one worker (two would split the in-memory agent desk between them)
+  const apart = chatTaskQueue !== taskQueue;
+  const start = (name: 'worker' | 'chat-worker', queues: string, queue: string) =>
+    ensureBackground(
+      config,
+      {
+        name,
+        label: name === 'worker' ? 'flow worker' : 'chat worker',
+        args: ['worker', '--queues', queues],
+        running: (pid) => Promise.resolve(queuesOf(pid) === queues),
+        outdated: (pid) => queuesOf(pid) !== undefined,
+        ready: (pid) => polling(connection, config, queue, pid),
+        what: `the ${name === 'worker' ? 'flow' : 'chat'} worker polling task queue ${queue}`,
+        timeoutMs: 90_000,
+      },
+      log,
+      env,
+    );
   try {
-    const [flows, chat] = await Promise.all([
-      ensureBackground(
-        config,
-        {
-          name: 'worker',
-          label: 'flow worker',
-          args: ['worker', '--queues', 'flows'],
-          running: (pid) => Promise.resolve(runsQueues(pid, 'flows')),
-          ready: (pid) => polling(connection, config, taskQueue, pid),
-          what: `the flow worker polling task queue ${taskQueue}`,
-          timeoutMs: 90_000,
-        },
-        log,
-        env,
-      ),
-      ensureBackground(
-        config,
-        {
-          name: 'chat-worker',
-          label: 'chat worker',
-          args: ['worker', '--queues', 'chat'],
-          running: (pid) => Promise.resolve(runsQueues(pid, 'chat')),
-          ready: (pid) => polling(connection, config, chatTaskQueue, pid),
-          what: `the chat worker polling task queue ${chatTaskQueue}`,
-          timeoutMs: 90_000,
-        },
-        log,
-        env,
-      ),
+    // both started before either failure is reported: the connection stays open until both are settled
+    const [flows, chat] = await Promise.allSettled([
+      start('worker', apart ? 'flows' : 'all', taskQueue),
+      apart ? start('chat-worker', 'chat', chatTaskQueue) : undefined,
     ]);
-    return { flows, chat };
+    if (flows.status === 'rejected') throw flows.reason;
+    if (chat.status === 'rejected') throw chat.reason;
+    return { flows: flows.value, ...(chat.value ? { chat: chat.value } : {}) };
   } finally {
     await connection.close();
   }

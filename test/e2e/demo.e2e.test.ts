@@ -81,6 +81,7 @@ it('demo: every event sent is stored once, and the report is printed', async () 
     /first response within SLA\s+\d+\s+(?:[\d.]+%|-)\s+of (\d+) decided/.exec(stdout)?.[1],
   );
   expect(decided).toBeLessThanOrEqual(flowsRun);
+  if (flowsRun >= 3) expect(decided).toBeGreaterThan(0); // the events are stored and read
 }, 600_000);
 
 it('the producer example runs against the stack', async () => {

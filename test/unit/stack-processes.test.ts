@@ -15,6 +15,7 @@ import {
   waitFor,
   writePidFile,
 } from '../../infra/stack/processes';
+import { workerQueues } from '../../infra/stack/stack';
 
 function listen(port = 0): Promise<net.Server> {
   return new Promise((resolve, reject) => {
@@ -123,5 +124,16 @@ describe('processes and pid files', () => {
     expect(() => spawnDetached('/nonexistent/bin/nope', [], { logFile: path.join(dir, 'nope.log') })).toThrow(
       StackError,
     );
+  });
+});
+
+describe('workerQueues', () => {
+  const node = ['/usr/bin/node', '/repo/cli/shopstream.cjs'];
+  it('reads the task queues a shopstream worker polls; anything else is not a worker', () => {
+    expect(workerQueues([...node, 'worker'])).toBe('all');
+    expect(workerQueues([...node, 'worker', '--queues', 'flows'])).toBe('flows');
+    expect(workerQueues([...node, 'worker', '--queues', 'chat'])).toBe('chat');
+    expect(workerQueues([...node, 'serve'])).toBeUndefined();
+    expect(workerQueues(['/usr/bin/temporal', 'worker'])).toBeUndefined();
   });
 });

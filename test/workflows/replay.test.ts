@@ -152,6 +152,10 @@ function escalationLevel2Run(file: string, events: string[]): Scenario {
         slaFirstResponseMet: false,
         slaResolutionMet: true,
       });
+      // the ticket is closed at the end from the 'escalation-ended' patch on
+      expect(result.timeline.some((e) => e.event === 'ticket_closed')).toBe(
+        events.includes('escalation_ended'),
+      );
       expect(result.timeline.map((e) => e.event).filter((e) => e !== 'ticket_closed')).toEqual([
         'escalated',
         'enqueued',
