@@ -7,7 +7,7 @@ const log = (line: string): void => console.log(line);
 function printStatus(status: ComponentStatus[]): void {
   for (const s of status) {
     const extra = [s.pid ? `pid ${s.pid}` : '', s.http ?? '', s.note ?? ''].filter(Boolean).join(', ');
-    console.log(`  ${s.name.padEnd(9)} ${s.state.padEnd(15)} ${s.address}${extra ? `  (${extra})` : ''}`);
+    console.log(`  ${s.name.padEnd(11)} ${s.state.padEnd(15)} ${s.address}${extra ? `  (${extra})` : ''}`);
   }
 }
 
