@@ -74,8 +74,9 @@ async function send<T extends EventType>(
   type: T,
   user: string,
   payload: PayloadMap[T],
+  occurredAt = ++clock,
 ): Promise<EnvelopeInit> {
-  const e = buildEnvelope(type, { shopId: SHOP, userId: user, occurredAt: ++clock }, payload);
+  const e = buildEnvelope(type, { shopId: SHOP, userId: user, occurredAt }, payload);
   await producer.publish(e);
   return e;
 }
@@ -234,4 +235,30 @@ it('a user who leaves ends the escalation; signals without one and unknown close
     retries: expect.any(Number) as number,
     unknownCloseReason: before.unknownCloseReason + 1,
   });
+});
+
+it('judges the SLAs by the desk events’ times: a user who left before the deadline is undecided, even seen after it', async () => {
+  // a handoff 90 min ago (first response due 30 min ago: the workflow acts on it at once) and the user
+  // gone 10 min after it; only the events' times say the deadline had not passed when they left
+  const user = 'user-4';
+  const conv = 'conv-4';
+  const now = Date.now();
+  await send(
+    'handoff_requested',
+    user,
+    { conversationId: conv, reason: 'explicit_request' },
+    now - 90 * 60_000,
+  );
+  await send('conversation_closed', user, { conversationId: conv, reason: 'user_left' }, now - 80 * 60_000);
+  const id = escalationWorkflowId(SHOP, conv);
+  await eventually(
+    () => status(id),
+    (x) => x !== 'NOT_FOUND',
+    30_000,
+  );
+  const result = (await client.workflow.getHandle(id).result()) as EscalationResult;
+  expect(result.exit).toBe('abandoned');
+  expect(result.escalatedAt).toBe(now - 90 * 60_000);
+  expect(result.slaFirstResponseMet).toBeUndefined();
+  expect(result.slaResolutionMet).toBeUndefined();
 });
