@@ -17,6 +17,7 @@
 // coupon and its pending entry; the retry finds the coupon and settles. No step can spend twice.
 import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry } from 'nats';
+import { isKvConflict } from '../streams/nats';
 import { couponCode, type CouponLedger, type IssueOutcome } from './coupon-ledger';
 import type { IssueCouponRequest, IssuedCoupon } from './types';
 
@@ -101,16 +102,6 @@ export const couponKey = (code: string): string => `coupon.${kvKeyPart(code)}`;
 /** Codes as customers type them: case and spaces do not matter. */
 export function normalizeCode(code: string): string {
   return code.trim().toUpperCase();
-}
-
-export function isKvConflict(err: unknown): boolean {
-  const e = err as { api_error?: { err_code?: number }; message?: string };
-  // 10071: wrong last sequence (update); 10164 / "key exists": create of an existing key
-  return (
-    e?.api_error?.err_code === 10071 ||
-    e?.api_error?.err_code === 10164 ||
-    /wrong last sequence|key exists/i.test(e?.message ?? '')
-  );
 }
 
 const enc = (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v), 'utf8');

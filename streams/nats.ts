@@ -3,6 +3,17 @@ import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnectio
 import { readFileSync } from 'node:fs';
 import type { Config } from '../infra/config';
 
+/** A KV compare-and-set lost to a concurrent writer (retry on the new revision). */
+export function isKvConflict(err: unknown): boolean {
+  const e = err as { api_error?: { err_code?: number }; message?: string };
+  // 10071: wrong last sequence (update); 10164 / "key exists": create of an existing key
+  return (
+    e?.api_error?.err_code === 10071 ||
+    e?.api_error?.err_code === 10164 ||
+    /wrong last sequence|key exists/i.test(e?.message ?? '')
+  );
+}
+
 export class NatsUnavailableError extends Error {
   override readonly name = 'NatsUnavailableError';
   readonly code = 'NATS_UNAVAILABLE';

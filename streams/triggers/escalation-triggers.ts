@@ -52,6 +52,7 @@ import type { Duration } from '../../workflows/time';
 import { topInterests, type HalfLives } from '../processors/interest/model';
 import type { ProfileStore } from '../processors/interest/store';
 import { segment } from '../processors/interest/tags';
+import { isKvConflict } from '../nats';
 import { checkTopology, names, userKey } from '../topology';
 import {
   createTriggerLoop,
@@ -443,15 +444,6 @@ export interface ChatTriggerDeps {
 
 const MAX_CAS_ATTEMPTS = 20;
 
-function isConflict(err: unknown): boolean {
-  const e = err as { api_error?: { err_code?: number }; message?: string };
-  return (
-    e?.api_error?.err_code === 10071 ||
-    e?.api_error?.err_code === 10164 ||
-    /wrong last sequence|key exists/i.test(e?.message ?? '')
-  );
-}
-
 /** An action for a log line: ids and kind, never a text. */
 function loggable(action: ChatAction): Record<string, unknown> {
   if (action.kind === 'none') return { kind: action.kind, reason: action.reason };
@@ -515,7 +507,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
         else await kv.update(key, encodeConversation(next), revision);
         return { record: next, written: true };
       } catch (err) {
-        if (!isConflict(err) || attempt >= MAX_CAS_ATTEMPTS) throw err;
+        if (!isKvConflict(err) || attempt >= MAX_CAS_ATTEMPTS) throw err;
         stats.conflicts++;
       }
     }

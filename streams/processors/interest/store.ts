@@ -1,6 +1,7 @@
 // Interest profiles in a JetStream KV bucket, one key per user, written with compare-and-set on the
 // revision: several processor instances can work on the same users without losing an update.
 import type { KV } from 'nats';
+import { isKvConflict } from '../../nats';
 import type { FeatureSpace } from '../../../catalog/types';
 import { emptyState, type ProfileState } from './model';
 import { decodeState, encodeState } from './state-codec';
@@ -45,18 +46,8 @@ export class ProfileStore {
         ? await this.kv.create(key, value)
         : await this.kv.update(key, value, loaded.revision);
     } catch (err) {
-      if (isConflict(err)) return undefined;
+      if (isKvConflict(err)) return undefined;
       throw err;
     }
   }
-}
-
-function isConflict(err: unknown): boolean {
-  const e = err as { api_error?: { err_code?: number }; message?: string };
-  // 10071: wrong last sequence (update); 10164 / "key exists": create of an existing key
-  return (
-    e?.api_error?.err_code === 10071 ||
-    e?.api_error?.err_code === 10164 ||
-    /wrong last sequence|key exists/i.test(e?.message ?? '')
-  );
 }
