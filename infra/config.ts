@@ -1,5 +1,11 @@
 // Typed configuration in sections, read from environment variables with local defaults and validated
-// once at start. An error names the variable and what is wrong with it.
+// once at start. An error names the variable and what is wrong with it, never a secret's value.
+//
+// Secrets (write keys, coupon and channel secrets, tokens, passwords) have no default: a variable X may
+// instead name a file with X_FILE (Kubernetes / Docker secrets), and the local stack writes random ones
+// for the demo into .data/local.env (infra/stack). A component that needs a secret checks it at start
+// with requireSecret().
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 
@@ -165,6 +171,12 @@ const spec = {
     host: ['ADMIN_HOST', z.string().min(1), '127.0.0.1'],
     /** Metrics, health and the local SQL endpoint of the pipeline service. */
     port: ['ADMIN_PORT', port, '8089'],
+    /** Bearer token of the admin endpoint's SQL and stats (at least 32 characters); none: they refuse. */
+    token: ['ADMIN_TOKEN', z.string(), ''],
+  },
+  coupons: {
+    /** HMAC secret coupon codes derive from (at least 32 bytes); required by anything that issues codes. */
+    secret: ['COUPON_SECRET', z.string(), ''],
   },
   stack: {
     natsPort: ['STACK_NATS_PORT', port, '4222'],
@@ -199,6 +211,49 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose values are never printed (errors, `shopstream config`, logs). */
+export const SECRET_VARIABLE = /PASSWORD|TOKEN|KEYS|SECRET|CREDS/;
+
+/** A value fit to print: secrets as '***', credentials in URLs (also several, comma-separated) hidden. */
+export function redact(variable: string, value: string): string {
+  if (SECRET_VARIABLE.test(variable)) return '***';
+  return value
+    .split(',')
+    .map((part) => {
+      try {
+        const url = new URL(part.trim());
+        if (!url.username && !url.password) return part;
+        url.username = url.username ? '***' : '';
+        url.password = url.password ? '***' : '';
+        return url.toString();
+      } catch {
+        return part; // not a URL
+      }
+    })
+    .join(',');
+}
+
+/** The raw value of a variable: X itself, or the contents of the file X_FILE names (trailing newline cut). */
+function rawValue(
+  env: NodeJS.ProcessEnv,
+  variable: string,
+  problems: { variable: string; message: string }[],
+): string | undefined {
+  const file = env[`${variable}_FILE`];
+  if (file === undefined || file === '') return env[variable];
+  if (env[variable]) {
+    problems.push({ variable, message: `set both ${variable} and ${variable}_FILE: choose one` });
+    return undefined;
+  }
+  try {
+    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    problems.push({ variable: `${variable}_FILE`, message: `cannot read ${file} (${code})` });
+    return undefined;
+  }
+}
+
 /** Reads and validates the whole configuration; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: { variable: string; message: string }[] = [];
@@ -207,19 +262,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     out[section] = {};
     for (const [key, entry] of Object.entries(entries as Record<string, Entry>)) {
       const [variable, schema, fallback] = entry;
-      const raw = env[variable];
+      const raw = rawValue(env, variable, problems);
       const parsed = schema.safeParse(raw === undefined || raw === '' ? fallback : raw);
       if (parsed.success) out[section][key] = parsed.data;
       else
         problems.push({
           variable,
-          message: `${parsed.error.issues.map((i) => i.message).join('; ')} (got "${raw}")`,
+          message: `${parsed.error.issues.map((i) => i.message).join('; ')} (got "${redact(variable, raw ?? '')}")`,
         });
     }
   }
   problems.push(...channelProblems(out['channels'] as Record<string, unknown>));
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
+}
+
+/**
+ * A secret a component cannot run without: at least `minBytes` bytes (UTF-8), else a ConfigError that
+ * says how to set it (never the value).
+ */
+export function requireSecret(value: string, variable: string, minBytes = 32, what = 'it'): string {
+  if (Buffer.byteLength(value, 'utf8') >= minBytes) return value;
+  throw new ConfigError([
+    {
+      variable,
+      message: `${value === '' ? 'required' : `too short (${Buffer.byteLength(value, 'utf8')} bytes)`}: ${what} needs at least ${minBytes} random bytes, e.g. \`openssl rand -hex 32\`; set ${variable} or ${variable}_FILE (the local stack writes one into .data/local.env)`,
+    },
+  ]);
 }
 
 /** A relay URL needs the secret that signs its requests. */

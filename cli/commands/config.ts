@@ -1,4 +1,6 @@
-import { describeVariables, type Config } from '../../infra/config';
+import { describeVariables, redact, type Config } from '../../infra/config';
+
+export { redact };
 
 export function showConfig(_config: Config, opts: Record<string, unknown>): Promise<void> {
   let section = '';
@@ -24,20 +26,4 @@ export function showConfig(_config: Config, opts: Record<string, unknown>): Prom
     );
   }
   return Promise.resolve();
-}
-
-/** A secret as '***'; a URL with its user and password hidden (relay URLs may carry credentials). */
-export function redact(variable: string, value: string): string {
-  if (/PASSWORD|TOKEN|KEYS|SECRET|CREDS/.test(variable)) return '***';
-  try {
-    const url = new URL(value);
-    if (url.username || url.password) {
-      url.username = url.username ? '***' : '';
-      url.password = url.password ? '***' : '';
-      return url.toString();
-    }
-  } catch {
-    // not a URL
-  }
-  return value;
 }

@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { redact } from '../../cli/commands/config';
-import { ConfigError, describeVariables, loadConfig } from '../../infra/config';
+import { ConfigError, describeVariables, loadConfig, requireSecret } from '../../infra/config';
 
 describe('config', () => {
   it('has local defaults for everything', () => {
@@ -70,5 +71,48 @@ describe('shopstream config output', () => {
     );
     expect(redact('CHANNEL_SMS', 'https://sms.example.com/send')).toBe('https://sms.example.com/send');
     expect(redact('LOG_LEVEL', 'info')).toBe('info');
+  });
+});
+
+describe('secrets', () => {
+  it('a bad value of a secret variable is reported without its value', () => {
+    const leaked = 'shop-a:k3y-that-must-not-print';
+    try {
+      loadConfig({ COLLECTOR_WRITE_KEYS: `${leaked},broken`, NATS_PORTS_NOT_A_VAR: 'x' });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/COLLECTOR_WRITE_KEYS/);
+      expect((err as Error).message).not.toContain('k3y-that-must-not-print');
+    }
+  });
+
+  it('hides the credentials of every server in a multi-server NATS_URL', () => {
+    const shown = redact('NATS_URL', 'nats://u:p4ss@a:4222,nats://u:p4ss@b:4222');
+    expect(shown).not.toContain('p4ss');
+    expect(shown).toBe('nats://***:***@a:4222,nats://***:***@b:4222');
+  });
+
+  it('reads a secret from the file X_FILE names, and refuses both or an unreadable file', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cfg-'));
+    const file = path.join(dir, 'coupon');
+    writeFileSync(file, `${'s'.repeat(40)}\n`);
+    expect(loadConfig({ COUPON_SECRET_FILE: file }).coupons.secret).toBe('s'.repeat(40));
+    expect(() => loadConfig({ COUPON_SECRET_FILE: file, COUPON_SECRET: 'x' })).toThrow(/choose one/);
+    expect(() => loadConfig({ COUPON_SECRET_FILE: path.join(dir, 'missing') })).toThrow(
+      /COUPON_SECRET_FILE: cannot read .*ENOENT/,
+    );
+  });
+
+  it('requireSecret: no default, at least 32 bytes, and the error never shows the value', () => {
+    expect(loadConfig({}).coupons.secret).toBe('');
+    expect(() => requireSecret('', 'COUPON_SECRET')).toThrow(/COUPON_SECRET: required/);
+    expect(() => requireSecret('short-secret-value', 'COUPON_SECRET')).toThrow(/too short \(18 bytes\)/);
+    try {
+      requireSecret('short-secret-value', 'COUPON_SECRET');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('short-secret-value');
+    }
+    expect(requireSecret('k'.repeat(32), 'COUPON_SECRET')).toBe('k'.repeat(32));
   });
 });
