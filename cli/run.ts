@@ -1,6 +1,7 @@
 // Runs one command: loads config (validated), imports the command lazily, turns known errors into a
 // one-line message and exit code 1, and never leaves a rejection unhandled.
 import { ConfigError, loadConfig, type Config } from '../infra/config';
+import { ensureLocalEnv, loadEnvFiles } from '../infra/stack/local-env';
 
 type Handler = (config: Config, opts: Record<string, unknown>) => Promise<number | void>;
 
@@ -47,12 +48,17 @@ const KNOWN = new Set([
   'UsageError',
 ]);
 
+const LOCAL_STACK_COMMANDS = new Set(['stack-up', 'demo']);
+
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
 export function runCommand(name: string, opts: Record<string, unknown> = {}): void {
   const main = async (): Promise<number> => {
+    // the commands that start the local stack give it its secrets the first time
+    if (LOCAL_STACK_COMMANDS.has(name)) ensureLocalEnv();
+    loadEnvFiles();
     const config = loadConfig();
     const handler = commands[name]!();
     return (await handler(config, opts)) ?? 0;

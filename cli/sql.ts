@@ -1,6 +1,8 @@
 // Where a command's SQL goes: a ClickHouse server when CLICKHOUSE_URL is set; otherwise the running
-// pipeline service (it owns the embedded database); otherwise the embedded database directly.
-import { createClickHouse, isEmbedded } from '../infra/clickhouse/client';
+// pipeline service (it owns the embedded database); otherwise the embedded database directly. Always
+// read-only at the engine (infra/clickhouse/readonly.ts), and checked before it is sent.
+import { isEmbedded } from '../infra/clickhouse/client';
+import { checkReadOnlySql, openReadOnlyClickHouse } from '../infra/clickhouse/readonly';
 import { sqlFromClient, sqlOverHttp, type Sql } from '../infra/clickhouse/sql';
 import type { Config } from '../infra/config';
 
@@ -22,14 +24,15 @@ export async function openSql(
 ): Promise<{ sql: Sql; via: string; close: () => Promise<void> }> {
   if (isEmbedded(config.clickhouse) && (await serviceAnswers(config))) {
     return {
-      sql: sqlOverHttp(adminUrl(config)),
+      sql: sqlOverHttp(adminUrl(config), config.admin.token),
       via: `pipeline service at ${adminUrl(config)}`,
       close: () => Promise.resolve(),
     };
   }
-  const ch = createClickHouse(config.clickhouse);
+  const ch = await openReadOnlyClickHouse(config.clickhouse);
+  const direct = sqlFromClient(ch);
   return {
-    sql: sqlFromClient(ch),
+    sql: { query: (sql, params) => direct.query(checkReadOnlySql(sql), params) },
     via: isEmbedded(config.clickhouse)
       ? `embedded ClickHouse at ${config.clickhouse.dataDir}`
       : config.clickhouse.url,

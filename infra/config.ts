@@ -103,6 +103,9 @@ const spec = {
     ],
     user: ['CLICKHOUSE_USER', z.string(), 'default'],
     password: ['CLICKHOUSE_PASSWORD', z.string(), ''],
+    /** A server user whose profile has readonly = 1 (and limits), for analysts' SQL; '' = CLICKHOUSE_USER with readonly = 1 per query. */
+    readUser: ['CLICKHOUSE_READ_USER', z.string(), ''],
+    readPassword: ['CLICKHOUSE_READ_PASSWORD', z.string(), ''],
     database: [
       'CLICKHOUSE_DATABASE',
       z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an identifier'),

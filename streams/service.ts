@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { createClickHouse, type ClickHouseClient } from '../infra/clickhouse/client';
+import { openReadOnlyClickHouse } from '../infra/clickhouse/readonly';
 import { migrate } from '../infra/clickhouse/migrate';
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
@@ -316,9 +317,18 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       );
     }
 
+    // Analysts' SQL runs on a read-only session of the same database (infra/clickhouse/readonly.ts).
+    let readOnlyCh: ClickHouseClient | undefined;
+    if (ch) {
+      const ro = await openReadOnlyClickHouse(config.clickhouse);
+      readOnlyCh = ro;
+      closers.push({ name: 'clickhouse-readonly', close: () => ro.close() });
+    }
     const admin = buildAdmin({
       metrics,
-      ...(ch ? { ch } : {}),
+      ...(readOnlyCh ? { readOnlyCh } : {}),
+      token: config.admin.token,
+      hosts: [config.admin.host],
       health: () =>
         Promise.resolve({ ok: !nc.isClosed() && !stopped, checks: { nats: !nc.isClosed(), sink: !!sink } }),
       stats: () => ({

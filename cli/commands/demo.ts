@@ -65,7 +65,7 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   );
 
   console.log('4/5 waiting for every event to land in ClickHouse');
-  const sql = sqlOverHttp(adminUrl(config));
+  const sql = sqlOverHttp(adminUrl(config), config.admin.token);
   const scope = { database: config.clickhouse.database, producerId: run.producerId };
   const started = Date.now();
   let stored = await countStored(sql, scope);

@@ -25,13 +25,13 @@ export class RemoteSqlError extends Error {
   }
 }
 
-/** Queries through the pipeline service's admin endpoint (POST /v1/sql, loopback only). */
-export function sqlOverHttp(baseUrl: string): Sql {
+/** Queries through the pipeline service's admin endpoint (POST /v1/sql with its ADMIN_TOKEN). */
+export function sqlOverHttp(baseUrl: string, token: string): Sql {
   return {
     async query<T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> {
       const res = await fetch(`${baseUrl}/v1/sql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify({ sql, params }),
       });
       const body = (await res.json()) as { rows?: T[]; error?: string; code?: string };

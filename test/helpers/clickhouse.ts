@@ -25,6 +25,8 @@ export async function startTestClickHouse(
     url: '',
     user: 'default',
     password: '',
+    readUser: '',
+    readPassword: '',
     database: uniqueName('t'),
     dataDir,
   };

@@ -215,7 +215,7 @@ beforeAll(async () => {
   });
   service = await startService({ config, logger: createLogger('silent', 'test'), interest: false });
   collectorUrl = `http://127.0.0.1:${collectorPort}/v1/events`;
-  sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`);
+  sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`, config.admin.token);
   nc = await connectNats(config.nats, 'collector-test');
   jsm = await nc.jetstreamManager();
 }, 120_000); // a NATS server and the service with embedded ClickHouse, each with its own 60 s start wait

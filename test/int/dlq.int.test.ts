@@ -140,7 +140,7 @@ beforeAll(async () => {
   });
   service = await startService({ config, logger: createLogger('silent', 'test') });
   collectorUrl = `http://127.0.0.1:${collectorPort}/v1/events`;
-  sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`);
+  sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`, config.admin.token);
   nc = await connectNats(config.nats, 'dlq-test');
   js = nc.jetstream();
   jsm = await nc.jetstreamManager();

@@ -36,6 +36,7 @@ function startSink(extraEnv: Record<string, string> = {}): ChildProcess {
       CLICKHOUSE_DATA_DIR: dataDir,
       CLICKHOUSE_DATABASE: config.clickhouse.database,
       ADMIN_PORT: String(adminPort),
+      ADMIN_TOKEN: config.admin.token,
       TEMPORAL_ADDRESS: '127.0.0.1:1', // no cart triggers (never the local stack's Temporal)
       SINK_BATCH_SIZE: '250',
       SINK_FLUSH_INTERVAL: '1s',
@@ -133,7 +134,7 @@ it('loses and duplicates nothing when the sink is SIGKILLed mid-run and restarte
 
   const second = startSink();
   await waitHealthy();
-  const sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`);
+  const sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`, config.admin.token);
   const db = config.clickhouse.database;
   const jsm = await nc.jetstreamManager();
   // drained: every message delivered and acked (redeliveries of the killed sink's batch included)

@@ -1,0 +1,62 @@
+// `shopstream query` on the embedded database with no service running (and so straight on the data
+// directory): read-only at the engine, whatever the SQL says.
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { getFreePort } from '../../infra/stack/processes';
+import { startTestClickHouse } from '../helpers/clickhouse';
+
+const run = promisify(execFile);
+const CLI = path.join(__dirname, '../../cli/shopstream.cjs');
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let database: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-query-'));
+  const chs = await startTestClickHouse({ dataDir: path.join(dir, 'ch') });
+  database = chs.config.database;
+  await chs.ch.close(); // one process owns the data directory: the CLI's now
+  fs.writeFileSync(path.join(dir, 'secret.env'), 'COUPON_SECRET=do-not-read\n');
+  env = {
+    ...process.env,
+    SHOPSTREAM_DATA_DIR: dir,
+    CLICKHOUSE_URL: '',
+    CLICKHOUSE_DATA_DIR: path.join(dir, 'ch'),
+    CLICKHOUSE_DATABASE: database,
+    ADMIN_PORT: String(await getFreePort()), // nothing answers there: the CLI opens the database itself
+  };
+}, 120_000);
+
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const query = (sql: string) =>
+  run(process.execPath, [CLI, 'query', sql], { env }).then(
+    (r) => ({ ok: true, out: r.stdout + r.stderr }),
+    (e: { stdout: string; stderr: string }) => ({ ok: false, out: e.stdout + e.stderr }),
+  );
+
+it('reads', async () => {
+  const r = await query(`SELECT count() AS c FROM ${database}.events`);
+  expect(r.ok).toBe(true);
+  expect(r.out).toMatch(/"c":"?0"?/);
+});
+
+it('cannot drop, write files, read files or run programs', async () => {
+  const secret = path.join(dir, 'secret.env');
+  for (const sql of [
+    `DROP TABLE ${database}.events`,
+    `WITH 1 AS x INSERT INTO FUNCTION file('${path.join(dir, 'w.csv')}', 'CSV') SELECT 7`,
+    `SELECT 7 INTO OUTFILE '${path.join(dir, 'o.txt')}'`,
+    `SELECT * FROM file('${secret}', 'LineAsString')`,
+  ]) {
+    const r = await query(sql);
+    expect(r.ok).toBe(false);
+    expect(r.out).not.toContain('do-not-read');
+  }
+  expect(fs.readdirSync(dir).sort()).toEqual(['ch', 'secret.env']);
+  const still = await query(`EXISTS TABLE ${database}.events`);
+  expect(still.out).toMatch(/"result":"?1"?/);
+}, 120_000);
