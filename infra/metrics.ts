@@ -45,6 +45,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Age of the newest stored event at insert time (now - occurred_at)',
       registers: [registry],
     }),
+    sinkRetries: new Counter({
+      name: 'shopstream_sink_clickhouse_retries_total',
+      help: 'ClickHouse calls of the sink retried in place, by kind (unavailable: no answer or an operational error)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     dlqPublished: new Counter({
       name: 'shopstream_dlq_published_total',
       help: 'Events written to the dead-letter stream, by reason',

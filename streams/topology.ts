@@ -102,6 +102,8 @@ export const DLQ_REASONS = [
   'invalid_event', // decodes, but breaks a schema rule
   'collector_rejected', // an HTTP event that could not be mapped or validated
   'processing_failed', // a processor gave up after retries
+  'store_rejected', // ClickHouse refused this row (its error code in the detail); the rest was stored
+  'max_deliveries', // a consumer was delivered it max_deliver times without an ack (streams/advisories.ts)
 ] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 
