@@ -78,6 +78,8 @@ const spec = {
     eventsMaxAgeMs: ['NATS_EVENTS_MAX_AGE', duration, '7d'],
     duplicateWindowMs: ['NATS_DUPLICATE_WINDOW', duration, '10m'],
     dlqMaxAgeMs: ['NATS_DLQ_MAX_AGE', duration, '30d'],
+    /** Deliveries of a message before a consumer gives up and it is dead-lettered (max_deliveries). */
+    maxDeliver: ['NATS_MAX_DELIVER', positiveInt.min(2).max(1000), '20'],
   },
   temporal: {
     address: ['TEMPORAL_ADDRESS', z.string().min(1), '127.0.0.1:7233'],

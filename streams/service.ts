@@ -9,6 +9,7 @@ import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';
 import { buildAdmin } from './admin';
 import { buildCollector } from './collector/server';
+import { startMaxDeliveriesCatcher } from './advisories';
 import { publishDeadLetter } from './dlq';
 import { connectNats } from './nats';
 import { createProducer, type Producer } from './producer/producer';
@@ -103,6 +104,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       logger.info(r, 'topology applied');
     }
     await checkTopology(jsm, config);
+
+    // whatever a consumer of the events stream gives up on goes to the dead-letter stream
+    const catcher = await startMaxDeliveriesCatcher({
+      nc,
+      config,
+      logger: logger.child({ component: 'max-deliveries' }),
+      metrics,
+    });
+    closers.push({ name: 'max-deliveries', close: () => catcher.stop() });
 
     let ch: ClickHouseClient | undefined;
     let sink: ClickHouseSink | undefined;
