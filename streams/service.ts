@@ -329,8 +329,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const admin = buildAdmin({
       metrics,
       ...(ch ? { ch } : {}),
-      health: () =>
-        Promise.resolve({ ok: !nc.isClosed() && !stopped, checks: { nats: !nc.isClosed(), sink: !!sink } }),
+      health: async () => {
+        const natsOk = !nc.isClosed();
+        // the sink is healthy when it keeps up: not stalled with events waiting, not lagging too far
+        let sinkOk = true;
+        if (sink && natsOk) {
+          const h = await sink.health().catch((err: Error) => {
+            logger.warn({ err: err.message }, 'sink health unknown');
+            return undefined;
+          });
+          sinkOk = h?.ok ?? false;
+          if (h && !h.ok) logger.warn({ ...h }, `sink ${h.problem}`);
+        }
+        return { ok: natsOk && !stopped && sinkOk, checks: { nats: natsOk, sink: sinkOk } };
+      },
       stats: () => ({
         sink: sink?.stats(),
         producer: producer?.stats(),

@@ -167,7 +167,9 @@ export function streamConfigs(cfg: Config['nats']): Partial<StreamConfig>[] {
       subjects: [n.eventsSubjectAll],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      discard: DiscardPolicy.Old,
+      // full: refuse new events (the producer gets an error) rather than drop ones not yet stored
+      discard: DiscardPolicy.New,
+      max_bytes: cfg.eventsMaxBytes,
       max_age: nanos(cfg.eventsMaxAgeMs),
       duplicate_window: nanos(cfg.duplicateWindowMs),
       max_msg_size: 1024 * 1024,
@@ -182,7 +184,9 @@ export function streamConfigs(cfg: Config['nats']): Partial<StreamConfig>[] {
       subjects: [n.dlqSubjectAll],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
+      // full: the oldest dead letters go first (the public write key must not fill the disk)
       discard: DiscardPolicy.Old,
+      max_bytes: cfg.dlqMaxBytes,
       max_age: nanos(cfg.dlqMaxAgeMs),
       duplicate_window: nanos(cfg.duplicateWindowMs),
       num_replicas: cfg.replicas,

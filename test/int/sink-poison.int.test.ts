@@ -47,11 +47,11 @@ async function publishRaw(e: EnvelopeInit): Promise<number> {
   return ack.seq;
 }
 
-async function startSink(): Promise<ClickHouseSink> {
+async function startSink(cfg: Config = config): Promise<ClickHouseSink> {
   const s = await createClickHouseSink({
     nc,
     ch: chs.ch,
-    config,
+    config: cfg,
     logger: createLogger('silent', 'test'),
     maxRetryDelayMs: 500,
   });
@@ -183,7 +183,9 @@ describe('ClickHouse sink: poison isolation', () => {
   it('waits for an unavailable ClickHouse in place, burning no delivery, and still stops promptly', async () => {
     const jsm = await nc.jetstreamManager();
     const n = names(config.nats.prefix);
-    const s = await startSink();
+    // /healthz calls the sink stalled once events wait and nothing is stored for a second
+    const s = await startSink({ ...config, sink: { ...config.sink, stallAfterMs: 1000 } });
+    expect(await s.health()).toMatchObject({ ok: true, pending: 0 });
     await chs.ch.command({ query: `DETACH TABLE ${table()}` });
     let attached = false;
     try {
@@ -197,6 +199,9 @@ describe('ClickHouse sink: poison isolation', () => {
         (st) => st.waitingForClickHouse && st.insertFailures >= 8,
         20_000,
       );
+      const health = await s.health();
+      expect(health).toMatchObject({ ok: false, problem: 'stalled', pending: 20 });
+      expect(health.oldestUnstoredMs).toBeGreaterThan(2000);
       const info = await jsm.consumers.info(n.eventsStream, n.sinkConsumer);
       expect(info.num_redelivered).toBe(0);
       expect(info.num_ack_pending).toBe(20);
@@ -207,11 +212,16 @@ describe('ClickHouse sink: poison isolation', () => {
       sink = undefined;
       await chs.ch.command({ query: `ATTACH TABLE ${table()}` });
       attached = true;
-      await startSink();
+      const again = await startSink();
       await eventually(
         () => storedIds(events.map((e) => e.eventId!)),
         (got) => got.size === 20,
       );
+      const healed = await eventually(
+        () => again.health(),
+        (h) => h.pending === 0,
+      );
+      expect(healed).toMatchObject({ ok: true, oldestUnstoredMs: 0 });
     } finally {
       if (!attached) await chs.ch.command({ query: `ATTACH TABLE ${table()}` });
     }

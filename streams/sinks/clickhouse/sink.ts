@@ -24,6 +24,12 @@
 //    outage burns no JetStream delivery and holds at most one batch in memory; stop() ends the wait
 //    and naks the batch for redelivery.
 //  - A message that still exhausts the consumer's max_deliver is caught by streams/advisories.ts.
+//
+// Lag is visible: lag() gives the events not yet stored and the age of the oldest (gauges
+// shopstream_sink_pending_messages, shopstream_sink_oldest_unstored_seconds), and health() (the
+// service's /healthz) fails when events wait and nothing was stored for SINK_STALL_AFTER, or the
+// oldest waited longer than SINK_MAX_LAG: the events stream refuses new events when full, so a
+// stalled sink is seen long before anything would be lost.
 import { createHash } from 'node:crypto';
 import type { Consumer, JsMsg, NatsConnection } from 'nats';
 import type { ClickHouseClient } from '../../../infra/clickhouse/client';
@@ -53,9 +59,29 @@ export interface SinkStats {
   lastProgressAt: number;
 }
 
+/** How far behind the sink is: events on the stream it has not stored (nor dead-lettered) yet. */
+export interface SinkLag {
+  /** Messages not yet acked by the sink: never delivered plus in hand. */
+  pending: number;
+  /** Age of the oldest of them on the stream (ms since it was published); 0 when none. */
+  oldestUnstoredMs: number;
+  /** Since the sink last finished a batch or found nothing to do. */
+  sinceProgressMs: number;
+}
+
+export interface SinkHealth extends SinkLag {
+  ok: boolean;
+  /** Why not ok: stalled (pending events, no progress for SINK_STALL_AFTER) or lagging (SINK_MAX_LAG). */
+  problem?: 'stalled' | 'lagging';
+}
+
 export interface ClickHouseSink {
   /** Runs until stop(); resolves when the loop has ended. */
   run(): Promise<void>;
+  /** Reads the consumer's state; also sets the pending / oldest-unstored gauges. */
+  lag(): Promise<SinkLag>;
+  /** Not ok when events are pending and nothing was stored for SINK_STALL_AFTER, or lag passes SINK_MAX_LAG. */
+  health(): Promise<SinkHealth>;
   /** Finishes the batch in hand, then stops. Idempotent. */
   stop(): Promise<void>;
   stats(): SinkStats;
@@ -351,7 +377,10 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
       } finally {
         current = undefined;
       }
-      if (msgs.length === 0) continue;
+      if (msgs.length === 0) {
+        if (!stopping) stats.lastProgressAt = Date.now(); // caught up: nothing to do is progress
+        continue;
+      }
       try {
         await handleBatch(msgs);
       } catch (err) {
@@ -366,10 +395,40 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     }
   }
 
+  const jsm = await nc.jetstreamManager();
+  async function lag(): Promise<SinkLag> {
+    const info = await consumer.info();
+    const pending = info.num_pending + info.num_ack_pending;
+    let oldestUnstoredMs = 0;
+    if (pending > 0) {
+      try {
+        // the first message the sink has not acked: the one after its ack floor (or the first left)
+        const first = (await jsm.streams.info(n.eventsStream)).state.first_seq;
+        const sm = await jsm.streams.getMessage(n.eventsStream, {
+          seq: Math.max(info.ack_floor.stream_seq + 1, first),
+        });
+        oldestUnstoredMs = Math.max(0, Date.now() - sm.time.getTime());
+      } catch (err) {
+        logger.debug({ err: (err as Error).message }, 'oldest unstored event not readable');
+      }
+    }
+    metrics?.sinkPending.set(pending);
+    metrics?.sinkOldestUnstoredSeconds.set(oldestUnstoredMs / 1000);
+    return { pending, oldestUnstoredMs, sinceProgressMs: Date.now() - stats.lastProgressAt };
+  }
+
   return {
     run(): Promise<void> {
       loop ??= runLoop();
       return loop;
+    },
+    lag,
+    async health(): Promise<SinkHealth> {
+      const l = await lag();
+      if (l.pending > 0 && l.sinceProgressMs > config.sink.stallAfterMs)
+        return { ok: false, problem: 'stalled', ...l };
+      if (l.oldestUnstoredMs > config.sink.maxLagMs) return { ok: false, problem: 'lagging', ...l };
+      return { ok: true, ...l };
     },
     async stop(): Promise<void> {
       stopping = true;
