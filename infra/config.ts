@@ -27,6 +27,19 @@ export function parseDurationMs(s: string): number {
   return Number(m[1]) * unit;
 }
 
+/** A size in bytes: a number, or with a binary unit (512KiB, 64MiB, 2GiB, 1TiB). */
+const byteSize = z
+  .string()
+  .regex(/^\d+(B|KiB|MiB|GiB|TiB)?$/, 'must be a size such as 512MiB, 2GiB or a number of bytes')
+  .transform((s) => {
+    const m = /^(\d+)(B|KiB|MiB|GiB|TiB)?$/.exec(s)!;
+    const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[
+      (m[2] ?? 'B') as 'B' | 'KiB' | 'MiB' | 'GiB' | 'TiB'
+    ];
+    return Number(m[1]) * unit;
+  })
+  .refine((n) => n >= 1024 * 1024, 'must be at least 1MiB');
+
 const writeKeys = z.string().transform((s, ctx) => {
   const out: Record<string, string> = {};
   for (const pair of s
@@ -78,6 +91,16 @@ const spec = {
     eventsMaxAgeMs: ['NATS_EVENTS_MAX_AGE', duration, '7d'],
     duplicateWindowMs: ['NATS_DUPLICATE_WINDOW', duration, '10m'],
     dlqMaxAgeMs: ['NATS_DLQ_MAX_AGE', duration, '30d'],
+    /**
+     * Disk the events stream may use. When full, publishes are refused (DiscardPolicy.New: an event
+     * the sink has not stored is never dropped); old events leave only by NATS_EVENTS_MAX_AGE, so size
+     * it for that many days of traffic.
+     */
+    eventsMaxBytes: ['NATS_EVENTS_MAX_BYTES', byteSize, '2GiB'],
+    /** Disk the dead-letter stream may use; when full, the oldest dead letters go first. */
+    dlqMaxBytes: ['NATS_DLQ_MAX_BYTES', byteSize, '512MiB'],
+    /** Deliveries of a message before a consumer gives up and it is dead-lettered (max_deliveries). */
+    maxDeliver: ['NATS_MAX_DELIVER', positiveInt.min(2).max(1000), '20'],
   },
   temporal: {
     address: ['TEMPORAL_ADDRESS', z.string().min(1), '127.0.0.1:7233'],
@@ -125,6 +148,10 @@ const spec = {
     batchSize: ['SINK_BATCH_SIZE', positiveInt.max(100_000), '5000'],
     flushMs: ['SINK_FLUSH_INTERVAL', duration, '1s'],
     ackWaitMs: ['SINK_ACK_WAIT', duration, '30s'],
+    /** /healthz fails the sink when events are pending and it has stored nothing for this long. */
+    stallAfterMs: ['SINK_STALL_AFTER', duration, '2m'],
+    /** /healthz fails the sink when its oldest unstored event reached the stream longer ago than this. */
+    maxLagMs: ['SINK_MAX_LAG', duration, '1h'],
   },
   interest: {
     /** Which partitions this instance processes: `all`, or a list and ranges such as 0-7,12. */

@@ -45,6 +45,22 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Age of the newest stored event at insert time (now - occurred_at)',
       registers: [registry],
     }),
+    sinkPending: new Gauge({
+      name: 'shopstream_sink_pending_messages',
+      help: 'Events on the stream the ClickHouse sink has not stored or dead-lettered yet (num_pending + num_ack_pending)',
+      registers: [registry],
+    }),
+    sinkOldestUnstoredSeconds: new Gauge({
+      name: 'shopstream_sink_oldest_unstored_seconds',
+      help: 'How long the oldest event the sink has not stored yet has been on the stream (0 when caught up)',
+      registers: [registry],
+    }),
+    sinkRetries: new Counter({
+      name: 'shopstream_sink_clickhouse_retries_total',
+      help: 'ClickHouse calls of the sink retried in place, by kind (unavailable: no answer or an operational error)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
     dlqPublished: new Counter({
       name: 'shopstream_dlq_published_total',
       help: 'Events written to the dead-letter stream, by reason',

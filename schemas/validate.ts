@@ -1,11 +1,17 @@
 // Validation driven by the annotations in the .proto files ((required), (min), (max_len)) plus the
 // few envelope rules that span fields. Pure: no I/O, used by the producer SDK, the collector and the
 // sink alike, so an event is judged the same everywhere.
+//
+// Every field is bounded, whether or not the proto annotates it, so a valid event can always be
+// encoded, held in a Date and stored in ClickHouse: strings are well-formed Unicode (no lone
+// surrogates), numbers fit their proto type (uint32 / int32 / float ranges, int64 as safe integers),
+// lists hold at most MAX_REPEATED items, and occurred_at lies between 2000 and OCCURRED_AT_LATEST_MS
+// (and, when the caller knows when the event arrived, at most MAX_FUTURE_SKEW_MS after that).
 import { describeSchema, ENVELOPE_TYPE, type FieldRule, type SchemaDescription } from './codec';
 import { isUlid } from './ulid';
 import type { EnvelopeInit } from './events';
 
-export type IssueCode = 'required' | 'min' | 'max_len' | 'format' | 'enum' | 'type';
+export type IssueCode = 'required' | 'min' | 'max' | 'max_len' | 'max_count' | 'format' | 'enum' | 'type';
 
 export interface ValidationIssue {
   /** dotted path in proto (snake_case) names, e.g. `cart_item_added.product.sku` */
@@ -26,7 +32,31 @@ let schema: SchemaDescription | undefined;
 const getSchema = (): SchemaDescription => (schema ??= describeSchema());
 
 const EARLIEST_MS = Date.UTC(2000, 0, 1);
+/**
+ * The latest occurred_at any event may carry: far inside what a Date holds (year 275760) and what
+ * ClickHouse's DateTime64(3) stores (2299), so a valid event can never break a row.
+ */
+export const OCCURRED_AT_LATEST_MS = Date.UTC(2100, 0, 1);
+/**
+ * How far in the future of its arrival (collector receive time, JetStream message time) an event may
+ * be dated: clocks drift, but not by a day. Every processor that knows the arrival time applies it.
+ */
+export const MAX_FUTURE_SKEW_MS = 86_400_000;
+/** Most items in a repeated field the proto does not bound otherwise (products of an order, filters). */
+export const MAX_REPEATED = 500;
+/** Largest finite float32: a bigger double would encode as Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+const INT_RANGE: Record<string, [number, number]> = {
+  uint32: [0, 0xffffffff],
+  fixed32: [0, 0xffffffff],
+  int32: [-0x80000000, 0x7fffffff],
+  sint32: [-0x80000000, 0x7fffffff],
+  sfixed32: [-0x80000000, 0x7fffffff],
+};
 const CURRENCY_RE = /^[A-Z]{3}$/;
+
+// String.prototype.isWellFormed (Node 20) is not in the ES2022 lib this project compiles against
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 function isEmpty(v: unknown): boolean {
   return v === undefined || v === null || v === '' || v === 0 || (Array.isArray(v) && v.length === 0);
@@ -71,6 +101,9 @@ function valueCheck(f: FieldRule, s: SchemaDescription): Check {
     const currency = f.name === 'currency';
     return (item, prefix, index, out) => {
       if (typeof item !== 'string') return void out.push(issue(prefix, index, 'type', 'must be a string'));
+      if (!isWellFormed(item)) {
+        out.push(issue(prefix, index, 'format', 'must be well-formed Unicode (no lone surrogate)'));
+      }
       if (f.maxLen !== undefined && item.length > f.maxLen) {
         out.push(issue(prefix, index, 'max_len', `is longer than ${f.maxLen} characters`));
       }
@@ -87,13 +120,17 @@ function valueCheck(f: FieldRule, s: SchemaDescription): Check {
   if (f.type === 'bytes') return () => undefined;
   const integer = !FLOAT_TYPES.has(f.type);
   const unsigned = f.type.startsWith('uint') || f.type.startsWith('fixed');
-  const min = f.min ?? (unsigned ? 0 : undefined);
+  const range = INT_RANGE[f.type];
+  const min = f.min ?? range?.[0] ?? (unsigned ? 0 : undefined);
+  // int64 kinds: safe integers (checked below) fit Int64 / UInt64 columns; float fits float32
+  const max = range?.[1] ?? (f.type === 'float' ? FLOAT32_MAX : undefined);
   return (item, prefix, index, out) => {
     if (typeof item !== 'number' || !Number.isFinite(item))
       return void out.push(issue(prefix, index, 'type', 'must be a number'));
     if (integer && !Number.isSafeInteger(item))
       return void out.push(issue(prefix, index, 'type', 'must be a whole number'));
     if (min !== undefined && item < min) out.push(issue(prefix, index, 'min', `must be at least ${min}`));
+    if (max !== undefined && item > max) out.push(issue(prefix, index, 'max', `must be at most ${max}`));
   };
 }
 
@@ -120,6 +157,12 @@ function messageCheck(typeName: string, s: SchemaDescription): MessageCheck {
         check(v, prefix, -1, out);
       } else if (!Array.isArray(v)) {
         out.push({ path: pathOf(prefix, f, -1), code: 'type', message: 'must be a list' });
+      } else if (v.length > MAX_REPEATED) {
+        out.push({
+          path: pathOf(prefix, f, -1),
+          code: 'max_count',
+          message: `has more than ${MAX_REPEATED} items`,
+        });
       } else {
         for (let i = 0; i < v.length; i++) check(v[i], prefix, i, out);
       }
@@ -131,8 +174,16 @@ function messageCheck(typeName: string, s: SchemaDescription): MessageCheck {
 
 let payloadFields: FieldRule[] | undefined;
 
+export interface ValidateOptions {
+  /**
+   * When the event arrived (epoch ms: the collector's receive time, the JetStream message time): an
+   * occurred_at more than MAX_FUTURE_SKEW_MS after it is rejected.
+   */
+  receivedAt?: number;
+}
+
 /** Every problem with an envelope, in field order; empty when it is valid. */
-export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
+export function validateEnvelope(envelope: EnvelopeInit, opts: ValidateOptions = {}): ValidationIssue[] {
   const out: ValidationIssue[] = [];
   const s = getSchema();
   messageCheck(ENVELOPE_TYPE, s)(envelope as unknown as Record<string, unknown>, '', out);
@@ -154,6 +205,19 @@ export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
   ) {
     out.push({ path: 'occurred_at', code: 'min', message: 'must be epoch milliseconds after 2000-01-01' });
   }
+  if (typeof envelope.occurredAt === 'number' && envelope.occurredAt >= OCCURRED_AT_LATEST_MS) {
+    out.push({ path: 'occurred_at', code: 'max', message: 'must be epoch milliseconds before 2100-01-01' });
+  } else if (
+    typeof envelope.occurredAt === 'number' &&
+    opts.receivedAt !== undefined &&
+    envelope.occurredAt > opts.receivedAt + MAX_FUTURE_SKEW_MS
+  ) {
+    out.push({
+      path: 'occurred_at',
+      code: 'max',
+      message: `is more than ${MAX_FUTURE_SKEW_MS / 3_600_000} h after the event arrived (${new Date(opts.receivedAt).toISOString()})`,
+    });
+  }
   payloadFields ??= s.messages[ENVELOPE_TYPE]!.fields.filter((f) => f.oneof === 'payload');
   const set = payloadFields
     .filter((f) => e[f.jsName] !== undefined && e[f.jsName] !== null)
@@ -165,7 +229,7 @@ export function validateEnvelope(envelope: EnvelopeInit): ValidationIssue[] {
   return out;
 }
 
-export function assertValidEnvelope(envelope: EnvelopeInit): void {
-  const issues = validateEnvelope(envelope);
+export function assertValidEnvelope(envelope: EnvelopeInit, opts: ValidateOptions = {}): void {
+  const issues = validateEnvelope(envelope, opts);
   if (issues.length > 0) throw new EventValidationError(issues);
 }

@@ -65,7 +65,15 @@ function fromJsMsg(m: JsMsg): StoredDeadLetter {
   return out;
 }
 
-/** Reads dead letters in order (all, or of one reason) with an ordered consumer; consumes nothing. */
+/**
+ * Reads dead letters in order (all, or of one reason); consumes nothing. Every fetch is drained into
+ * memory before anything is yielded (a slow reader, such as a replay publishing each one, never holds
+ * a fetch open past its expiry), and starts a fresh ordered consumer right after the last dead letter
+ * actually yielded: a fetch that ends early can cost a re-read, never a gap. (An ordered consumer
+ * reused across fetches moves its cursor when a message arrives, not when it is read, so messages
+ * delivered to a fetch that ended before they were read were skipped: exports lost most letters.)
+ * Ends at the stream's last sequence when reading began, or at `limit`.
+ */
 export async function* readDeadLetters(
   js: JetStreamClient,
   jsm: JetStreamManager,
@@ -79,24 +87,36 @@ export async function* readDeadLetters(
     opts.limit ?? Number.POSITIVE_INFINITY,
     Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0),
   );
-  if (remaining <= 0) return;
-  const consumer = await js.consumers.get(stream, { filterSubjects: [filter] });
-  try {
-    while (remaining > 0) {
-      const batch = await consumer.fetch({ max_messages: Math.min(256, remaining), expires: 1000 });
-      let got = 0;
-      let pending = 1;
-      for await (const m of batch) {
-        got++;
-        remaining--;
+  const endSeq = info.state.last_seq;
+  let next = info.state.first_seq;
+  let emptyFetches = 0;
+  while (remaining > 0 && next <= endSeq) {
+    const consumer = await js.consumers.get(stream, { filterSubjects: [filter], opt_start_seq: next });
+    const batch: JsMsg[] = [];
+    let pending = -1;
+    try {
+      for await (const m of await consumer.fetch({ max_messages: Math.min(256, remaining), expires: 2000 })) {
+        if (m.seq > endSeq) break; // written after reading began
+        batch.push(m);
         pending = m.info.pending;
-        yield fromJsMsg(m);
-        if (remaining <= 0) break;
       }
-      if (got === 0 || pending === 0) return;
+    } finally {
+      await consumer.delete().catch(() => undefined);
     }
-  } finally {
-    await consumer.delete().catch(() => undefined);
+    if (batch.length === 0) {
+      // nothing at or after `next` matches (deleted by a replay, or of another reason), or a slow server
+      const left = await jsm.streams.info(stream, { subjects_filter: filter });
+      if (left.state.last_seq < next || ++emptyFetches >= 3) return;
+      continue;
+    }
+    emptyFetches = 0;
+    for (const m of batch) {
+      remaining--;
+      next = m.seq + 1;
+      yield fromJsMsg(m);
+      if (remaining <= 0) return;
+    }
+    if (pending === 0) return;
   }
 }
 

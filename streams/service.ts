@@ -10,6 +10,7 @@ import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';
 import { buildAdmin } from './admin';
 import { buildCollector } from './collector/server';
+import { startMaxDeliveriesCatcher } from './advisories';
 import { publishDeadLetter } from './dlq';
 import { connectNats } from './nats';
 import { createProducer, type Producer } from './producer/producer';
@@ -104,6 +105,15 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       logger.info(r, 'topology applied');
     }
     await checkTopology(jsm, config);
+
+    // whatever a consumer of the events stream gives up on goes to the dead-letter stream
+    const catcher = await startMaxDeliveriesCatcher({
+      nc,
+      config,
+      logger: logger.child({ component: 'max-deliveries' }),
+      metrics,
+    });
+    closers.push({ name: 'max-deliveries', close: () => catcher.stop() });
 
     let ch: ClickHouseClient | undefined;
     let sink: ClickHouseSink | undefined;
@@ -329,8 +339,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       ...(readOnlyCh ? { readOnlyCh } : {}),
       token: config.admin.token,
       hosts: [config.admin.host],
-      health: () =>
-        Promise.resolve({ ok: !nc.isClosed() && !stopped, checks: { nats: !nc.isClosed(), sink: !!sink } }),
+      health: async () => {
+        const natsOk = !nc.isClosed();
+        // the sink is healthy when it keeps up: not stalled with events waiting, not lagging too far
+        let sinkOk = true;
+        if (sink && natsOk) {
+          const h = await sink.health().catch((err: Error) => {
+            logger.warn({ err: err.message }, 'sink health unknown');
+            return undefined;
+          });
+          sinkOk = h?.ok ?? false;
+          if (h && !h.ok) logger.warn({ ...h }, `sink ${h.problem}`);
+        }
+        return { ok: natsOk && !stopped && sinkOk, checks: { nats: natsOk, sink: sinkOk } };
+      },
       stats: () => ({
         sink: sink?.stats(),
         producer: producer?.stats(),

@@ -15,6 +15,7 @@ import {
   StorageType,
   nanos,
   type ConsumerConfig,
+  type Nanos,
   type JetStreamManager,
   type StreamConfig,
 } from 'nats';
@@ -42,6 +43,12 @@ export interface Names {
   chatTriggerConsumer: string;
   /** Request-reply subject of the recommendation service. */
   recommendSubject: string;
+  /** Stream keeping JetStream's max-deliveries advisories about the events stream's consumers. */
+  advisoriesStream: string;
+  /** `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<events stream>.*`: every consumer of the events stream. */
+  maxDeliveriesSubject: string;
+  /** Durable consumer of the advisories stream: dead-letters exhausted messages (streams/advisories.ts). */
+  maxDeliveriesConsumer: string;
 }
 
 /** The interest processor's durable consumer of one partition. */
@@ -65,7 +72,36 @@ export function names(prefix: string): Names {
     conversationsBucket: `${upper}_CONVERSATIONS`,
     chatTriggerConsumer: 'triggers_chat',
     recommendSubject: `${prefix}.svc.recommend`,
+    advisoriesStream: `${upper}_ADVISORIES`,
+    maxDeliveriesSubject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${upper}_EVENTS.*`,
+    maxDeliveriesConsumer: 'dlq_max_deliveries',
   };
+}
+
+/** Deliveries of one message before a consumer gives up on it (and the advisory catcher dead-letters it). */
+export const MAX_DELIVER = 20;
+/** The longest wait for an ack between two deliveries. */
+export const MAX_BACKOFF_MS = 5 * 60_000;
+
+/**
+ * Bounded redelivery for a durable consumer, the same for every consumer of the events stream
+ * (processors, sink, triggers): at most `maxDeliver` deliveries; the wait for an ack doubles from
+ * `ackWaitMs` to MAX_BACKOFF_MS, so a message nobody can handle costs little while a short outage
+ * is ridden out. JetStream uses `backoff` instead of ack_wait for a delivery's ack timeout (the
+ * first entry is the ack_wait, and there must be fewer entries than max_deliver); a nak with a delay
+ * still counts one delivery. When the last delivery is not acked, JetStream publishes
+ * `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`, which streams/advisories.ts turns
+ * into a dead letter (reason max_deliveries): nothing is lost.
+ */
+export function redeliveryPolicy(
+  ackWaitMs: number,
+  maxDeliver = MAX_DELIVER,
+): { ack_wait: Nanos; max_deliver: number; backoff?: Nanos[] } {
+  if (maxDeliver <= 1) return { ack_wait: nanos(ackWaitMs), max_deliver: 1 };
+  const steps = Math.min(maxDeliver - 1, 12);
+  const cap = Math.max(ackWaitMs, MAX_BACKOFF_MS);
+  const backoff = Array.from({ length: steps }, (_, i) => nanos(Math.min(cap, ackWaitMs * 2 ** i)));
+  return { ack_wait: backoff[0]!, max_deliver: maxDeliver, backoff };
 }
 
 /** FNV-1a, 32 bit: stable across processes and languages. */
@@ -102,6 +138,8 @@ export const DLQ_REASONS = [
   'invalid_event', // decodes, but breaks a schema rule
   'collector_rejected', // an HTTP event that could not be mapped or validated
   'processing_failed', // a processor gave up after retries
+  'store_rejected', // ClickHouse refused this row (its error code in the detail); the rest was stored
+  'max_deliveries', // a consumer was delivered it max_deliver times without an ack (streams/advisories.ts)
 ] as const;
 export type DlqReason = (typeof DLQ_REASONS)[number];
 
@@ -129,7 +167,9 @@ export function streamConfigs(cfg: Config['nats']): Partial<StreamConfig>[] {
       subjects: [n.eventsSubjectAll],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
-      discard: DiscardPolicy.Old,
+      // full: refuse new events (the producer gets an error) rather than drop ones not yet stored
+      discard: DiscardPolicy.New,
+      max_bytes: cfg.eventsMaxBytes,
       max_age: nanos(cfg.eventsMaxAgeMs),
       duplicate_window: nanos(cfg.duplicateWindowMs),
       max_msg_size: 1024 * 1024,
@@ -144,13 +184,26 @@ export function streamConfigs(cfg: Config['nats']): Partial<StreamConfig>[] {
       subjects: [n.dlqSubjectAll],
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
+      // full: the oldest dead letters go first (the public write key must not fill the disk)
       discard: DiscardPolicy.Old,
+      max_bytes: cfg.dlqMaxBytes,
       max_age: nanos(cfg.dlqMaxAgeMs),
       duplicate_window: nanos(cfg.duplicateWindowMs),
       num_replicas: cfg.replicas,
       // replay removes a dead letter once its fixed event is republished
       deny_delete: false,
       allow_direct: true,
+    },
+    {
+      name: n.advisoriesStream,
+      description: 'JetStream max-deliveries advisories of the events stream, kept until dead-lettered',
+      subjects: [n.maxDeliveriesSubject],
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: nanos(cfg.dlqMaxAgeMs),
+      max_bytes: 64 * 1024 * 1024,
+      num_replicas: cfg.replicas,
     },
   ];
 }
@@ -182,9 +235,8 @@ export function consumerConfigs(cfg: Config): { stream: string; config: Partial<
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: partitionFilter(cfg.nats.prefix, p),
-      ack_wait: nanos(30_000),
+      ...redeliveryPolicy(30_000, cfg.nats.maxDeliver),
       max_ack_pending: Math.max(cfg.interest.batchSize * 2, 100),
-      max_deliver: -1,
       max_waiting: 64,
     } satisfies Partial<ConsumerConfig>,
   }));
@@ -198,10 +250,23 @@ export function consumerConfigs(cfg: Config): { stream: string; config: Partial<
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
         filter_subject: n.eventsSubjectAll,
-        ack_wait: nanos(cfg.sink.ackWaitMs),
+        ...redeliveryPolicy(cfg.sink.ackWaitMs, cfg.nats.maxDeliver),
         max_ack_pending: Math.max(cfg.sink.batchSize * 4, 1000),
-        max_deliver: -1,
         max_waiting: 512,
+      },
+    },
+    {
+      stream: n.advisoriesStream,
+      config: {
+        durable_name: n.maxDeliveriesConsumer,
+        description: 'max-deliveries advisories of the events stream: each exhausted message to the DLQ',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: n.maxDeliveriesSubject,
+        // the last line: keeps trying for hours while the dead-letter stream cannot take a message
+        ...redeliveryPolicy(10_000, 100),
+        max_ack_pending: 1000,
+        max_waiting: 64,
       },
     },
   ];
@@ -272,6 +337,7 @@ export async function applyTopology(
         ack_wait: config.ack_wait,
         max_ack_pending: config.max_ack_pending,
         max_deliver: config.max_deliver,
+        backoff: config.backoff ?? [],
         max_waiting: config.max_waiting,
       });
     } catch (err) {

@@ -89,7 +89,7 @@ export class PublishError extends Error {
   override readonly name = 'PublishError';
   constructor(
     message: string,
-    readonly code: 'PUBLISH_TIMEOUT' | 'NO_STREAM' | 'CLOSED' | 'PUBLISH_FAILED',
+    readonly code: 'PUBLISH_TIMEOUT' | 'NO_STREAM' | 'STREAM_FULL' | 'CLOSED' | 'PUBLISH_FAILED',
     readonly eventId: string,
     options?: { cause?: unknown },
   ) {
@@ -124,7 +124,14 @@ function errorCode(err: unknown): string {
   return typeof code === 'string' || typeof code === 'number' ? String(code) : '';
 }
 
+/** The stream's limit, when the server refused the event because the stream is full (DiscardPolicy.New). */
+function streamFull(err: unknown): string | undefined {
+  const d = (err as { api_error?: { description?: unknown } })?.api_error?.description;
+  return typeof d === 'string' && /maximum (bytes|messages)/i.test(d) ? d : undefined;
+}
+
 function isRetryable(err: unknown): boolean {
+  if (streamFull(err)) return false; // full until old events age out: the caller decides
   const code = errorCode(err);
   // TIMEOUT: no ack in time; 503: no responders (stream leader moving, server restarting)
   return code === 'TIMEOUT' || code === '503' || /timeout|no responders/i.test((err as Error)?.message ?? '');
@@ -217,10 +224,19 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
             continue;
           }
           stats.failed++;
-          const code =
-            errorCode(err) === '503' ? 'NO_STREAM' : isRetryable(err) ? 'PUBLISH_TIMEOUT' : 'PUBLISH_FAILED';
+          const full = streamFull(err);
+          const code = full
+            ? 'STREAM_FULL'
+            : errorCode(err) === '503'
+              ? 'NO_STREAM'
+              : isRetryable(err)
+                ? 'PUBLISH_TIMEOUT'
+                : 'PUBLISH_FAILED';
+          const why = full
+            ? `stream ${n.eventsStream} is full (${full}): raise NATS_EVENTS_MAX_BYTES or check the sink's lag`
+            : (err as Error).message;
           throw new PublishError(
-            `publish of ${eventId} to ${subject} failed after ${attempt + 1} attempt(s): ${(err as Error).message}`,
+            `publish of ${eventId} to ${subject} failed after ${attempt + 1} attempt(s): ${why}`,
             code,
             eventId,
             { cause: err },

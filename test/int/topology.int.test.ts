@@ -63,3 +63,17 @@ it('updates a setting that changed in configuration', async () => {
   const longer = { ...config, nats: { ...config.nats, eventsMaxAgeMs: config.nats.eventsMaxAgeMs * 2 } };
   expect((await applyTopology(jsm, longer)).updated).toEqual([names(config.nats.prefix).eventsStream]);
 });
+
+it('bounds the redelivery of consumers created before it was bounded (max_deliver -1)', async () => {
+  const config = testConfig(nats.url);
+  const jsm = await nc.jetstreamManager();
+  const n = names(config.nats.prefix);
+  await applyTopology(jsm, config);
+  await jsm.consumers.update(n.eventsStream, n.sinkConsumer, { max_deliver: -1, backoff: [] });
+  expect((await jsm.consumers.info(n.eventsStream, n.sinkConsumer)).config.max_deliver).toBe(-1);
+  await applyTopology(jsm, config);
+  const { config: c } = await jsm.consumers.info(n.eventsStream, n.sinkConsumer);
+  expect(c.max_deliver).toBe(config.nats.maxDeliver);
+  expect(c.backoff?.[0]).toBe(config.sink.ackWaitMs * 1e6);
+  expect(c.ack_wait).toBe(config.sink.ackWaitMs * 1e6);
+});

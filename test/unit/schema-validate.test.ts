@@ -1,5 +1,14 @@
 import { EVENT_TYPES } from '../../schemas/events';
-import { EventValidationError, assertValidEnvelope, validateEnvelope } from '../../schemas/validate';
+import {
+  EventValidationError,
+  MAX_FUTURE_SKEW_MS,
+  MAX_REPEATED,
+  OCCURRED_AT_LATEST_MS,
+  assertValidEnvelope,
+  validateEnvelope,
+} from '../../schemas/validate';
+import { toClickHouseTime, toEventRow } from '../../streams/sinks/clickhouse/rows';
+import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import { buildEnvelope, sampleProduct } from '../helpers/events';
 
 const paths = (issues: { path: string }[]): string[] => issues.map((i) => i.path);
@@ -80,5 +89,68 @@ describe('validateEnvelope', () => {
       expect((err as EventValidationError).code).toBe('EVENT_INVALID');
       expect(paths((err as EventValidationError).issues)).toEqual(['shop_id', 'products_searched.query']);
     }
+  });
+
+  describe('bounds every field (issue 8, finding 1)', () => {
+    const codes = (issues: { path: string; code: string }[]): string[] =>
+      issues.map((i) => `${i.path}:${i.code}`);
+
+    it.each([
+      ['year 10000', Date.UTC(10000, 0, 1)],
+      ['beyond what a Date holds', 8.64e15 + 1],
+      ['the largest safe integer', Number.MAX_SAFE_INTEGER],
+      ['2100-01-01', OCCURRED_AT_LATEST_MS],
+    ])('rejects occurred_at %s', (_, ms) => {
+      expect(codes(validateEnvelope(buildEnvelope('product_viewed', { occurredAt: ms })))).toEqual([
+        'occurred_at:max',
+      ]);
+    });
+
+    it('rejects an event dated more than a day after it arrived, when the arrival is known', () => {
+      const arrived = Date.UTC(2026, 5, 1);
+      const at = (occurredAt: number) =>
+        codes(validateEnvelope(buildEnvelope('product_viewed', { occurredAt }), { receivedAt: arrived }));
+      expect(at(arrived + MAX_FUTURE_SKEW_MS)).toEqual([]);
+      expect(at(arrived + MAX_FUTURE_SKEW_MS + 1)).toEqual(['occurred_at:max']);
+      expect(at(arrived - 30 * MAX_FUTURE_SKEW_MS)).toEqual([]); // late events are fine
+    });
+
+    it('rejects a lone surrogate in any string, top level or nested, and keeps real pairs', () => {
+      expect(codes(validateEnvelope(buildEnvelope('product_viewed', { userId: 'u\ud800' })))).toEqual([
+        'user_id:format',
+      ]);
+      const nested = buildEnvelope(
+        'product_list_filtered',
+        {},
+        { category: 'x', filters: [{ type: 'brand', value: '\udfff' }] },
+      );
+      expect(codes(validateEnvelope(nested))).toEqual(['product_list_filtered.filters[0].value:format']);
+      expect(validateEnvelope(buildEnvelope('products_searched', {}, { query: '充电宝 😀' }))).toEqual([]);
+    });
+
+    it('caps repeated fields and numbers at what their proto type and column hold', () => {
+      const many = buildEnvelope(
+        'checkout_started',
+        {},
+        { cartId: 'c', products: Array.from({ length: MAX_REPEATED + 1 }, () => sampleProduct) },
+      );
+      expect(codes(validateEnvelope(many))).toEqual(['checkout_started.products:max_count']);
+      const big = buildEnvelope('products_searched', {}, { query: 'q', resultCount: 2 ** 32 });
+      expect(codes(validateEnvelope(big))).toEqual(['products_searched.result_count:max']);
+      const conf = buildEnvelope(
+        'handoff_requested',
+        {},
+        { conversationId: 'c', reason: 'r', confidence: 1e39 },
+      );
+      expect(codes(validateEnvelope(conf))).toEqual(['handoff_requested.confidence:max']);
+    });
+
+    it('makes a row of any decodable event without throwing, even one dated beyond a Date', () => {
+      expect(toClickHouseTime(Number.MAX_SAFE_INTEGER)).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/);
+      expect(toClickHouseTime(Number.NaN)).toBe('1970-01-01 00:00:00.000');
+      const d = decodeEnvelope(encodeEnvelope(buildEnvelope('product_viewed', { occurredAt: 9e18 })));
+      if (!d.ok) throw new Error(d.detail);
+      expect(() => toEventRow(d.envelope, d.type, 1)).not.toThrow();
+    });
   });
 });

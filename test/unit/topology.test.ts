@@ -1,5 +1,15 @@
 import { loadConfig } from '../../infra/config';
-import { eventSubject, fnv1a, names, partitionOf, streamConfigs, userKey } from '../../streams/topology';
+import {
+  MAX_BACKOFF_MS,
+  consumerConfigs,
+  eventSubject,
+  fnv1a,
+  names,
+  partitionOf,
+  redeliveryPolicy,
+  streamConfigs,
+  userKey,
+} from '../../streams/topology';
 
 describe('topology', () => {
   it('puts every event of a user on one partition, and spreads users over all partitions', () => {
@@ -35,5 +45,19 @@ describe('topology', () => {
       duplicate_window: 300 * 1e9,
       subjects: ['shopstream.events.>'],
     });
+  });
+
+  it('bounds the redelivery of every consumer, the wait for an ack growing up to a cap', () => {
+    const cfg = loadConfig({});
+    for (const { config } of consumerConfigs(cfg)) {
+      expect(config.max_deliver).toBeGreaterThan(1);
+      // JetStream: fewer backoff entries than deliveries, and the first one is the ack wait
+      expect(config.backoff!.length).toBeLessThan(config.max_deliver!);
+      expect(config.backoff![0]).toBe(config.ack_wait);
+    }
+    const p = redeliveryPolicy(30_000, 20);
+    expect(p.max_deliver).toBe(20);
+    expect(p.backoff!.slice(0, 4)).toEqual([30e9, 60e9, 120e9, 240e9]);
+    expect(Math.max(...p.backoff!)).toBe(MAX_BACKOFF_MS * 1e6);
   });
 });

@@ -1,5 +1,6 @@
 // Pure: an Envelope becomes one row of the events table. Common payload fields get typed columns for
-// fast analytics; the whole payload is kept as JSON in `properties`.
+// fast analytics; the whole payload is kept as JSON in `properties`. Total: no decodable envelope
+// makes these functions throw (the validator keeps bad values out; these never trust it to).
 import {
   camelToSnake,
   channelName,
@@ -51,9 +52,17 @@ export interface EventRow {
   stream_seq: number;
 }
 
-/** '2026-11-24 05:13:25.123', the unambiguous DateTime64(3, 'UTC') text form. */
+/** What a DateTime64(3) column holds: 1900-01-01 to 2299-12-31. */
+const CH_TIME_MIN_MS = Date.UTC(1900, 0, 1);
+const CH_TIME_MAX_MS = Date.UTC(2299, 11, 31, 23, 59, 59, 999);
+
+/**
+ * '2026-11-24 05:13:25.123', the unambiguous DateTime64(3, 'UTC') text form. Never throws: a time
+ * outside the column's range is clamped to it, and one that is not a number is the epoch.
+ */
 export function toClickHouseTime(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+  const t = Number.isFinite(ms) ? Math.min(CH_TIME_MAX_MS, Math.max(CH_TIME_MIN_MS, ms)) : 0;
+  return new Date(t).toISOString().replace('T', ' ').replace('Z', '');
 }
 
 const ENUM_NAMES: Record<string, (v: number) => string> = { role: chatRoleName, channel: channelName };

@@ -1,0 +1,72 @@
+// Byte limits on the events and dead-letter streams (issue 8, finding 11): a full events stream
+// refuses new events with a clear error instead of dropping ones the sink has not stored.
+import { DiscardPolicy, type NatsConnection } from 'nats';
+import { connectNats } from '../../streams/nats';
+import { createProducer, PublishError } from '../../streams/producer/producer';
+import { applyTopology, names, streamConfigs } from '../../streams/topology';
+import { startTestNats, type TestNats } from '../helpers/nats';
+import { testConfig } from '../helpers/pipeline';
+
+let nats: TestNats;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  nats = await startTestNats();
+  nc = await connectNats(testConfig(nats.url).nats, 'stream-limits-test');
+});
+
+afterAll(async () => {
+  await nc?.drain();
+  await nats?.stop();
+});
+
+it('refuses events when the events stream is full, keeping every stored one', async () => {
+  const config = testConfig(nats.url, { NATS_EVENTS_MAX_BYTES: '1MiB', NATS_DLQ_MAX_BYTES: '1MiB' });
+  const jsm = await nc.jetstreamManager();
+  await applyTopology(jsm, config);
+  const n = names(config.nats.prefix);
+  const info = await jsm.streams.info(n.eventsStream);
+  expect(info.config).toMatchObject({ max_bytes: 1024 * 1024, discard: DiscardPolicy.New });
+  expect((await jsm.streams.info(n.dlqStream)).config.max_bytes).toBe(1024 * 1024);
+
+  const producer = await createProducer({ nats: config.nats, shopId: 'shop-1', connection: nc, retries: 1 });
+  const text = 'x'.repeat(8000);
+  let refused: unknown;
+  let accepted = 0;
+  for (let i = 0; i < 500 && !refused; i++) {
+    try {
+      await producer.track('chat_turn', {
+        userId: `u${i}`,
+        channel: 'web',
+        properties: { conversationId: `c${i}`, role: 1, text, channel: 1, turnIndex: 0 },
+      });
+      accepted++;
+    } catch (err) {
+      refused = err;
+    }
+  }
+  expect(refused).toBeInstanceOf(PublishError);
+  // a clear error, at once: not retried, not taken for a missing stream
+  expect(refused).toMatchObject({ code: 'STREAM_FULL' });
+  expect((refused as PublishError).message).toMatch(/is full \(maximum bytes exceeded\)/);
+  expect(producer.stats().retries).toBe(0);
+  const after = await jsm.streams.info(n.eventsStream);
+  // nothing was dropped to make room: the first event is still there, all accepted ones are
+  expect(after.state.first_seq).toBe(1);
+  expect(after.state.messages).toBe(accepted);
+  await producer.close();
+});
+
+it('updates an existing events stream that discarded old events to refuse new ones, with a byte limit', async () => {
+  const config = testConfig(nats.url);
+  const jsm = await nc.jetstreamManager();
+  const [events, dlq] = streamConfigs(config.nats);
+  // as the topology was before: discard old, no byte limit
+  await jsm.streams.add({ ...events!, discard: DiscardPolicy.Old, max_bytes: -1 });
+  await jsm.streams.add({ ...dlq!, max_bytes: -1 });
+  const r = await applyTopology(jsm, config);
+  expect(r.updated).toEqual(expect.arrayContaining([events!.name, dlq!.name]));
+  const info = await jsm.streams.info(events!.name!);
+  expect(info.config).toMatchObject({ discard: DiscardPolicy.New, max_bytes: config.nats.eventsMaxBytes });
+  expect((await jsm.streams.info(dlq!.name!)).config.max_bytes).toBe(config.nats.dlqMaxBytes);
+});
