@@ -47,6 +47,8 @@ export interface InterestProcessor {
   stats(): InterestStats;
   /** Users changed since the last call (for snapshots). */
   takeChanged(): Map<string, Loaded>;
+  /** Puts back what takeChanged returned when its snapshot failed; a newer change of a user wins. */
+  restoreChanged(m: Map<string, Loaded>): void;
   readonly store: ProfileStore;
 }
 
@@ -254,6 +256,9 @@ export async function createInterestProcessor(deps: {
       const out = changed;
       changed = new Map();
       return out;
+    },
+    restoreChanged(m: Map<string, Loaded>): void {
+      for (const [k, l] of m) if (!changed.has(k)) changed.set(k, l);
     },
   };
 }
