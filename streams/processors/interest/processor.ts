@@ -109,6 +109,8 @@ export function isTransientError(err: unknown): boolean {
 export const interestDeadLetterId = (seq: number): string => `interest-processor:${seq}`;
 
 const MAX_CAS_RETRIES = 20;
+/** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
+const KV_HEADROOM_BYTES = 256;
 const WRITE_CONCURRENCY = 32;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -140,12 +142,19 @@ export async function createInterestProcessor(deps: {
     buckets: [n.profilesBucket],
   });
   const js = nc.jetstream();
-  // a KV value is one message: keep states well under the server's max_payload
+  // a KV value is one message: keep states well under the server's max_payload, and under the
+  // bucket's own max value size when it has one (headroom for the compare-and-set header)
+  const kv = await js.views.kv(n.profilesBucket, { bindOnly: true });
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  const bucketMax = (await kv.status()).maxValueSize;
   const store = new ProfileStore(
-    await js.views.kv(n.profilesBucket, { bindOnly: true }),
+    kv,
     catalog.features,
-    Math.min(MAX_STATE_BYTES, Math.floor(maxPayload / 2)),
+    Math.min(
+      MAX_STATE_BYTES,
+      Math.floor(maxPayload / 2),
+      bucketMax > 0 ? Math.max(0, bucketMax - KV_HEADROOM_BYTES) : Number.POSITIVE_INFINITY,
+    ),
   );
   const producer = deps.publish
     ? undefined
