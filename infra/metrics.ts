@@ -69,7 +69,7 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
     }),
     interestEvents: new Counter({
       name: 'shopstream_interest_events_total',
-      help: 'Events seen by the interest processor, by result (applied, duplicate, undecodable)',
+      help: 'Events seen by the interest processor, by result (applied, duplicate, undecodable, ignored, invalid, future, dead_lettered)',
       labelNames: ['result'] as const,
       registers: [registry],
     }),

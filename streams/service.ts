@@ -19,7 +19,7 @@ import { applyTopology, checkTopology, names } from './topology';
 import { loadCatalog } from '../catalog';
 import { sqlFromClient } from '../infra/clickhouse/sql';
 import { createInterestProcessor, type InterestProcessor } from './processors/interest/processor';
-import { snapshotRow, writeSnapshots } from './processors/interest/snapshots';
+import { snapshotChanged } from './processors/interest/snapshots';
 import { scheduleRulesJob } from './processors/recommend/rules-job';
 import { startRecommendService } from './processors/recommend/service';
 import {
@@ -172,12 +172,17 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       );
       if (ch) {
         const client = ch;
+        // a failed snapshot keeps its profiles for the next one (snapshots.ts snapshotChanged)
         const snapshot = async (): Promise<void> => {
-          const now = Date.now();
-          const rows = [...proc.takeChanged().values()].map((l) =>
-            snapshotRow(l.state, now, catalog, halfLives, config.tiers),
+          await snapshotChanged(
+            proc,
+            client,
+            config.clickhouse.database,
+            Date.now(),
+            catalog,
+            halfLives,
+            config.tiers,
           );
-          await writeSnapshots(client, config.clickhouse.database, rows);
         };
         const timer = setInterval(() => {
           snapshot().catch((err: Error) => logger.error({ err: err.message }, 'interest snapshot failed'));

@@ -20,7 +20,34 @@
 //
 // Tier changes (tier-changes.ts) wait in `pendingTierChanges` until the message that caused them is
 // acked: a redelivered message is skipped here, but its tier change is published again (same id).
+//
+// Orders and refunds are idempotent by order id, beyond the event ids: a client or server that
+// re-publishes an order with a new event id (after the stream's 10-minute duplicate window, and past
+// the last MAX_RECENT event ids) does not count it twice. `orderKeys` keeps a short hash of the last
+// MAX_ORDER_KEYS order ids placed and refunds seen (per order id and amount; the refund counter counts
+// an order once however many partial refunds it gets). An order re-published after that many newer
+// orders of the same user would count again.
+//
+// Bounds: every map and list in a state has a cap (MAX_* below; the oldest or weakest entry goes
+// first), strings used as keys longer than MAX_KEY_CHARS are not kept, and enforceCaps() applies the
+// caps to a state stored before them. The encoded state has a hard size limit besides
+// (state-codec.ts MAX_STATE_BYTES, under the server's 1 MiB max_payload): one user's profile can never
+// grow past what the KV bucket stores and stop a partition.
+//
+// Time from the future: events are applied on their own time, so one event dated year 3000 would put
+// a vector's reference time there, and every real event after it would be decayed by ~1000 years to
+// nothing (the profile frozen). Given the time a message reached JetStream (`arrivedAt`, its stream
+// timestamp, the same on every redelivery or replay of that message):
+//  * an event more than FUTURE_TOLERANCE_MS after it is not applied at all (`future`); the processor
+//    acks and skips it and the ClickHouse sink dead-letters it (validation's future-time bound), so
+//    it is dead-lettered once, not twice;
+//  * an event up to that far ahead is applied at min(occurred_at, arrivedAt + CLOCK_SKEW_MS): a fast
+//    client clock moves no reference time past the newest plausible time;
+//  * a state already dated more than FUTURE_TOLERANCE_MS after the message (stored before this rule)
+//    has its reference times brought back to arrivedAt + CLOCK_SKEW_MS, so it thaws on the next event.
+// Without `arrivedAt` (benchmarks, tests of pure event-time behaviour) event time is used as it is.
 import { Matrix } from 'ml-matrix';
+import { createHash } from 'node:crypto';
 import type { Catalog, SparseVector } from '../../../catalog/types';
 import {
   chatRoleName,
@@ -99,6 +126,8 @@ export interface ProfileState {
   timeZoneAt?: number;
   /** Tier changes whose causing message may not be acked yet (kept until the ack floor passes it). */
   pendingTierChanges: TierChange[];
+  /** Hashes of the last MAX_ORDER_KEYS order ids placed and refunds applied (orderKey). */
+  orderKeys: string[];
 }
 
 /** A user's value tier changed when one event was applied: what the tier_changed event says. */
@@ -115,10 +144,28 @@ export interface TierChange {
   reason: string;
 }
 
+/** Products with view/cart/order counts kept (the most recently touched). */
 export const MAX_SKUS = 50;
+/** Products bought kept (the most recent). */
 export const MAX_PURCHASED = 200;
+/** Event ids of the last events applied kept. */
 export const MAX_RECENT = 64;
+/** Distinct products kept per category in `compared` (the most recent). */
 export const MAX_COMPARED = 10;
+/** Categories kept in `compared`: those with the most distinct products viewed. */
+export const MAX_COMPARED_CATEGORIES = 20;
+/** Applied sequences above the floor kept; beyond it the floor rises (see enforceCaps). */
+export const MAX_APPLIED_SEQS = 4096;
+/** Order and refund keys kept: an order re-published within this many newer ones counts once. */
+export const MAX_ORDER_KEYS = 1000;
+/** Tier changes awaiting their causing message's ack kept (the most recent). */
+export const MAX_PENDING_TIER_CHANGES = 32;
+/** A sku or category longer than this is not kept as a key (validation allows up to 256). */
+export const MAX_KEY_CHARS = 256;
+/** An event dated more than this after it reached JetStream is not applied. */
+export const FUTURE_TOLERANCE_MS = 24 * 3_600_000;
+/** An event dated after it reached JetStream counts at most this far ahead (client clock skew). */
+export const CLOCK_SKEW_MS = 5 * 60_000;
 
 const zeroCounters = (): Counters => ({
   events: 0,
@@ -156,7 +203,93 @@ export function emptyState(shopId: string, key: string, features: number): Profi
     appliedSeqs: [],
     recent: [],
     pendingTierChanges: [],
+    orderKeys: [],
   };
+}
+
+/** Keeps the last `max` items of a list, in place. */
+function keepLast<T>(list: T[], max: number): void {
+  if (list.length > max) list.splice(0, list.length - max);
+}
+
+/** Keeps the MAX_COMPARED_CATEGORIES categories with the most products (never `keep`), in place. */
+function capCompared(s: ProfileState, keep?: string): void {
+  const cats = Object.keys(s.compared);
+  if (cats.length <= MAX_COMPARED_CATEGORIES) return;
+  const drop = cats
+    .filter((c) => c !== keep)
+    .sort((a, b) => s.compared[a]!.length - s.compared[b]!.length || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, cats.length - MAX_COMPARED_CATEGORIES);
+  for (const c of drop) delete s.compared[c];
+}
+
+/** Keeps the MAX_SKUS most recently touched products, in place. */
+function capSkus(s: ProfileState): void {
+  const keys = Object.keys(s.skus);
+  if (keys.length <= MAX_SKUS) return;
+  const drop = keys
+    .sort((a, b) => s.skus[a]!.lastAt - s.skus[b]!.lastAt || (a < b ? -1 : a > b ? 1 : 0))
+    .slice(0, keys.length - MAX_SKUS);
+  for (const k of drop) delete s.skus[k];
+}
+
+/**
+ * Applies every cap to a state, in place (a state stored before the caps, or grown by a bug).
+ * appliedSeqs past its cap raises the floor to the highest sequence dropped: a partition applies
+ * one user's events in stream order and acks each batch, so a gap below that sequence would be a
+ * message still being redelivered after more than MAX_APPLIED_SEQS later events of the same user.
+ */
+export function enforceCaps(s: ProfileState): void {
+  for (const c of Object.keys(s.compared)) {
+    if (c.length > MAX_KEY_CHARS) delete s.compared[c];
+    else keepLast(s.compared[c]!, MAX_COMPARED);
+  }
+  capCompared(s);
+  for (const k of Object.keys(s.skus)) if (k.length > MAX_KEY_CHARS) delete s.skus[k];
+  capSkus(s);
+  keepLast(s.purchased, MAX_PURCHASED);
+  keepLast(s.recent, MAX_RECENT);
+  keepLast(s.orderKeys, MAX_ORDER_KEYS);
+  keepLast(s.pendingTierChanges, MAX_PENDING_TIER_CHANGES);
+  if (s.appliedSeqs.length > MAX_APPLIED_SEQS) {
+    const sorted = [...s.appliedSeqs].sort((a, b) => a - b);
+    const dropped = sorted.slice(0, sorted.length - MAX_APPLIED_SEQS);
+    s.floor = Math.max(s.floor, dropped[dropped.length - 1]!);
+    s.appliedSeqs = sorted.slice(sorted.length - MAX_APPLIED_SEQS);
+  }
+}
+
+/** The key of an order (placed) or a refund (per order and amount) in `orderKeys`: a short hash. */
+export function orderKey(kind: 'order' | 'refund' | 'refunded', orderId: string, totalMinor = 0): string {
+  const text = kind === 'refund' ? `${kind}\u0000${orderId}\u0000${totalMinor}` : `${kind}\u0000${orderId}`;
+  return createHash('sha256').update(text).digest('base64url').slice(0, 16);
+}
+
+/** The latest time a state may be dated at, given the arrival time of the message being applied. */
+const newestPlausible = (arrivedAt: number): number => arrivedAt + CLOCK_SKEW_MS;
+
+/** Whether an event is dated too far after its message reached JetStream to be applied. */
+export function isTooFarAhead(occurredAt: number, arrivedAt: number): boolean {
+  return occurredAt > arrivedAt + FUTURE_TOLERANCE_MS;
+}
+
+/**
+ * Brings back every time of a state dated more than FUTURE_TOLERANCE_MS after `arrivedAt` (stored
+ * before the future rule) to the newest plausible time, so that later real events count again.
+ */
+export function thawFutureState(s: ProfileState, arrivedAt: number): void {
+  const limit = arrivedAt + FUTURE_TOLERANCE_MS;
+  const to = newestPlausible(arrivedAt);
+  const back = (t: number): number => (t > limit ? to : t);
+  s.short.at = back(s.short.at);
+  s.long.at = back(s.long.at);
+  s.lastEventAt = back(s.lastEventAt);
+  s.lastOrderAt = back(s.lastOrderAt);
+  s.lastCartAt = back(s.lastCartAt);
+  s.lastCheckoutAt = back(s.lastCheckoutAt);
+  s.firstEventAt = back(s.firstEventAt);
+  if (s.timeZoneAt !== undefined) s.timeZoneAt = back(s.timeZoneAt);
+  for (const st of Object.values(s.skus)) st.lastAt = back(st.lastAt);
 }
 
 /**
@@ -239,18 +372,14 @@ function touchSku(
   t: number,
   change: Partial<Omit<SkuStat, 'lastAt'>>,
 ): void {
-  if (!sku) return;
+  if (!sku || sku.length > MAX_KEY_CHARS) return;
   const stat = (s.skus[sku] ??= { views: 0, carts: 0, removes: 0, orders: 0, lastAt: 0 });
   stat.views += change.views ?? 0;
   stat.carts += change.carts ?? 0;
   stat.removes += change.removes ?? 0;
   stat.orders += change.orders ?? 0;
   stat.lastAt = Math.max(stat.lastAt, t);
-  const keys = Object.keys(s.skus);
-  if (keys.length > MAX_SKUS) {
-    const oldest = keys.reduce((a, b) => (s.skus[a]!.lastAt <= s.skus[b]!.lastAt ? a : b));
-    delete s.skus[oldest];
-  }
+  capSkus(s);
 }
 
 function remember<T>(list: T[], item: T, max: number): void {
@@ -264,6 +393,10 @@ export interface Applied {
   applied: boolean;
   /** true: an event type the model never applies (see IGNORED_EVENT_TYPES) */
   ignored?: boolean;
+  /** true: dated more than FUTURE_TOLERANCE_MS after it reached JetStream; not applied */
+  future?: boolean;
+  /** true: an order or refund already counted under another event id; not applied */
+  duplicateOrder?: boolean;
 }
 
 /**
@@ -284,7 +417,8 @@ function noteTimeZone(s: ProfileState, zone: string | null | undefined, t: numbe
 
 /**
  * Applies one event to a user's state, in place. `seq` is the JetStream sequence of the message
- * (0 when unknown: then only the event id guards against duplicates).
+ * (0 when unknown: then only the event id guards against duplicates); `arrivedAt` the time (epoch ms)
+ * the message reached JetStream, which bounds the event's time (see the header).
  */
 export function applyEvent(
   s: ProfileState,
@@ -293,10 +427,18 @@ export function applyEvent(
   seq: number,
   catalog: Catalog,
   halfLives: HalfLives,
+  arrivedAt?: number,
 ): Applied {
   if (IGNORED_EVENT_TYPES.has(type)) return { applied: false, ignored: true };
   if (isApplied(s, seq, e.eventId)) return { applied: false };
-  const t = e.occurredAt;
+  let t = e.occurredAt;
+  if (arrivedAt !== undefined) {
+    if (isTooFarAhead(t, arrivedAt)) return { applied: false, future: true };
+    thawFutureState(s, arrivedAt);
+    t = Math.min(t, newestPlausible(arrivedAt));
+  }
+  const orderKeys = orderKeysOf(e, type);
+  if (orderKeys && s.orderKeys.includes(orderKeys.key)) return { applied: false, duplicateOrder: true };
   const c = s.counters;
   const add = (x: Matrix | undefined, weight: number): void => {
     if (!x || weight === 0) return;
@@ -312,8 +454,16 @@ export function applyEvent(
       c.views++;
       add(productRow(product, catalog), w);
       touchSku(s, product.sku, t, { views: 1 });
-      if (product.category && product.sku)
-        remember((s.compared[product.category] ??= []), product.sku, MAX_COMPARED);
+      const category = product.category;
+      if (
+        category &&
+        product.sku &&
+        category.length <= MAX_KEY_CHARS &&
+        product.sku.length <= MAX_KEY_CHARS
+      ) {
+        remember((s.compared[category] ??= []), product.sku, MAX_COMPARED);
+        capCompared(s, category);
+      }
       break;
     }
     case 'product_list_filtered': {
@@ -374,13 +524,17 @@ export function applyEvent(
       for (const product of o.products ?? []) {
         add(productRow(product, catalog), w * quantityWeight(product.quantity));
         touchSku(s, product.sku, t, { orders: 1 });
-        if (product.sku) remember(s.purchased, product.sku, MAX_PURCHASED);
+        if (product.sku && product.sku.length <= MAX_KEY_CHARS)
+          remember(s.purchased, product.sku, MAX_PURCHASED);
       }
       break;
     }
     case 'order_refunded': {
       const r = e.orderRefunded!;
-      c.refunds++;
+      // an order counts as refunded once, however many (partial) refunds it gets
+      const refunded = r.orderId ? orderKey('refunded', r.orderId) : undefined;
+      if (!refunded || !s.orderKeys.includes(refunded)) c.refunds++;
+      if (refunded) remember(s.orderKeys, refunded, MAX_ORDER_KEYS);
       c.refundedMinor += r.totalMinor ?? 0;
       for (const product of r.products ?? []) add(productRow(product, catalog), w);
       break;
@@ -389,13 +543,24 @@ export function applyEvent(
       break; // events of shopstream's own flows carry no interest signal
   }
 
+  if (orderKeys) remember(s.orderKeys, orderKeys.key, MAX_ORDER_KEYS);
   c.events++;
   noteTimeZone(s, e.timeZone, t);
   s.firstEventAt = s.firstEventAt === 0 ? t : Math.min(s.firstEventAt, t);
   s.lastEventAt = Math.max(s.lastEventAt, t);
   if (seq > s.floor) s.appliedSeqs.push(seq);
   remember(s.recent, e.eventId, MAX_RECENT);
+  if (s.appliedSeqs.length > MAX_APPLIED_SEQS) enforceCaps(s);
   return { applied: true };
+}
+
+/** The key that makes an order (by order id) or a refund (by order id and amount) count once. */
+function orderKeysOf(e: Envelope, type: EventType): { key: string } | undefined {
+  if (type === 'order_placed' && e.orderPlaced?.orderId)
+    return { key: orderKey('order', e.orderPlaced.orderId) };
+  if (type === 'order_refunded' && e.orderRefunded?.orderId)
+    return { key: orderKey('refund', e.orderRefunded.orderId, e.orderRefunded.totalMinor ?? 0) };
+  return undefined;
 }
 
 /** The state key of an event's user. */

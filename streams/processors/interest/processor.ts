@@ -15,16 +15,28 @@
 // instance handling the causing message publishes it, so a lost compare-and-set that re-applies the
 // events of another instance publishes nothing twice. tier_changed events come back on this
 // processor's own consumers: they are acked and ignored (model.ts IGNORED_EVENT_TYPES).
+//
+// Poison isolation: an event that fails validation (the ClickHouse sink dead-letters it) or is dated
+// more than FUTURE_TOLERANCE_MS after it reached JetStream (model.ts) is acked and not applied. When
+// one user's events cannot be stored for a reason that retrying will not fix (the state too large
+// even trimmed, a state that does not decode, a KV error other than "unavailable"), that user's
+// events of the batch are dead-lettered (reason processing_failed, one dead letter per stream
+// sequence) and acked, and the rest of the batch goes on. A transient error (NATS unavailable or
+// slow, compare-and-set lost too often) fails the batch as before: nak'd, redelivered, and the
+// per-user watermark skips what was applied.
 import type { Consumer, JsMsg, NatsConnection } from 'nats';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
 import { decodeEnvelope } from '../../../schemas/codec';
+import { validateEnvelope } from '../../../schemas/validate';
+import { publishDeadLetter } from '../../dlq';
 import type { Envelope, EnvelopeInit, EventType } from '../../../schemas/events';
 import { createProducer } from '../../producer/producer';
 import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
-import { advanceFloor, IGNORED_EVENT_TYPES, type HalfLives, type TierChange } from './model';
+import { advanceFloor, IGNORED_EVENT_TYPES, isTooFarAhead, type HalfLives, type TierChange } from './model';
+import { MAX_STATE_BYTES } from './state-codec';
 import { ProfileStore, type Loaded } from './store';
 import { applyAndTrackTier, INTEREST_PRODUCER_ID, tierChangedEnvelope, tierChangesFor } from './tier-changes';
 
@@ -35,6 +47,12 @@ export interface InterestStats {
   undecodable: number;
   /** Events the model does not apply (tier_changed, our own output), acked and skipped. */
   ignored: number;
+  /** Events that fail validation (dead-lettered by the ClickHouse sink), acked and skipped. */
+  invalid: number;
+  /** Events dated too far after they reached JetStream (model.ts FUTURE_TOLERANCE_MS), acked and skipped. */
+  future: number;
+  /** Events dead-lettered because their user's profile could not be stored (non-transient error). */
+  deadLettered: number;
   writes: number;
   conflicts: number;
   /** tier_changed publishes, including again for a redelivered causing message. */
@@ -47,6 +65,8 @@ export interface InterestProcessor {
   stats(): InterestStats;
   /** Users changed since the last call (for snapshots). */
   takeChanged(): Map<string, Loaded>;
+  /** Puts back what takeChanged returned when its snapshot failed; a newer change of a user wins. */
+  restoreChanged(m: Map<string, Loaded>): void;
   readonly store: ProfileStore;
 }
 
@@ -54,9 +74,43 @@ interface Item {
   m: JsMsg;
   e: Envelope;
   type: EventType;
+  /** When the message reached JetStream (epoch ms): bounds the event's time (model.ts). */
+  arrivedAt: number;
 }
 
+/** NATS error codes that say "not now" rather than "never": the batch is retried. */
+const TRANSIENT_CODES = new Set<string>([
+  'TIMEOUT',
+  '503',
+  '408',
+  'CONNECTION_CLOSED',
+  'CONNECTION_DRAINING',
+  'CONNECTION_REFUSED',
+  'CONNECTION_TIMEOUT',
+  'DISCONNECT',
+  'AUTHORIZATION_VIOLATION',
+  'PERMISSIONS_VIOLATION',
+  'INTEREST_WRITE_CONFLICT',
+]);
+
+/**
+ * Whether retrying later can fix an error: NATS unavailable, slow or misconfigured for everyone,
+ * a JetStream 5xx, compare-and-set lost too often. Anything else (a value too large, a state that
+ * does not decode, a 4xx from JetStream) is about the one user's data.
+ */
+export function isTransientError(err: unknown): boolean {
+  const e = err as { code?: unknown; api_error?: { code?: number }; cause?: unknown } | undefined;
+  if (TRANSIENT_CODES.has(String(e?.code))) return true;
+  if ((e?.api_error?.code ?? 0) >= 500) return true;
+  return e?.cause !== undefined && e.cause !== err ? isTransientError(e.cause) : false;
+}
+
+/** The dead-letter message id of a message the interest processor gave up on: one per stream sequence. */
+export const interestDeadLetterId = (seq: number): string => `interest-processor:${seq}`;
+
 const MAX_CAS_RETRIES = 20;
+/** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
+const KV_HEADROOM_BYTES = 256;
 const WRITE_CONCURRENCY = 32;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -88,7 +142,20 @@ export async function createInterestProcessor(deps: {
     buckets: [n.profilesBucket],
   });
   const js = nc.jetstream();
-  const store = new ProfileStore(await js.views.kv(n.profilesBucket, { bindOnly: true }), catalog.features);
+  // a KV value is one message: keep states well under the server's max_payload, and under the
+  // bucket's own max value size when it has one (headroom for the compare-and-set header)
+  const kv = await js.views.kv(n.profilesBucket, { bindOnly: true });
+  const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  const bucketMax = (await kv.status()).maxValueSize;
+  const store = new ProfileStore(
+    kv,
+    catalog.features,
+    Math.min(
+      MAX_STATE_BYTES,
+      Math.floor(maxPayload / 2),
+      bucketMax > 0 ? Math.max(0, bucketMax - KV_HEADROOM_BYTES) : Number.POSITIVE_INFINITY,
+    ),
+  );
   const producer = deps.publish
     ? undefined
     : await createProducer({
@@ -108,6 +175,9 @@ export async function createInterestProcessor(deps: {
     skippedDuplicates: 0,
     undecodable: 0,
     ignored: 0,
+    invalid: 0,
+    future: 0,
+    deadLettered: 0,
     writes: 0,
     conflicts: 0,
     tierChangesPublished: 0,
@@ -120,7 +190,16 @@ export async function createInterestProcessor(deps: {
   function applyAll(loaded: Loaded, items: Item[]): number {
     let applied = 0;
     for (const it of items) {
-      const r = applyAndTrackTier(loaded.state, it.e, it.type, it.m.seq, catalog, halfLives, config.tiers);
+      const r = applyAndTrackTier(
+        loaded.state,
+        it.e,
+        it.type,
+        it.m.seq,
+        catalog,
+        halfLives,
+        config.tiers,
+        it.arrivedAt,
+      );
       if (r.applied) applied++;
     }
     return applied;
@@ -167,6 +246,35 @@ export async function createInterestProcessor(deps: {
     );
   }
 
+  /**
+   * Dead-letters one user's events of a batch whose profile cannot be stored (not transient), so
+   * the partition goes on; they are acked with the batch once every dead letter is stored.
+   */
+  async function deadLetterUser(shopId: string, items: Item[], err: unknown): Promise<void> {
+    const e = err as { name?: string; code?: string | number; message?: string };
+    const code = typeof e?.code === 'string' || typeof e?.code === 'number' ? ` ${e.code}` : '';
+    const detail = `interest profile could not be stored: ${e?.name ?? 'Error'}${code}: ${
+      e?.message ?? String(err)
+    }`;
+    for (const it of items) {
+      await publishDeadLetter(js, config.nats.prefix, {
+        reason: 'processing_failed',
+        detail,
+        data: it.m.data,
+        sourceSubject: it.m.subject,
+        sourceSequence: it.m.seq,
+        shopId,
+        msgId: interestDeadLetterId(it.m.seq),
+      });
+    }
+    stats.deadLettered += items.length;
+    metrics?.interestEvents.inc({ result: 'dead_lettered' }, items.length);
+    logger.error(
+      { err: e?.message, code: e?.code, name: e?.name, shopId, events: items.length },
+      "interest: a user's profile could not be stored; their events of the batch are dead-lettered",
+    );
+  }
+
   async function handleBatch(msgs: JsMsg[], ackFloor: number): Promise<void> {
     const started = performance.now();
     const byUser = new Map<string, { shopId: string; key: string; items: Item[] }>();
@@ -182,17 +290,39 @@ export async function createInterestProcessor(deps: {
         metrics?.interestEvents.inc({ result: 'ignored' });
         continue;
       }
+      if (validateEnvelope(d.envelope).length > 0) {
+        stats.invalid++; // the ClickHouse sink dead-letters it with its issues; nothing to apply
+        metrics?.interestEvents.inc({ result: 'invalid' });
+        continue;
+      }
+      const arrivedAt = m.info.timestampNanos / 1e6;
+      if (isTooFarAhead(d.envelope.occurredAt, arrivedAt)) {
+        stats.future++; // would freeze the profile (model.ts); the sink dead-letters it
+        metrics?.interestEvents.inc({ result: 'future' });
+        logger.warn(
+          { seq: m.seq, occurredAt: d.envelope.occurredAt, arrivedAt },
+          'interest: event dated too far after it reached JetStream; not applied',
+        );
+        continue;
+      }
       const key = userKey(d.envelope);
       const id = `${d.envelope.shopId}\u0000${key}`;
       let u = byUser.get(id);
       if (!u) byUser.set(id, (u = { shopId: d.envelope.shopId, key, items: [] }));
-      u.items.push({ m, e: d.envelope, type: d.type });
+      u.items.push({ m, e: d.envelope, type: d.type, arrivedAt });
     }
     const users = [...byUser.values()];
     for (let i = 0; i < users.length; i += WRITE_CONCURRENCY) {
       await Promise.all(
         users.slice(i, i + WRITE_CONCURRENCY).map(async (u) => {
-          const changes = await applyUser(u.shopId, u.key, u.items, ackFloor);
+          let changes: TierChange[];
+          try {
+            changes = await applyUser(u.shopId, u.key, u.items, ackFloor);
+          } catch (err) {
+            if (stopping || isTransientError(err)) throw err; // the whole batch is retried
+            await deadLetterUser(u.shopId, u.items, err);
+            return;
+          }
           // one user's changes in order; each acked by JetStream before the next, and before our ack
           for (const c of changes) {
             await publish(tierChangedEnvelope(u.shopId, c));
@@ -254,6 +384,9 @@ export async function createInterestProcessor(deps: {
       const out = changed;
       changed = new Map();
       return out;
+    },
+    restoreChanged(m: Map<string, Loaded>): void {
+      for (const [k, l] of m) if (!changed.has(k)) changed.set(k, l);
     },
   };
 }

@@ -4,7 +4,7 @@ import type { KV } from 'nats';
 import { isKvConflict } from '../../nats';
 import type { FeatureSpace } from '../../../catalog/types';
 import { emptyState, type ProfileState } from './model';
-import { decodeState, encodeState } from './state-codec';
+import { decodeState, encodeStateBounded, MAX_STATE_BYTES } from './state-codec';
 
 const RAW = /^[A-Za-z0-9_-]+$/;
 
@@ -24,9 +24,14 @@ export interface Loaded {
 }
 
 export class ProfileStore {
+  /** Trims made to fit a state under maxStateBytes (state-codec.ts encodeStateBounded). */
+  trims = 0;
+
   constructor(
     readonly kv: KV,
     readonly features: FeatureSpace,
+    /** Largest value written (state-codec.ts MAX_STATE_BYTES, or less for a server with a smaller max_payload). */
+    readonly maxStateBytes = MAX_STATE_BYTES,
   ) {}
 
   async load(shopId: string, userKey: string): Promise<Loaded> {
@@ -37,10 +42,14 @@ export class ProfileStore {
     return { state: decodeState(entry.value, this.features), revision: entry.revision };
   }
 
-  /** Writes if nobody else did since `revision`; returns the new revision, or undefined on a conflict. */
+  /**
+   * Writes if nobody else did since `revision`; returns the new revision, or undefined on a conflict.
+   * Never writes more than maxStateBytes (trims, or throws StateTooLargeError).
+   */
   async save(loaded: Loaded): Promise<number | undefined> {
     const key = profileKey(loaded.state.shopId, loaded.state.userKey);
-    const value = encodeState(loaded.state, this.features);
+    const { bytes: value, trimmed } = encodeStateBounded(loaded.state, this.features, this.maxStateBytes);
+    if (trimmed) this.trims++;
     try {
       return loaded.revision === 0
         ? await this.kv.create(key, value)

@@ -20,7 +20,14 @@ import {
   type EventType,
 } from '../../../schemas/events';
 import { deriveEventId } from '../../../schemas/ulid';
-import { applyEvent, type Applied, type HalfLives, type ProfileState, type TierChange } from './model';
+import {
+  applyEvent,
+  MAX_PENDING_TIER_CHANGES,
+  type Applied,
+  type HalfLives,
+  type ProfileState,
+  type TierChange,
+} from './model';
 import { tierOf } from './tags';
 
 /** producer_id of the events the interest processor publishes. */
@@ -35,9 +42,11 @@ export function applyAndTrackTier(
   catalog: Catalog,
   halfLives: HalfLives,
   tiers: Config['tiers'],
+  /** When the message reached JetStream (model.ts applyEvent). */
+  arrivedAt?: number,
 ): Applied & { change?: TierChange } {
   const before = tierOf(s.counters, tiers).tier;
-  const result = applyEvent(s, e, type, seq, catalog, halfLives);
+  const result = applyEvent(s, e, type, seq, catalog, halfLives, arrivedAt);
   if (!result.applied) return result;
   const after = tierOf(s.counters, tiers);
   if (after.tier === before) return result;
@@ -52,6 +61,8 @@ export function applyAndTrackTier(
     reason: after.reason,
   };
   s.pendingTierChanges.push(change);
+  if (s.pendingTierChanges.length > MAX_PENDING_TIER_CHANGES)
+    s.pendingTierChanges.splice(0, s.pendingTierChanges.length - MAX_PENDING_TIER_CHANGES);
   return { ...result, change };
 }
 
