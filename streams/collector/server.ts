@@ -533,10 +533,14 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
       outcome,
     );
 
+    // Dead letters get what is left of the publish budget (at least 1 s): with NATS down the request is
+    // still answered 503 within about COLLECTOR_PUBLISH_TIMEOUT + 1 s.
+    const deadLetterMs = Math.max(1000, receivedAt + config.publishTimeoutMs - now());
     let deadLetterErrors = 0;
     await forEachLimit(outcome.rejections, concurrency, async ({ index, detail }) => {
       try {
-        await deps.deadLetter(deadLetterFor(events[index], detail, shopId, `${batch.digest}:${index}`));
+        const dl = deadLetterFor(events[index], detail, shopId, `${batch.digest}:${index}`);
+        await withTimeout(deps.deadLetter(dl), deadLetterMs, 'dead-letter publish');
       } catch (err) {
         deadLetterErrors++;
         logger.error(
@@ -577,6 +581,19 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
   }
 
   return app;
+}
+
+/** p, or a rejection after `ms` (p itself is left to settle on its own). */
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function describe(issues: ValidationIssue[]): string {
