@@ -40,21 +40,46 @@ const byteSize = z
   })
   .refine((n) => n >= 1024 * 1024, 'must be at least 1MiB');
 
-const writeKeys = z.string().transform((s, ctx) => {
-  const out: Record<string, string> = {};
-  for (const pair of s
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const [shop, key, ...rest] = pair.split(':');
-    if (!shop || !key || rest.length > 0) {
-      ctx.addIssue({ code: 'custom', message: `"${pair}" is not shop_id:write_key` });
-      return z.NEVER;
+/**
+ * A shop id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit. Shop ids are
+ * joined into subjects, workflow ids and keys, so no separator ('/', ':', '*', '>', spaces) may occur.
+ */
+export const SHOP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Comma-separated shop_id:value pairs (never printed: the variables holding them are secrets). */
+function shopPairs(what: string, minLength = 1) {
+  return z.string().transform((s, ctx) => {
+    const pairs: [shop: string, value: string][] = [];
+    for (const [i, pair] of s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)
+      .entries()) {
+      const [shop, value, ...rest] = pair.split(':');
+      if (!shop || !value || rest.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not shop_id:${what}` });
+        return z.NEVER;
+      }
+      if (!SHOP_ID_RE.test(shop)) {
+        const message = `entry ${i + 1}: shop id must be 1 to 64 letters, digits, '.', '_' or '-'`;
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      if (value.length < minLength) {
+        ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: ${what} shorter than ${minLength}` });
+        return z.NEVER;
+      }
+      pairs.push([shop, value]);
     }
-    out[key] = shop;
-  }
-  return out;
-});
+    return pairs;
+  });
+}
+/** write key -> shop id */
+const writeKeys = shopPairs('write_key').transform((pairs) =>
+  Object.fromEntries(pairs.map(([shop, key]) => [key, shop])),
+);
+/** shop id -> user-token secret */
+const shopSecrets = shopPairs('secret', 32).transform((pairs) => Object.fromEntries(pairs));
 
 /** A message channel: the log channel, not configured, or a relay URL (see activities/channels). */
 export type ChannelTarget = { kind: 'log' } | { kind: 'off' } | { kind: 'http'; url: string };
@@ -139,10 +164,29 @@ const spec = {
   collector: {
     host: ['COLLECTOR_HOST', z.string().min(1), '127.0.0.1'],
     port: ['COLLECTOR_PORT', port, '8088'],
-    /** Comma-separated shop_id:write_key pairs. */
-    writeKeys: ['COLLECTOR_WRITE_KEYS', writeKeys, 'demo-shop:demo-write-key'],
+    /**
+     * Public (browser/app) keys, comma-separated shop_id:write_key pairs: browse, search, cart and
+     * checkout events, handoffs and the user's own chat turns. None: the collector refuses requests.
+     */
+    writeKeys: ['COLLECTOR_WRITE_KEYS', writeKeys, ''],
+    /** Secret server keys, shop_id:key pairs: everything, including orders, refunds and desk events. */
+    serverKeys: ['COLLECTOR_SERVER_KEYS', writeKeys, ''],
+    /** shop_id:secret pairs (32+ characters): that shop's public-key events need a signed user token. */
+    userTokenSecrets: ['COLLECTOR_USER_TOKEN_SECRET', shopSecrets, ''],
     maxBodyBytes: ['COLLECTOR_MAX_BODY_BYTES', positiveInt, '1048576'],
     maxBatch: ['COLLECTOR_MAX_BATCH', positiveInt, '500'],
+    /** Time to receive a whole request (slow clients are cut off with 408). */
+    requestTimeoutMs: ['COLLECTOR_REQUEST_TIMEOUT', duration, '10s'],
+    /** Requests handled at once; beyond it 503 with Retry-After. */
+    maxConcurrentRequests: ['COLLECTOR_MAX_CONCURRENT_REQUESTS', positiveInt, '64'],
+    /** Events per second per write key (token bucket; 0: no limit); beyond it 429 with Retry-After. */
+    rateLimit: ['COLLECTOR_RATE_LIMIT', z.coerce.number().int().min(0), '1000'],
+    /** Bucket size of the rate limit, in events (at least COLLECTOR_MAX_BATCH is used). */
+    rateBurst: ['COLLECTOR_RATE_BURST', positiveInt, '5000'],
+    /** Longest one event's publish may take, retries included, before the request is answered 503. */
+    publishTimeoutMs: ['COLLECTOR_PUBLISH_TIMEOUT', duration, '5s'],
+    /** Origins browsers may post from (CORS): `*` or comma-separated origins. */
+    corsOrigins: ['COLLECTOR_CORS_ORIGINS', z.string(), '*'],
   },
   sink: {
     batchSize: ['SINK_BATCH_SIZE', positiveInt.max(100_000), '5000'],

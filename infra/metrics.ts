@@ -91,9 +91,15 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    collectorRefused: new Counter({
+      name: 'shopstream_collector_refused_requests_total',
+      help: 'Collector requests refused before reading events, by reason (busy, rate_limited)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     collectorRequestSeconds: new Histogram({
       name: 'shopstream_collector_request_duration_seconds',
-      help: 'Time to answer one POST /v1/events',
+      help: 'Time to answer one collector request',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),

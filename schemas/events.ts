@@ -21,6 +21,11 @@ export interface PayloadMap {
   handoff_requested: shopstream.events.v1.IHandoffRequested;
   agent_accepted: shopstream.events.v1.IAgentAccepted;
   conversation_closed: shopstream.events.v1.IConversationClosed;
+  page_viewed: shopstream.events.v1.IPageViewed;
+  screen_viewed: shopstream.events.v1.IScreenViewed;
+  user_identified: shopstream.events.v1.IUserIdentified;
+  group_joined: shopstream.events.v1.IGroupJoined;
+  user_aliased: shopstream.events.v1.IUserAliased;
   reminder_sent: shopstream.events.v1.IReminderSent;
   coupon_issued: shopstream.events.v1.ICouponIssued;
   coupon_redeemed: shopstream.events.v1.ICouponRedeemed;
@@ -33,7 +38,9 @@ export interface PayloadMap {
 
 export type EventType = keyof PayloadMap;
 
-/** Event types a shop's clients send; the others are emitted only by shopstream's own flows and bot. */
+/**
+ * Event types a shop's clients send (which of them a public write key may send: streams/collector/trust);
+ * the others are emitted only by shopstream's own flows and bot. */
 export const CLIENT_EVENT_TYPES = [
   'product_viewed',
   'product_list_filtered',
@@ -48,6 +55,11 @@ export const CLIENT_EVENT_TYPES = [
   'handoff_requested',
   'agent_accepted',
   'conversation_closed',
+  'page_viewed',
+  'screen_viewed',
+  'user_identified',
+  'group_joined',
+  'user_aliased',
 ] as const satisfies readonly EventType[];
 export type PayloadField = NonNullable<Envelope['payload']>;
 

@@ -313,6 +313,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         shopId: 'collector',
         producerId: 'collector',
         connection: nc,
+        // answer 503 within COLLECTOR_PUBLISH_TIMEOUT while NATS is down, not hold requests for 30 s
+        publishTimeoutMs: Math.min(5000, config.collector.publishTimeoutMs),
+        maxPublishMs: config.collector.publishTimeoutMs,
       });
       const p = producer;
       closers.push({ name: 'producer', close: () => p.close() });

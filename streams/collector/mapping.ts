@@ -5,7 +5,21 @@
 //   native:  { type: 'cart_item_added', event_id?, user_id?, anonymous_id?, session_id?, channel,
 //              occurred_at?, time_zone?, properties: { ...proto field names, snake_case } }
 //   Segment: { type: 'track', event: 'Product Added', userId?, anonymousId?, messageId?, timestamp?,
-//              context: { channel?, timezone? }, properties: { ...Segment e-commerce v2 spec } }
+//              sentAt?, context: { channel?, timezone? }, properties: { ...Segment e-commerce v2 spec } }
+//            and Segment's page, screen, identify, group and alias calls (page_viewed, screen_viewed,
+//            user_identified, group_joined, user_aliased; traits kept as name + JSON text, at most 64).
+//
+// Event ids: the id is derived from the shop and the client's own id (Segment messageId, a native
+// event_id), so a retry gets the same event_id whatever its timestamp (Segment deduplicates on messageId
+// alone) and two shops using the same client id never collide. A client ULID keeps its time part.
+//
+// Clock skew (Segment's rule): when the client says when it sent the batch (sentAt, per event or per
+// batch), its times are shifted by receivedAt - sentAt, so a phone whose clock is an hour off still
+// gets the right occurred_at.
+//
+// Bounds: an event nested deeper than MAX_EVENT_DEPTH is rejected before mapping (nothing walks it
+// recursively); user_id and anonymous_id must be 1 to 128 of [A-Za-z0-9._@+=|-] (they are joined into
+// partition keys and workflow ids, so no '/', ':' or spaces); the shop comes from the write key.
 //
 // Time zone (time_zone; Segment's context.timezone): an IANA name or a fixed offset such as +08:00.
 // Like every other optional field, a value that is set but wrong rejects the event (invalid_event,
@@ -33,7 +47,8 @@ import {
   type EventType,
   type Product,
 } from '../../schemas/events';
-import { deriveEventId, isUlid, newEventId } from '../../schemas/ulid';
+import { createHash } from 'node:crypto';
+import { deriveEventId, isUlid, newEventId, ulidTime } from '../../schemas/ulid';
 import { timeZoneIssue } from '../producer/time-zone';
 
 export interface MappingContext {
@@ -41,6 +56,8 @@ export interface MappingContext {
   shopId: string;
   /** Server time the request arrived, epoch ms: occurred_at when the client sends none. */
   receivedAt: number;
+  /** The batch's sentAt as the client sent it (an event's own sentAt wins). */
+  sentAt?: unknown;
   producerId: string;
   sequence: number;
 }
@@ -70,7 +87,19 @@ type SegmentEventType = (typeof SEGMENT_EVENTS)[keyof typeof SEGMENT_EVENTS];
 const SEGMENT_BY_NAME = new Map(
   Object.entries(SEGMENT_EVENTS).map(([name, type]) => [name.toLowerCase(), type]),
 );
-const SEGMENT_OTHER_CALLS = ['page', 'screen', 'identify', 'group', 'alias'];
+/** Segment calls other than track, and the event each becomes. */
+export const SEGMENT_CALLS = {
+  page: 'page_viewed',
+  screen: 'screen_viewed',
+  identify: 'user_identified',
+  group: 'group_joined',
+  alias: 'user_aliased',
+} as const satisfies Record<string, EventType>;
+type SegmentCallType = (typeof SEGMENT_CALLS)[keyof typeof SEGMENT_CALLS];
+export const MAX_EVENT_DEPTH = 32;
+export const MAX_TRAITS = 64;
+/** user_id and anonymous_id: no separators of partition keys and workflow ids ('/', ':'), no spaces. */
+export const USER_ID_RE = /^[A-Za-z0-9._@+=|-]{1,128}$/;
 /** Segment's own channel values; anything else must be one of ours. Missing: web (browser SDKs). */
 const SEGMENT_CHANNEL_ALIASES: Record<string, string> = { browser: 'web', mobile: 'app', server: 'server' };
 const SEGMENT_DEFAULT_CHANNEL = 'web';
@@ -169,14 +198,19 @@ class Reader {
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
 
 /** ISO 8601 with a zone, or epoch milliseconds (number or digits). undefined: not given or bad. */
-function parseTime(v: unknown, field: string, issues: ValidationIssue[]): number | undefined {
+function parseTime(
+  v: unknown,
+  field: string,
+  issues: ValidationIssue[],
+  path = 'occurred_at',
+): number | undefined {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
   if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
   if (typeof v === 'string' && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v))) return Date.parse(v);
   issues.push(
     issue(
-      'occurred_at',
+      path,
       'format',
       `${field} must be an ISO 8601 time with a zone (2024-05-01T12:00:00Z) or epoch milliseconds`,
     ),
@@ -211,20 +245,25 @@ function parseTimeZone(r: Reader, key: string, field: string): string {
 }
 
 /**
- * The client's ULID as is; otherwise a ULID derived from the client's own message id (Segment messageId,
- * or a native event_id that is not a ULID) so a retried message gets the same event_id and JetStream /
- * ClickHouse drop the copy. That needs a stable time too: a retry without a client timestamp gets a new
- * occurred_at (receivedAt) and therefore a new id. No client id at all: a fresh ULID.
+ * A ULID derived from the shop and the client's own id (Segment messageId, or a native event_id), so a
+ * retried message gets the same event_id and JetStream / ClickHouse drop the copy, whatever its
+ * timestamp, and two shops sending the same id get different ones. A client ULID keeps its time part;
+ * any other id gets a time part from its hash (the id then carries no time: nothing reads one). No
+ * client id at all: a fresh ULID.
  */
-function eventIdFor(
-  clientId: string | undefined,
-  messageId: string | undefined,
-  occurredAt: number,
-  shopId: string,
-): string {
-  if (clientId && isUlid(clientId.toUpperCase())) return clientId.toUpperCase();
-  const key = messageId ?? clientId;
-  return key ? deriveEventId(occurredAt, `${shopId}:${key}`) : newEventId();
+export function eventIdFor(clientId: string | undefined, shopId: string): string {
+  if (!clientId) return newEventId();
+  const scoped = `${shopId}\0${clientId}`;
+  const ulid = clientId.toUpperCase();
+  if (isUlid(ulid)) return deriveEventId(ulidTime(ulid), scoped);
+  const time = createHash('sha256').update(scoped).digest().readUIntBE(0, 6);
+  return deriveEventId(time, scoped);
+}
+
+/** receivedAt - sentAt when the client sent a usable sentAt, else 0. */
+function clockSkew(v: unknown, receivedAt: number, issues: ValidationIssue[]): number {
+  const sentAt = parseTime(v, 'sentAt', issues, 'sent_at');
+  return sentAt === undefined ? 0 : receivedAt - sentAt;
 }
 
 interface Draft {
@@ -293,7 +332,7 @@ function mapNative(raw: Obj, type: EventType, ctx: MappingContext): Draft {
   const occurredAt = parseTime(raw['occurred_at'], 'occurred_at', issues) ?? ctx.receivedAt;
   const draft = {
     type,
-    eventId: eventIdFor(r.str('event_id'), undefined, occurredAt, ctx.shopId),
+    eventId: eventIdFor(r.str('event_id'), ctx.shopId),
     userId: r.str('user_id') ?? '',
     anonymousId: r.str('anonymous_id') ?? '',
     sessionId: r.str('session_id') ?? '',
@@ -320,10 +359,12 @@ function mapNative(raw: Obj, type: EventType, ctx: MappingContext): Draft {
 
 // ---- Segment shape ----
 
+/** Segment's product properties are all optional: without a sku, the product_id stands in for it. */
 function segmentProduct(r: Reader, currency: string | undefined): Product {
+  const productId = r.str('product_id');
   return compact({
-    sku: r.str('sku'),
-    productId: r.str('product_id'),
+    sku: r.str('sku') ?? productId,
+    productId,
     name: r.str('name'),
     category: r.str('category'),
     brand: r.str('brand'),
@@ -375,18 +416,62 @@ const SEGMENT_PAYLOADS: Record<SegmentEventType, (r: Reader, currency: string | 
   }),
 };
 
-function mapSegment(raw: Obj, type: SegmentEventType, ctx: MappingContext): Draft {
+/** Traits as name + JSON text, in the order sent; more than MAX_TRAITS is an issue. */
+function traits(r: Reader, key: string): Obj[] | undefined {
+  const v = r.obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) return void r.issues.push(issue(key, 'type', `${key} must be an object`));
+  const entries = Object.entries(v).filter(([, value]) => value !== undefined);
+  if (entries.length > MAX_TRAITS)
+    r.issues.push(issue(key, 'max_len', `at most ${MAX_TRAITS} ${key}, got ${entries.length}`));
+  return entries.slice(0, MAX_TRAITS).map(([name, value]) => ({ name, value: JSON.stringify(value) }));
+}
+
+/** A page call's field: from properties (Segment's spec), else context.page (analytics.js). */
+const pageField = (props: Reader, page: Reader, key: string): string | undefined =>
+  props.str(key) ?? page.str(key);
+
+const SEGMENT_CALL_PAYLOADS: Record<SegmentCallType, (raw: Reader) => Obj> = {
+  page_viewed: (r) => {
+    const props = r.child('properties');
+    const page = r.child('context').child('page');
+    return {
+      name: r.str('name'),
+      category: r.str('category') ?? props.str('category'),
+      url: pageField(props, page, 'url'),
+      path: pageField(props, page, 'path'),
+      referrer: pageField(props, page, 'referrer'),
+      title: pageField(props, page, 'title'),
+      search: pageField(props, page, 'search'),
+    };
+  },
+  screen_viewed: (r) => ({
+    name: r.str('name'),
+    category: r.str('category') ?? r.child('properties').str('category'),
+  }),
+  user_identified: (r) => ({
+    traits: traits(r, 'traits') ?? traits(new Reader(r.child('context').obj, 'context', r.issues), 'traits'),
+  }),
+  group_joined: (r) => ({ groupId: r.str('groupId', 'group_joined.group_id'), traits: traits(r, 'traits') }),
+  user_aliased: (r) => ({ previousId: r.str('previousId', 'user_aliased.previous_id') }),
+};
+
+function mapSegment(
+  raw: Obj,
+  type: SegmentEventType | SegmentCallType,
+  ctx: MappingContext,
+  payload: (r: Reader) => Obj,
+): Draft {
   const issues: ValidationIssue[] = [];
   const r = new Reader(raw, '', issues);
   const context = r.child('context');
-  const props = r.child('properties');
-  const currency = props.str('currency')?.toUpperCase();
-  const occurredAt =
-    parseTime(raw['timestamp'] ?? raw['originalTimestamp'], 'timestamp', issues) ?? ctx.receivedAt;
+  const skew = clockSkew(raw['sentAt'] ?? ctx.sentAt, ctx.receivedAt, issues);
+  const clientTime = parseTime(raw['timestamp'] ?? raw['originalTimestamp'], 'timestamp', issues);
+  const occurredAt = clientTime === undefined ? ctx.receivedAt : clientTime + skew;
   const channel = context.obj['channel'] ?? raw['channel'] ?? SEGMENT_DEFAULT_CHANNEL;
   const draft = {
     type,
-    eventId: eventIdFor(undefined, r.str('messageId', 'event_id'), occurredAt, ctx.shopId),
+    eventId: eventIdFor(r.str('messageId', 'event_id'), ctx.shopId),
     userId: r.str('userId', 'user_id') ?? '',
     anonymousId: r.str('anonymousId', 'anonymous_id') ?? '',
     sessionId: context.str('sessionId', 'session_id') ?? context.str('session_id', 'session_id') ?? '',
@@ -395,7 +480,12 @@ function mapSegment(raw: Obj, type: SegmentEventType, ctx: MappingContext): Draf
     timeZone: parseTimeZone(context, 'timezone', 'context.timezone'),
     issues,
   };
-  return { ...draft, payload: compact(SEGMENT_PAYLOADS[type](props, currency)) };
+  return { ...draft, payload: compact(payload(r)) };
+}
+
+function segmentTrack(r: Reader, type: SegmentEventType): Obj {
+  const props = r.child('properties');
+  return SEGMENT_PAYLOADS[type](props, props.str('currency')?.toUpperCase());
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -422,10 +512,11 @@ function draftFor(raw: unknown, ctx: MappingContext): Draft | MapResult {
         `Segment event ${quote(name)} is not collected; supported: ${Object.keys(SEGMENT_EVENTS).join(', ')}`,
       );
     }
-    return mapSegment(raw, mapped, ctx);
+    return mapSegment(raw, mapped, ctx, (r) => segmentTrack(r, mapped));
   }
-  if (typeof type === 'string' && SEGMENT_OTHER_CALLS.includes(type)) {
-    return unmappable('type', 'type', `only track events are collected, not Segment ${type} calls`);
+  if (typeof type === 'string' && Object.hasOwn(SEGMENT_CALLS, type)) {
+    const mapped = SEGMENT_CALLS[type as keyof typeof SEGMENT_CALLS];
+    return mapSegment(raw, mapped, ctx, SEGMENT_CALL_PAYLOADS[mapped]);
   }
   if (typeof type === 'string' && (CLIENT_EVENT_TYPES as readonly string[]).includes(type)) {
     return mapNative(raw, type as EventType, ctx);
@@ -433,7 +524,7 @@ function draftFor(raw: unknown, ctx: MappingContext): Draft | MapResult {
   return unmappable(
     'type',
     type === undefined ? 'required' : 'type',
-    `type must be 'track' (Segment) or one of ${CLIENT_EVENT_TYPES.join(', ')}`,
+    `type must be a Segment call (track, ${Object.keys(SEGMENT_CALLS).join(', ')}) or one of ${CLIENT_EVENT_TYPES.join(', ')}`,
   );
 }
 
@@ -443,8 +534,21 @@ const covered = (path: string, by: ValidationIssue[]): boolean =>
 
 /** Maps one posted event (native or Segment track) to a validated envelope, or says why it cannot. */
 export function mapIncomingEvent(raw: unknown, ctx: MappingContext): MapResult {
+  if (depthOver(raw, MAX_EVENT_DEPTH)) {
+    const message = `the event is nested deeper than ${MAX_EVENT_DEPTH} levels`;
+    return { ok: false, reason: 'invalid_event', issues: [issue('', 'format', message)] };
+  }
   const d = draftFor(raw, ctx);
   if ('ok' in d) return d;
+  for (const [path, id] of [
+    ['user_id', d.userId],
+    ['anonymous_id', d.anonymousId],
+  ] as const) {
+    if (id !== '' && !USER_ID_RE.test(id))
+      d.issues.push(
+        issue(path, 'format', "must be 1 to 128 of A-Z a-z 0-9 . _ @ + = | - (no '/', ':' or spaces)"),
+      );
+  }
   const envelope: EnvelopeInit = {
     eventId: d.eventId,
     schemaVersion: SCHEMA_VERSION,
@@ -463,4 +567,18 @@ export function mapIncomingEvent(raw: unknown, ctx: MappingContext): MapResult {
   return issues.length > 0
     ? { ok: false, reason: 'invalid_event', issues, envelope }
     : { ok: true, envelope };
+}
+
+/** Whether a JSON value nests deeper than `max` arrays / objects. Iterative: any depth is safe. */
+export function depthOver(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

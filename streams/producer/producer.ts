@@ -36,6 +36,12 @@ export interface ProducerOptions {
   publishTimeoutMs?: number;
   /** Retries after a timeout or a temporarily unavailable stream. Default 5. */
   retries?: number;
+  /**
+   * Longest one publish may take, all attempts and back-offs included (each attempt's timeout is cut
+   * to what is left). Default: no bound beyond retries x publishTimeoutMs. The HTTP collector sets a
+   * few seconds, so a request is answered 503 quickly while NATS is down instead of being held.
+   */
+  maxPublishMs?: number;
   /** Reuse a connection (it is not closed by close()). */
   connection?: NatsConnection;
   /**
@@ -165,6 +171,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   const maxInFlight = options.maxInFlight ?? 1000;
   const timeout = options.publishTimeoutMs ?? 5000;
   const retries = options.retries ?? 5;
+  const budget = options.maxPublishMs ?? Number.POSITIVE_INFINITY;
   const producerId = options.producerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const n = names(options.nats.prefix);
   const ownsConnection = !options.connection;
@@ -203,14 +210,17 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
     );
     const data = encodeEnvelope(envelope);
     await window.acquire();
+    const deadline = Date.now() + budget;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
+          const left = deadline - Date.now();
+          if (left <= 0) throw Object.assign(new Error(`no ack within ${budget} ms`), { code: 'TIMEOUT' });
           const h = headers();
           h.set('Content-Type', 'application/x-protobuf; proto=shopstream.events.v1.Envelope');
           const ack: PubAck = await js.publish(subject, data, {
             msgID: msgId ?? eventId,
-            timeout,
+            timeout: Math.max(1, Math.min(timeout, left)),
             headers: h,
             expect: { streamName: n.eventsStream },
           });
@@ -218,9 +228,10 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
           if (ack.duplicate) stats.duplicates++;
           return { eventId, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
         } catch (err) {
-          if (isRetryable(err) && attempt < retries && !closed) {
+          const backoff = Math.min(2000, 50 * 2 ** attempt);
+          if (isRetryable(err) && attempt < retries && !closed && Date.now() + backoff < deadline) {
             stats.retries++;
-            await sleep(Math.min(2000, 50 * 2 ** attempt));
+            await sleep(backoff);
             continue;
           }
           stats.failed++;

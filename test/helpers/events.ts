@@ -64,6 +64,11 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
   },
   agent_accepted: { conversationId: 'conv1', agentId: 'agent-7' },
   conversation_closed: { conversationId: 'conv1', reason: 'resolved', agentId: 'agent-7' },
+  page_viewed: { name: 'Phones', url: 'https://shop.example/phones', path: '/phones', title: 'Phones' },
+  screen_viewed: { name: 'Cart', category: 'checkout' },
+  user_identified: { traits: [{ name: 'plan', value: '"gold"' }] },
+  group_joined: { groupId: 'acme', traits: [{ name: 'employees', value: '42' }] },
+  user_aliased: { previousId: 'anon-1' },
   reminder_sent: {
     flow: 'cart-recovery',
     workflowId: 'wf-1',

@@ -11,7 +11,7 @@ import { sqlOverHttp, type Sql } from '../../infra/clickhouse/sql';
 import { createLogger } from '../../infra/logger';
 import { getFreePort } from '../../infra/stack/processes';
 import type { EventType } from '../../schemas/events';
-import { isUlid, newEventId } from '../../schemas/ulid';
+import { isUlid, newEventId, ulidTime } from '../../schemas/ulid';
 import type { BatchResponse } from '../../streams/collector/server';
 import { readDeadLetters, summarizeDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
 import { connectNats } from '../../streams/nats';
@@ -25,6 +25,8 @@ import { testConfig } from '../helpers/pipeline';
 jest.setTimeout(60_000);
 const SHOP = 'shop-collector';
 const WRITE_KEY = 'wk-collector-test';
+// orders are among the events: only a server key may send them (public-key refusals: collector-clients)
+const SERVER_KEY = 'sk-collector-test';
 const T0 = Date.UTC(2026, 2, 2, 9, 0, 0);
 const USERS = ['u-ada', 'u-bo', 'u-cy', 'u-di', 'u-ed', 'u-fay', 'u-gus'];
 
@@ -145,7 +147,8 @@ const UNKNOWN_SEGMENT_EVENT = 88;
 
 const cases: Case[] = Array.from({ length: 100 }, (_, i) => validCase(i));
 // A Segment Product Viewed without a sku: mapped, then fails validation
-cases[MISSING_SKU] = segment(MISSING_SKU, 'Product Viewed', { product_id: 'P-17', name: 'Mug', price: 9.5 });
+// (Segment's product properties are optional, a product_id stands in for a sku: here there is neither)
+cases[MISSING_SKU] = segment(MISSING_SKU, 'Product Viewed', { name: 'Mug', price: 9.5 });
 // A native event on a channel that does not exist
 cases[UNKNOWN_CHANNEL] = {
   raw: { ...validCase(UNKNOWN_CHANNEL).raw, channel: 'fax' },
@@ -157,7 +160,7 @@ const INVALID = [MISSING_SKU, UNKNOWN_CHANNEL, UNKNOWN_SEGMENT_EVENT];
 
 async function postEvents(
   body: unknown,
-  headers: Record<string, string> = { authorization: `Bearer ${WRITE_KEY}` },
+  headers: Record<string, string> = { authorization: `Bearer ${SERVER_KEY}` },
 ): Promise<{ status: number; body: BatchResponse & { error?: string; message?: string } }> {
   const res = await fetch(collectorUrl, {
     method: 'POST',
@@ -211,6 +214,7 @@ beforeAll(async () => {
     CLICKHOUSE_DATABASE: uniqueName('collector'),
     COLLECTOR_PORT: String(collectorPort),
     COLLECTOR_WRITE_KEYS: `${SHOP}:${WRITE_KEY},other-shop:wk-other`,
+    COLLECTOR_SERVER_KEYS: `${SHOP}:${SERVER_KEY}`,
     ADMIN_PORT: String(adminPort),
   });
   service = await startService({ config, logger: createLogger('silent', 'test'), interest: false });
@@ -276,8 +280,9 @@ describe('a batch of 100 events, 3 of them invalid', () => {
     expect(accepted).toHaveLength(97);
     for (const r of accepted) expect(isUlid(r.event_id ?? '')).toBe(true);
     expect(new Set(accepted.map((r) => r.event_id)).size).toBe(97);
-    // a client ULID is kept as the event_id
-    expect(first.body.results[0]!.event_id).toBe(batch[0]!['event_id']);
+    // a client ULID is scoped by the shop (two shops cannot collide), keeping its time
+    expect(first.body.results[0]!.event_id).not.toBe(batch[0]!['event_id']);
+    expect(ulidTime(first.body.results[0]!.event_id!)).toBe(ulidTime(batch[0]!['event_id'] as string));
   });
 
   it('stores exactly the 97 accepted events in ClickHouse, as the right event types', async () => {
@@ -358,10 +363,10 @@ describe('a batch of 100 events, 3 of them invalid', () => {
     const segmentIndexes = cases.flatMap((c, i) => (c.raw['type'] === 'track' && c.type ? [i] : []));
     expect(segmentIndexes.length).toBeGreaterThan(30);
 
-    // as Segment's own SDKs send it: Basic auth with the write key as the user name
+    // as Segment's own SDKs send it: Basic auth with the key as the user name
     const again = await postEvents(
       { batch: segmentIndexes.map((i) => batch[i]) },
-      { authorization: `Basic ${Buffer.from(`${WRITE_KEY}:`).toString('base64')}` },
+      { authorization: `Basic ${Buffer.from(`${SERVER_KEY}:`).toString('base64')}` },
     );
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ accepted: 0, duplicates: segmentIndexes.length, rejected: 0 });
@@ -396,7 +401,7 @@ describe('authentication', () => {
   it('answers 401 without a write key or with an unknown one, and publishes nothing', async () => {
     const before = await streamMessages();
     const dlq = (await summarizeDeadLetters(jsm, config.nats.prefix)).total;
-    const one = { batch: [validCase(1000).raw] };
+    const one = { batch: [validCase(1001).raw] }; // a product view: the public key may send it
     const attempts: Record<string, string>[] = [
       {},
       { 'x-write-key': 'not-a-key' },

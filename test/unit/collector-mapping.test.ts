@@ -1,4 +1,6 @@
 import {
+  MAX_EVENT_DEPTH,
+  depthOver,
   mapIncomingEvent,
   toMinorUnits,
   type MapResult,
@@ -211,11 +213,14 @@ describe('native events', () => {
     expect(seconds.issues).toEqual([expect.objectContaining({ path: 'occurred_at', code: 'min' })]);
   });
 
-  it("keeps the client's ULID event_id, derives one from another id, or makes a new one", () => {
+  it("scopes the client's ULID event_id by shop, derives one from another id, or makes a new one", () => {
     const ulid = newEventId();
-    expect(
-      ok(mapIncomingEvent(native('products_searched', { query: 'q' }, { event_id: ulid }), ctx)).eventId,
-    ).toBe(ulid);
+    const withUlid = (c: MappingContext): string =>
+      ok(mapIncomingEvent(native('products_searched', { query: 'q' }, { event_id: ulid }), c)).eventId!;
+    // the same client ULID from two shops: two events, each stable, keeping the ULID's time
+    expect(withUlid(ctx)).toBe(withUlid({ ...ctx, sequence: 9 }));
+    expect(withUlid(ctx)).not.toBe(withUlid({ ...ctx, shopId: 'shop-2' }));
+    expect(ulidTime(withUlid(ctx))).toBe(ulidTime(ulid));
     const a = ok(
       mapIncomingEvent(native('products_searched', { query: 'q' }, { event_id: 'client-42' }), ctx),
     ).eventId!;
@@ -433,9 +438,11 @@ describe('Segment track events', () => {
       ok(mapIncomingEvent(track('Products Searched', { query: 'q' }, extra), c)).eventId!;
     const first = id({ messageId: 'm-1' });
     expect(isUlid(first)).toBe(true);
-    expect(ulidTime(first)).toBe(Date.UTC(2024, 4, 1, 10));
     // a retry arrives later and gets another sequence: still the same id
     expect(id({ messageId: 'm-1' }, { ...ctx, receivedAt: RECEIVED_AT + 5000, sequence: 99 })).toBe(first);
+    // Segment deduplicates on messageId alone: another timestamp (or sentAt) is still the same event
+    expect(id({ messageId: 'm-1', timestamp: '2024-05-01T11:30:00Z' })).toBe(first);
+    expect(id({ messageId: 'm-1', sentAt: '2024-05-01T11:59:00Z' })).toBe(first);
     expect(id({ messageId: 'm-2' })).not.toBe(first);
     expect(id({ messageId: 'm-1' }, { ...ctx, shopId: 'shop-2' })).not.toBe(first);
   });
@@ -472,7 +479,7 @@ describe('Segment track events', () => {
       mapIncomingEvent(
         track('Order Completed', {
           order_id: 'o',
-          products: [{ sku: 'A' }, { product_id: 'p-2', price: 3 }],
+          products: [{ sku: 'A' }, { name: 'no id', price: 3 }],
         }),
         ctx,
       ),
@@ -508,16 +515,86 @@ describe('Segment track events', () => {
     ]);
   });
 
-  it('collects only track calls', () => {
-    for (const type of ['page', 'identify']) {
-      const r = rejected(mapIncomingEvent({ type, userId: 'u-1' }, ctx));
-      expect(r).toMatchObject({
-        reason: 'unmappable',
-        issues: [
-          { path: 'type', code: 'type', message: expect.stringContaining('only track events') as string },
-        ],
-      });
-    }
+  it('accepts a product without a sku, the product_id standing in (Segment: every property optional)', () => {
+    const e = ok(mapIncomingEvent(track('Product Viewed', { product_id: 'P-1', name: 'Mug' }), ctx));
+    expect(e.productViewed!.product).toEqual({ sku: 'P-1', productId: 'P-1', name: 'Mug' });
+    const added = ok(mapIncomingEvent(track('Product Added', { cart_id: 'c', product_id: 'P-2' }), ctx));
+    expect(added.cartItemAdded!.product!.sku).toBe('P-2');
+    // neither a sku nor a product_id: nothing says which product it was
+    expect(rejected(mapIncomingEvent(track('Product Viewed', { name: 'Mug' }), ctx)).issues).toEqual([
+      { path: 'product_viewed.product.sku', code: 'required', message: 'is required' },
+    ]);
+  });
+
+  it('corrects the client clock by receivedAt - sentAt (per event, else per batch)', () => {
+    const at = (extra: Record<string, unknown>, c: MappingContext = ctx): number =>
+      Number(ok(mapIncomingEvent(track('Products Searched', { query: 'q' }, extra), c)).occurredAt);
+    // the phone is an hour behind: it sent at 11:00 by its clock, the server received at 12:00
+    expect(at({ sentAt: '2024-05-01T11:00:00Z' })).toBe(Date.UTC(2024, 4, 1, 11));
+    expect(at({}, { ...ctx, sentAt: '2024-05-01T11:00:00Z' })).toBe(Date.UTC(2024, 4, 1, 11));
+    expect(
+      at({ originalTimestamp: '2024-05-01T10:00:00Z', timestamp: undefined, sentAt: '2024-05-01T12:00:00Z' }),
+    ).toBe(Date.UTC(2024, 4, 1, 10));
+    expect(at({})).toBe(Date.UTC(2024, 4, 1, 10));
+    expect(
+      rejected(mapIncomingEvent(track('Products Searched', { query: 'q' }, { sentAt: 'yesterday' }), ctx))
+        .issues,
+    ).toEqual([expect.objectContaining({ path: 'sent_at', code: 'format' })]);
+  });
+
+  it('maps page, screen, identify, group and alias calls to events', () => {
+    const call = (type: string, extra: Record<string, unknown>): EnvelopeInit =>
+      ok(mapIncomingEvent({ type, userId: 'u-1', messageId: `m-${type}`, ...extra }, ctx));
+    expect(
+      call('page', {
+        name: 'Phones',
+        properties: { url: 'https://s.example/phones?q=1', title: 'Phones' },
+        context: { page: { path: '/phones', referrer: 'https://search.example' } },
+      }).pageViewed,
+    ).toEqual({
+      name: 'Phones',
+      url: 'https://s.example/phones?q=1',
+      title: 'Phones',
+      path: '/phones',
+      referrer: 'https://search.example',
+    });
+    expect(call('screen', { name: 'Cart', properties: { category: 'checkout' } }).screenViewed).toEqual({
+      name: 'Cart',
+      category: 'checkout',
+    });
+    expect(
+      call('identify', { traits: { plan: 'gold', age: 42, address: { city: 'Oslo' } } }).userIdentified,
+    ).toEqual({
+      traits: [
+        { name: 'plan', value: '"gold"' },
+        { name: 'age', value: '42' },
+        { name: 'address', value: '{"city":"Oslo"}' },
+      ],
+    });
+    // analytics-node (RudderStack) copies the traits into context.traits
+    expect(call('identify', { context: { traits: { plan: 'gold' } } }).userIdentified).toEqual({
+      traits: [{ name: 'plan', value: '"gold"' }],
+    });
+    expect(call('group', { groupId: 'acme', traits: { size: 3 } }).groupJoined).toEqual({
+      groupId: 'acme',
+      traits: [{ name: 'size', value: '3' }],
+    });
+    expect(call('alias', { previousId: 'anon-7' }).userAliased).toEqual({ previousId: 'anon-7' });
+  });
+
+  it('bounds traits: at most 64, each value at most 1024 characters of JSON', () => {
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`t${i}`, i]));
+    const r = rejected(mapIncomingEvent({ type: 'identify', userId: 'u-1', traits: many }, ctx));
+    expect(r.issues).toEqual([expect.objectContaining({ path: 'traits', code: 'max_len' })]);
+    const big = rejected(
+      mapIncomingEvent({ type: 'identify', userId: 'u-1', traits: { bio: 'x'.repeat(2000) } }, ctx),
+    );
+    expect(big.issues).toEqual([
+      expect.objectContaining({ path: 'user_identified.traits[0].value', code: 'max_len' }),
+    ]);
+    expect(rejected(mapIncomingEvent({ type: 'group', userId: 'u-1' }, ctx)).issues).toEqual([
+      expect.objectContaining({ path: 'group_joined.group_id', code: 'required' }),
+    ]);
   });
 });
 
@@ -612,5 +689,58 @@ describe('toMinorUnits', () => {
     [-2.5, 'USD', -250],
   ])('%p %s -> %p', (amount, currency, minor) => {
     expect(toMinorUnits(amount, currency)).toBe(minor);
+  });
+});
+
+describe('bounds', () => {
+  const deep = (depth: number): unknown => {
+    let v: unknown = 'leaf';
+    for (let i = 0; i < depth; i++) v = { a: v };
+    return v;
+  };
+
+  it('rejects an event nested deeper than MAX_EVENT_DEPTH without recursing into it', () => {
+    // 10,000 levels: JSON.stringify of it throws a RangeError, the depth check does not
+    const raw = track('Products Searched', { query: 'q', extra: deep(10_000) });
+    expect(() => JSON.stringify(raw)).toThrow(RangeError);
+    const r = rejected(mapIncomingEvent(raw, ctx));
+    expect(r).toMatchObject({
+      reason: 'invalid_event',
+      issues: [
+        { path: '', code: 'format', message: expect.stringContaining(`${MAX_EVENT_DEPTH} levels`) as string },
+      ],
+    });
+    // the limit itself is fine
+    expect(depthOver(deep(MAX_EVENT_DEPTH), MAX_EVENT_DEPTH)).toBe(false);
+    expect(depthOver(deep(MAX_EVENT_DEPTH + 1), MAX_EVENT_DEPTH)).toBe(true);
+    expect(depthOver([[[]]], 2)).toBe(true);
+  });
+
+  it.each([
+    ['a /', 'shop/u-1'],
+    ['a :', 'anon:u-1'],
+    ['a space', 'u 1'],
+    ['a control character', 'u\n1'],
+    ['129 characters', 'u'.repeat(129)],
+  ])('rejects a user_id or anonymous_id with %s', (_name, id) => {
+    for (const [field, path] of [
+      ['userId', 'user_id'],
+      ['anonymousId', 'anonymous_id'],
+    ] as const) {
+      const r = rejected(
+        mapIncomingEvent(track('Products Searched', { query: 'q' }, { userId: undefined, [field]: id }), ctx),
+      );
+      expect(r.issues).toEqual([
+        expect.objectContaining({ path, code: expect.stringMatching(/format|max_len/) as string }),
+      ]);
+    }
+  });
+
+  it('accepts ids that are emails, UUIDs and provider ids', () => {
+    for (const id of ['ada@example.com', '3f1c0a52-8a2e-4b8e-9f7e-0c1d2e3f4a5b', 'auth0|abc.def_1+x=']) {
+      expect(
+        ok(mapIncomingEvent(track('Products Searched', { query: 'q' }, { userId: id }), ctx)).userId,
+      ).toBe(id);
+    }
   });
 });

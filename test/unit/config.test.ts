@@ -10,7 +10,32 @@ describe('config', () => {
     expect(c.nats.url).toBe('nats://127.0.0.1:4222');
     expect(c.clickhouse.url).toBe('');
     expect(c.sink.flushMs).toBe(1000);
-    expect(c.collector.writeKeys).toEqual({ 'demo-write-key': 'demo-shop' });
+    // no key at all outside the demo (the local stack writes one into .data/local.env)
+    expect(c.collector.writeKeys).toEqual({});
+    expect(c.collector.serverKeys).toEqual({});
+    expect(c.collector.userTokenSecrets).toEqual({});
+  });
+
+  it('reads server keys and user-token secrets per shop, with safe shop ids, never printing them', () => {
+    const c = loadConfig({
+      COLLECTOR_SERVER_KEYS: 'a:sk1',
+      COLLECTOR_USER_TOKEN_SECRET: `a:${'x'.repeat(32)}`,
+    });
+    expect(c.collector.serverKeys).toEqual({ sk1: 'a' });
+    expect(c.collector.userTokenSecrets).toEqual({ a: 'x'.repeat(32) });
+    for (const [variable, value] of [
+      ['COLLECTOR_WRITE_KEYS', 'shop/one:pk-secret-1'],
+      ['COLLECTOR_SERVER_KEYS', 'a b:sk-secret-1'],
+      ['COLLECTOR_USER_TOKEN_SECRET', 'a:short-secret-1'],
+    ]) {
+      expect(() => loadConfig({ [variable!]: value })).toThrow(ConfigError);
+      try {
+        loadConfig({ [variable!]: value });
+      } catch (err) {
+        expect((err as ConfigError).problems.map((p) => p.variable)).toEqual([variable]);
+        expect((err as Error).message).not.toMatch(/secret-1/);
+      }
+    }
   });
 
   it('names every bad variable and says what is wrong', () => {
