@@ -86,6 +86,13 @@ export {
   type SupervisorNotification,
   type SupervisorNotifier,
 } from './escalation';
-export { couponCode, createMemoryCouponLedger, type CouponLedger, type IssueOutcome } from './coupon-ledger';
+export {
+  couponCode,
+  couponRef,
+  createMemoryCouponLedger,
+  maskCode,
+  type CouponLedger,
+  type IssueOutcome,
+} from './coupon-ledger';
 export { createMemoryMessageSlots, type MessageSlots } from './message-slots';
 export * from './types';

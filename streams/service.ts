@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { createClickHouse, type ClickHouseClient } from '../infra/clickhouse/client';
 import { migrate } from '../infra/clickhouse/migrate';
-import type { Config } from '../infra/config';
+import { requireSecret, type Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';
 import { buildAdmin } from './admin';
@@ -75,6 +75,11 @@ export interface Service {
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
+  // the coupon triggers redeem codes and publish their refs: without the secret, fail before starting
+  const couponSecret =
+    opts.interest !== false && opts.triggers !== false
+      ? requireSecret(config.coupons.secret, 'COUPON_SECRET', 32, "the coupon triggers' ledger")
+      : '';
   const metrics = createMetrics();
   const closers: { name: string; close: () => Promise<unknown> }[] = [];
   let failWith: (err: Error) => void = () => undefined;
@@ -262,6 +267,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
             logger: logger.child({ component: 'coupon-triggers' }),
             ledger: createKvCouponLedger(
               await js.views.kv(names(config.nats.prefix).couponsBucket, { bindOnly: true }),
+              { secret: couponSecret },
             ),
             publish: flowEventPublisher(flowEvents),
             flows: tierFlows,

@@ -15,6 +15,8 @@ export function testConfig(natsUrl: string, overrides: Record<string, string> = 
     // nothing listens there: a service started in a test runs without cart triggers unless a test
     // passes its own Temporal (never the local stack's)
     TEMPORAL_ADDRESS: '127.0.0.1:1',
+    // tests pass their own coupon secret (never defaulted outside the demo)
+    COUPON_SECRET: 'test-only-coupon-secret-0123456789abcdef',
     ...overrides,
   });
 }

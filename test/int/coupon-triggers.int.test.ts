@@ -46,6 +46,8 @@ const flow = defineFlow({
 });
 
 const SHOP = 'shop-c';
+/** This test's own coupon secret (COUPON_SECRET is never defaulted). */
+const SECRET = 'coupon-triggers-test-secret-0123456789';
 let stack: FlowStack;
 let nc: NatsConnection;
 let config: Config;
@@ -60,7 +62,9 @@ beforeAll(async () => {
     name: 'coupons-test',
     shopId: SHOP,
     activitiesDeps: async (conn, cfg, events) => {
-      ledger = createKvCouponLedger(await conn.jetstream().views.kv(names(cfg.nats.prefix).couponsBucket));
+      ledger = createKvCouponLedger(await conn.jetstream().views.kv(names(cfg.nats.prefix).couponsBucket), {
+        secret: SECRET,
+      });
       return {
         channels: { app_push: push, email: createLogChannel('email') },
         ledger,

@@ -12,12 +12,19 @@ import {
   createMemoryAgentQueue,
   createMemoryMessageSlots,
   createMemorySupervisorNotifier,
+  type CouponLedger,
   type EnqueueForAgentRequest,
   type IssueCouponRequest,
   type NotifySupervisorRequest,
   type PublishedFlowEvent,
 } from '../../activities';
+import type { KV } from 'nats';
+import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
+import { worker } from '../../cli/commands/worker';
+import { ConfigError, loadConfig } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
 import { isUlid } from '../../schemas/ulid';
+import { startService } from '../../streams/service';
 
 const request = (over: Partial<IssueCouponRequest> = {}): IssueCouponRequest => ({
   shopId: 'shop-1',
@@ -40,6 +47,41 @@ describe('coupon ledger', () => {
     expect(couponCode('s', request({ tier: 'new' }))).not.toBe(code);
     expect(couponCode('s', request({ userId: 'user-2' }))).not.toBe(code);
     expect(couponCode('other secret', request())).not.toBe(code);
+  });
+
+  it('codes cannot be derived without the secret: ledgers with different secrets give different codes', async () => {
+    const issue = async (ledger: CouponLedger): Promise<string> => {
+      const out = await ledger.issue(request());
+      if (!out.ok) throw new Error(out.detail);
+      return out.coupon.code;
+    };
+    const a = await issue(createMemoryCouponLedger({ secret: 'a'.repeat(32) }));
+    const b = await issue(createMemoryCouponLedger({ secret: 'b'.repeat(32) }));
+    expect(a).not.toBe(b);
+    // the old public default secret no longer gives anyone's code
+    expect(a).not.toBe(couponCode('shopstream-dev-coupons', request()));
+    // without a secret, a memory ledger (flows simulate) draws one of its own per run
+    const r1 = await issue(createMemoryCouponLedger());
+    const r2 = await issue(createMemoryCouponLedger());
+    expect(r1).not.toBe(r2);
+    expect(r1).not.toBe(couponCode('shopstream-dev-coupons', request()));
+  });
+
+  it('a KV ledger, the worker and the service refuse to start without a secret of 32 bytes', async () => {
+    const kv = {} as KV; // never reached: the secret is checked first
+    expect(() => createKvCouponLedger(kv, { secret: '' })).toThrow(ConfigError);
+    expect(() => createKvCouponLedger(kv, { secret: 'short-secret' })).toThrow(/COUPON_SECRET: too short/);
+    expect(() => createKvCouponLedger(kv, { secret: 'x'.repeat(32) })).not.toThrow();
+    // nothing listens on port 1: a ConfigError means the secret was checked before connecting
+    const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', LOG_LEVEL: 'silent' });
+    await expect(worker(config)).rejects.toThrow(/COUPON_SECRET: required/);
+    const short = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', LOG_LEVEL: 'silent', COUPON_SECRET: 'abc' });
+    await expect(worker(short)).rejects.toThrow(ConfigError);
+    await expect(startService({ config, logger: createLogger('silent', 'test') })).rejects.toThrow(
+      /COUPON_SECRET: required/,
+    );
+    // the message names the variable, never the value
+    await expect(worker(short)).rejects.not.toThrow(/abc/);
   });
 
   it('issues once per user, campaign and tier: a retry gets the same coupon and spends nothing', async () => {

@@ -337,6 +337,7 @@ describe('coupons', () => {
   it('issues the same code once when issueCoupon fails after issuing and is retried', async () => {
     let failures = 0;
     const flaky = (inner: CouponLedger): CouponLedger => ({
+      ref: (code) => inner.ref(code),
       async issue(req) {
         const outcome = await inner.issue(req);
         if (failures++ === 0) throw new Error('connection reset after the ledger committed');

@@ -215,6 +215,7 @@ const scenarios: Scenario[] = [
     fakes: () =>
       createFakes({
         ledger: () => ({
+          ref: (code) => code,
           issue: () =>
             Promise.resolve({ ok: false, reason: 'budget_exhausted', detail: 'campaign budget spent' }),
         }),
