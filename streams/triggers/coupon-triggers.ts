@@ -46,6 +46,7 @@ import {
   createTriggerLoop,
   ensureConsumer,
   triggerConsumerConfig,
+  type MessageMeta,
   type TriggerCounters,
   type TriggerProcessor,
 } from './runner';
@@ -62,16 +63,28 @@ export type CouponAction =
       orderId: string;
       /** Normalised; absent for an order without one. */
       couponCode?: string;
+      /** What the client says it took off: informational; the ledger's amount is what counts. */
       discountMinor: number;
       currency?: string;
+      /** The order's occurred_at (client data): never used to judge a coupon. */
       eventTime: number;
+      /** When the order reached JetStream (server time): what expiry is judged by. */
+      receivedAt: number;
     }
   | { kind: 'none'; reason: string };
 
 const isTier = (s: string | null | undefined): s is Tier => (TIERS as readonly string[]).includes(s ?? '');
 
-/** What one event asks of the coupon flows. Pure. */
-export function couponTriggerFor(envelope: Envelope, type: EventType): CouponAction {
+/**
+ * What one event asks of the coupon flows. Pure. An order's coupon is judged by server facts only:
+ * the time the order reached JetStream (`meta.streamTime`), not its occurred_at, and the amount the
+ * ledger issued, not the order's discount, so a backdated or inflated order gains nothing.
+ */
+export function couponTriggerFor(
+  envelope: Envelope,
+  type: EventType,
+  meta: Pick<MessageMeta, 'streamTime'>,
+): CouponAction {
   const shopId = envelope.shopId;
   const userId = userKey(envelope);
   if (!userId) return { kind: 'none', reason: 'no user id or anonymous id' };
@@ -99,6 +112,7 @@ export function couponTriggerFor(envelope: Envelope, type: EventType): CouponAct
       discountMinor: Number(o.discountMinor ?? 0),
       ...(o.currency ? { currency: o.currency } : {}),
       eventTime: Number(envelope.occurredAt),
+      receivedAt: meta.streamTime,
     };
   }
   return { kind: 'none', reason: `${type} triggers nothing` };
@@ -220,7 +234,8 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
       return reject('NotTheOwner', 'the code was issued to another user');
     let result;
     try {
-      result = await ledger.redeem(code, a.orderId, a.eventTime);
+      // expiry by the server's clock: a backdated order cannot redeem an expired coupon
+      result = await ledger.redeem(code, a.orderId, a.receivedAt);
     } catch (err) {
       if (err instanceof CouponRedeemError) return reject(err.type, err.message);
       throw err;
@@ -228,7 +243,8 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
     if (result.newlyRedeemed) stats.redeemed++;
     else stats.redeemedAgain++; // published and signalled again below: both are idempotent
     const c = result.coupon;
-    const currency = a.currency ?? c.currency;
+    // the ledger's amount and currency, never the order's (client data)
+    const currency = c.currency ?? a.currency;
     await deps.publish(
       couponRedeemedEvent({
         shopId: a.shopId,
@@ -236,16 +252,16 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
         campaign: c.campaign,
         code: c.code,
         orderId: a.orderId,
-        discountMinor: a.discountMinor || c.amountMinor,
+        discountMinor: c.amountMinor,
         ...(currency ? { currency } : {}),
-        at: result.coupon.redeemed?.at ?? a.eventTime,
+        at: result.coupon.redeemed?.at ?? a.receivedAt,
       }),
     );
     for (const flow of tierFlows)
       await signalIfRunning(() =>
         client
           .getHandle(couponReleaseWorkflowId(a.shopId, a.userId, flow.name, c.tier))
-          .signal(couponRedeemed, { code: c.code, orderId: a.orderId, eventTime: a.eventTime }),
+          .signal(couponRedeemed, { code: c.code, orderId: a.orderId, eventTime: a.receivedAt }),
       );
   }
 

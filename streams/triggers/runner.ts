@@ -84,6 +84,19 @@ export interface TriggerCounters {
   failed: number;
 }
 
+/** What the server says about a message, beyond its (client-made) bytes. */
+export interface MessageMeta {
+  /** When the event reached JetStream (the server's message timestamp), epoch ms: a client cannot set it. */
+  streamTime: number;
+  subject: string;
+  seq: number;
+}
+
+/** A message's server-side facts. */
+export function messageMeta(m: JsMsg): MessageMeta {
+  return { streamTime: Math.floor(m.info.timestampNanos / 1e6), subject: m.subject, seq: m.seq };
+}
+
 export interface TriggerLoopOptions<A> {
   nc: NatsConnection;
   stream: string;
@@ -91,8 +104,8 @@ export interface TriggerLoopOptions<A> {
   logger: Logger;
   /** For log lines: 'coupon triggers'. */
   label: string;
-  /** What one event asks for (pure). */
-  decide(envelope: Envelope, type: EventType): A;
+  /** What one event asks for (pure); `meta` holds what the server, not the client, says. */
+  decide(envelope: Envelope, type: EventType, meta: MessageMeta): A;
   /** The action for a message that does not decode (it is in the dead-letter stream already). */
   ignore(reason: string): A;
   apply(action: A): Promise<void>;
@@ -156,7 +169,9 @@ export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
       const d = decodeEnvelope(m.data);
       // one user's events stay in order: grouped by shop and user (undecodable ones together)
       const user = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : '';
-      const action = d.ok ? opts.decide(d.envelope, d.type) : opts.ignore(`undecodable: ${d.reason}`);
+      const action = d.ok
+        ? opts.decide(d.envelope, d.type, messageMeta(m))
+        : opts.ignore(`undecodable: ${d.reason}`);
       let list = byUser.get(user);
       if (!list) byUser.set(user, (list = []));
       list.push({ m, action });
