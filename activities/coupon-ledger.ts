@@ -9,7 +9,7 @@
 // reach the events table carry couponRef(code), a keyed hash analysts can join issued to redeemed on
 // without being able to use it.
 import { createHmac, randomBytes } from 'node:crypto';
-import type { IssueCouponRequest, IssuedCoupon } from './types';
+import type { FlowEvent, IssueCouponRequest, IssuedCoupon } from './types';
 
 export type IssueOutcome =
   { ok: true; coupon: IssuedCoupon } | { ok: false; reason: 'budget_exhausted'; detail: string };
@@ -51,6 +51,18 @@ export function couponRef(secret: string, code: string): string {
 /** A code as a log line may show it: its first 4 characters, 'K7QF***'. */
 export function maskCode(code: string): string {
   return code === '' ? '' : `${code.slice(0, 4)}***`;
+}
+
+/**
+ * The event as it may leave for the events stream (and so the events table analysts query): its
+ * coupon code, if it has one (coupon_issued, coupon_redeemed, reminder_sent), replaced by the code's
+ * ref. The event id is derived from the key beforehand, so it does not change.
+ */
+export function withCouponRef<E extends FlowEvent>(event: E, ref: (code: string) => string): E {
+  const props = event.properties as Record<string, unknown>;
+  const code = props['couponCode'];
+  if (typeof code !== 'string' || code === '') return event;
+  return { ...event, properties: { ...props, couponCode: ref(code) } };
 }
 
 interface Spend {

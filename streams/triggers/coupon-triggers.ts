@@ -22,6 +22,7 @@ import {
   type WorkflowClient,
 } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
+import { maskCode, withCouponRef } from '../../activities/coupon-ledger';
 import {
   CouponRedeemError,
   normalizeCode,
@@ -227,7 +228,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   async function redeem(a: Extract<CouponAction, { kind: 'order_placed' }>, code: string): Promise<void> {
     const reject = (reason: RejectReason, detail: string): void => {
       stats.rejected[reason] = (stats.rejected[reason] ?? 0) + 1;
-      logger.warn({ code, orderId: a.orderId, reason }, `coupon not redeemed: ${detail}`);
+      logger.warn({ code: maskCode(code), orderId: a.orderId, reason }, `coupon not redeemed: ${detail}`);
     };
     const coupon = await ledger.get(code);
     if (coupon && (coupon.shopId !== a.shopId || coupon.userId !== a.userId))
@@ -245,7 +246,9 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
     const c = result.coupon;
     // the ledger's amount and currency, never the order's (client data)
     const currency = c.currency ?? a.currency;
-    await deps.publish(
+    // the event carries the code's ref, never the code (analysts join issued to redeemed on it)
+    const publish = (e: FlowEvent): Promise<void> => deps.publish(withCouponRef(e, (x) => ledger.ref(x)));
+    await publish(
       couponRedeemedEvent({
         shopId: a.shopId,
         userId: a.userId,

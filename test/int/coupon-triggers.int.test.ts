@@ -174,12 +174,16 @@ it('a tier change starts the flow once; an order with its code redeems it once a
   );
   const redeemed = (await eventsOnStream(nc, config, 'coupon_redeemed')).filter((e) => e.userId === user);
   expect(redeemed).toHaveLength(1);
+  // the code leaves only as its ref; the coupon_issued event has the same one (analysts join on it)
   expect(redeemed[0]!.couponRedeemed).toMatchObject({
-    couponCode: code,
+    couponCode: ledger.ref(code),
     orderId: 'order-1',
     campaignId: 'tier-test',
     discountMinor: 1_000,
   });
+  const issued = (await eventsOnStream(nc, config, 'coupon_issued')).filter((e) => e.userId === user);
+  expect(issued.map((e) => e.couponIssued?.couponCode)).toEqual([ledger.ref(code)]);
+  expect(ledger.ref(code)).not.toContain(code);
   const entered = (await eventsOnStream(nc, config, 'flow_entered')).filter((e) => e.userId === user);
   expect(entered.map((e) => e.flowEntered?.holdout)).toEqual([false]);
   expect(triggers.stats()).toMatchObject({ flowsStarted: 1, redeemed: 1 });

@@ -10,6 +10,7 @@ import {
   createLogChannel,
   createMemoryCouponLedger,
   createMemoryAgentQueue,
+  maskCode,
   createMemoryMessageSlots,
   createMemorySupervisorNotifier,
   type CouponLedger,
@@ -23,7 +24,8 @@ import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
 import { worker } from '../../cli/commands/worker';
 import { ConfigError, loadConfig } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
-import { isUlid } from '../../schemas/ulid';
+import { deriveEventId, isUlid } from '../../schemas/ulid';
+import { couponIssued, couponRedeemed, reminderSent } from '../../workflows/flow-events';
 import { startService } from '../../streams/service';
 
 const request = (over: Partial<IssueCouponRequest> = {}): IssueCouponRequest => ({
@@ -119,6 +121,62 @@ describe('coupon ledger', () => {
     );
     expect(outcomes.map((o) => o.ok)).toEqual([true, true, false]);
     expect(ledger.spend('shop-1', 'spring')).toEqual({ count: 2, spentMinor: 2_000 });
+  });
+});
+
+describe('coupon codes outside the ledger', () => {
+  const coupon = {
+    code: 'K7QF-3M9T-XW2P',
+    campaign: 'spring',
+    tier: 'repeat' as const,
+    amountMinor: 1_000,
+    issuedAt: 1_000,
+    expiresAt: 2_000,
+    newlyIssued: true,
+  };
+
+  it('flow events leave with the code’s keyed ref, never the code; the ref joins issued to redeemed', async () => {
+    const ledger = createMemoryCouponLedger({ secret: 's'.repeat(32) });
+    const events: PublishedFlowEvent[] = [];
+    const acts = createActivities({
+      channels: {},
+      ledger,
+      slots: createMemoryMessageSlots(),
+      publish: (e) => {
+        events.push(e);
+        return Promise.resolve();
+      },
+    });
+    const issued = couponIssued('shop-1', 'user-1', coupon);
+    await acts.publishEvent(issued);
+    const facts = { flow: 'f', workflowId: 'w', shopId: 'shop-1', userId: 'user-1', cartId: 'c' };
+    await acts.publishEvent(
+      reminderSent({ ...facts, step: 1, channel: 'email', template: 't', coupon, key: 'k', at: 1 }),
+    );
+    const redeemed = couponRedeemed({
+      shopId: 'shop-1',
+      userId: 'user-1',
+      campaign: 'spring',
+      code: coupon.code,
+      orderId: 'o-1',
+      discountMinor: 1_000,
+      at: 1_500,
+    });
+    await acts.publishEvent(redeemed);
+    const refs = events.map((e) => (e.properties as { couponCode: string }).couponCode);
+    expect(refs[0]).toMatch(/^cr_[0-9a-z]{20}$/);
+    expect(refs).toEqual([refs[0], refs[0], refs[0]]);
+    expect(JSON.stringify(events.map((e) => e.properties))).not.toContain(coupon.code);
+    // the event id is still the one derived from the key: a retry is the same event
+    expect(events[0]!.eventId).toBe(deriveEventId(issued.occurredAt, issued.key));
+    // the ref is keyed: another secret gives another one, and it is not a plain hash of the code
+    expect(createMemoryCouponLedger({ secret: 't'.repeat(32) }).ref(coupon.code)).not.toBe(refs[0]);
+    expect(ledger.ref(coupon.code.toLowerCase())).toBe(refs[0]);
+  });
+
+  it('log lines show a masked code', () => {
+    expect(maskCode('K7QF-3M9T-XW2P')).toBe('K7QF***');
+    expect(maskCode('')).toBe('');
   });
 });
 
