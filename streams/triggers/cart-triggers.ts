@@ -194,6 +194,8 @@ export interface CartTriggerDeps {
   batchSize?: number;
   /** Attempts of a Temporal call that fails with something other than unavailability. Default 5. */
   maxAttempts?: number;
+  /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
+  ready?: () => Promise<boolean>;
 }
 
 export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise<CartTriggerProcessor> {
@@ -208,7 +210,7 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
     n.eventsStream,
     cartTriggerConsumerConfig(config, consumerName),
   );
-  const stats: Omit<CartTriggerStats, 'events' | 'retries' | 'failed'> = {
+  const stats: Omit<CartTriggerStats, 'events' | 'retries' | 'failed' | 'refused'> = {
     started: 0,
     signalled: 0,
     endedSkipped: 0,
@@ -272,6 +274,8 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
   }
   const loop = createTriggerLoop<CartAction>({
     nc,
+    prefix: config.nats.prefix,
+    ...(deps.ready ? { ready: deps.ready } : {}),
     stream: n.eventsStream,
     consumer: consumerName,
     logger,
@@ -287,6 +291,7 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
   return {
     run: () => loop.run(),
     stop: () => loop.stop(),
+    health: () => loop.health(),
     stats: () => ({ ...stats, ...loop.counters() }),
   };
 }

@@ -161,6 +161,8 @@ export interface CouponTriggerDeps {
   consumerName?: string;
   taskQueue?: string;
   batchSize?: number;
+  /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
+  ready?: () => Promise<boolean>;
 }
 
 export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Promise<CouponTriggerProcessor> {
@@ -170,7 +172,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   const taskQueue = deps.taskQueue ?? config.temporal.taskQueue;
   const stream = names(config.nats.prefix).eventsStream;
   await ensureConsumer(await nc.jetstreamManager(), stream, couponTriggerConsumerConfig(config, consumer));
-  const stats: Omit<CouponTriggerStats, 'events' | 'retries' | 'failed'> = {
+  const stats: Omit<CouponTriggerStats, 'events' | 'retries' | 'failed' | 'refused'> = {
     flowsStarted: 0,
     alreadyRan: 0,
     downgrades: 0,
@@ -288,6 +290,8 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
 
   const loop = createTriggerLoop<CouponAction>({
     nc,
+    prefix: config.nats.prefix,
+    ...(deps.ready ? { ready: deps.ready } : {}),
     stream,
     consumer,
     logger,
@@ -302,6 +306,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   return {
     run: () => loop.run(),
     stop: () => loop.stop(),
+    health: () => loop.health(),
     stats: () => ({ ...stats, rejected: { ...stats.rejected }, ...loop.counters() }),
   };
 }

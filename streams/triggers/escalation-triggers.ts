@@ -440,6 +440,8 @@ export interface ChatTriggerDeps {
   batchSize?: number;
   /** Attempts of a call that fails with something other than Temporal being unavailable. Default 5. */
   maxAttempts?: number;
+  /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
+  ready?: () => Promise<boolean>;
 }
 
 const MAX_CAS_ATTEMPTS = 20;
@@ -468,7 +470,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   await ensureConsumer(jsm, n.eventsStream, chatTriggerConsumerConfig(config, consumerName));
   const js = nc.jetstream();
   const kv: KV = await js.views.kv(n.conversationsBucket, { bindOnly: true });
-  const stats: Omit<ChatTriggerStats, 'events' | 'retries' | 'failed'> = {
+  const stats: Omit<ChatTriggerStats, 'events' | 'retries' | 'failed' | 'refused'> = {
     turnsStored: 0,
     turnsDuplicate: 0,
     started: 0,
@@ -626,6 +628,8 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
 
   const loop = createTriggerLoop<ChatAction>({
     nc,
+    prefix: config.nats.prefix,
+    ...(deps.ready ? { ready: deps.ready } : {}),
     stream: n.eventsStream,
     consumer: consumerName,
     logger,
@@ -641,6 +645,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   return {
     run: () => loop.run(),
     stop: () => loop.stop(),
+    health: () => loop.health(),
     stats: () => ({ ...stats, ...loop.counters() }),
   };
 }
