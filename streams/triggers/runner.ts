@@ -25,7 +25,7 @@ import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
 import { publishDeadLetter } from '../dlq';
 import type { StepResult } from '../results';
-import { userKey } from '../topology';
+import { userKey, type DlqReason } from '../topology';
 
 /** A NATS "not found" (stream, consumer or key) answer. */
 export function isNotFound(err: unknown): boolean {
@@ -232,9 +232,13 @@ export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
     return false;
   }
 
-  async function deadLetter(m: JsMsg, detail: string): Promise<void> {
+  async function deadLetter(
+    m: JsMsg,
+    detail: string,
+    reason: DlqReason = 'processing_failed',
+  ): Promise<void> {
     await publishDeadLetter(js, opts.prefix, {
-      reason: 'processing_failed',
+      reason,
       detail: `${label}: ${detail}`,
       data: m.data,
       sourceSubject: m.subject,
@@ -259,7 +263,7 @@ export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
             { subject: m.subject, seq: m.seq, ...opts.describe?.(action) },
             `${label}: ${out.detail}`,
           );
-          await deadLetter(m, out.detail);
+          await deadLetter(m, out.detail, out.reason);
         }
         return;
       } catch (err) {
