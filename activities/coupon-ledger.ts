@@ -1,14 +1,23 @@
 // The coupon ledger: one code per (shop, user, campaign, tier), derived from those so a retried or
 // replayed issue gets the same code, and a campaign budget that is checked and spent in one step.
-// The in-memory ledger serves tests and the demo; a KV-backed one (compare-and-set) is to come.
-import { createHmac } from 'node:crypto';
-import type { IssueCouponRequest, IssuedCoupon } from './types';
+// The in-memory ledger serves tests and `flows simulate`; the worker and the service use the KV one
+// (kv-coupon-ledger.ts).
+//
+// Codes work like cash: they are an HMAC under a secret (COUPON_SECRET, at least 32 bytes, never
+// defaulted), so nobody can compute a customer's code without it. A code never leaves in plain text
+// except to its customer (the message): log lines carry maskCode(code), and the flow events that
+// reach the events table carry couponRef(code), a keyed hash analysts can join issued to redeemed on
+// without being able to use it.
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FlowEvent, IssueCouponRequest, IssuedCoupon } from './types';
 
 export type IssueOutcome =
   { ok: true; coupon: IssuedCoupon } | { ok: false; reason: 'budget_exhausted'; detail: string };
 
 export interface CouponLedger {
   issue(req: IssueCouponRequest): Promise<IssueOutcome>;
+  /** The code's analytics reference (couponRef under this ledger's secret). */
+  ref(code: string): string;
 }
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -26,6 +35,36 @@ export function couponCode(
   return chars.match(/.{4}/g)!.join('-');
 }
 
+/**
+ * 'cr_' + 20 base32 characters (100 bits) of an HMAC of the code under a key derived from the
+ * secret: the same code always gives the same ref (issued joins redeemed), and the ref cannot be
+ * turned back into the code or computed without the secret.
+ */
+export function couponRef(secret: string, code: string): string {
+  const key = createHmac('sha256', secret).update('shopstream coupon ref v1').digest();
+  const digest = createHmac('sha256', key).update(code.trim().toUpperCase()).digest();
+  let chars = '';
+  for (let i = 0; i < 20; i++) chars += ALPHABET[digest[i]! & 31]!;
+  return `cr_${chars.toLowerCase()}`;
+}
+
+/** A code as a log line may show it: its first 4 characters, 'K7QF***'. */
+export function maskCode(code: string): string {
+  return code === '' ? '' : `${code.slice(0, 4)}***`;
+}
+
+/**
+ * The event as it may leave for the events stream (and so the events table analysts query): its
+ * coupon code, if it has one (coupon_issued, coupon_redeemed, reminder_sent), replaced by the code's
+ * ref. The event id is derived from the key beforehand, so it does not change.
+ */
+export function withCouponRef<E extends FlowEvent>(event: E, ref: (code: string) => string): E {
+  const props = event.properties as Record<string, unknown>;
+  const code = props['couponCode'];
+  if (typeof code !== 'string' || code === '') return event;
+  return { ...event, properties: { ...props, couponCode: ref(code) } };
+}
+
 interface Spend {
   count: number;
   spentMinor: number;
@@ -37,8 +76,9 @@ export interface MemoryCouponLedger extends CouponLedger {
   spend(shopId: string, campaign: string): Spend;
 }
 
+/** In memory. Without a secret, a random one of this ledger's own: its codes are good for this run only. */
 export function createMemoryCouponLedger(options: { secret?: string } = {}): MemoryCouponLedger {
-  const secret = options.secret ?? 'shopstream-dev-coupons';
+  const secret = options.secret ?? randomBytes(32).toString('hex');
   const coupons = new Map<string, IssuedCoupon>();
   const spends = new Map<string, Spend>();
 
@@ -79,6 +119,7 @@ export function createMemoryCouponLedger(options: { secret?: string } = {}): Mem
 
   return {
     issue: (req) => Promise.resolve(issueNow(req)),
+    ref: (code) => couponRef(secret, code),
     issued: () => [...coupons.values()],
     spend: (shopId, campaign) => ({
       ...(spends.get(`${shopId}/${campaign}`) ?? { count: 0, spentMinor: 0 }),

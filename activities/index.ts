@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { deriveEventId } from '../schemas/ulid';
 import type { Channel } from '../workflows/dsl';
 import type { MessageChannel } from './channels';
-import type { CouponLedger } from './coupon-ledger';
+import { withCouponRef, type CouponLedger } from './coupon-ledger';
 import {
   createEscalationActivities,
   unconfiguredAgentQueue,
@@ -66,7 +66,12 @@ export function createActivities(deps: ActivityDeps): Activities {
 
     reserveMessageSlot: (req) => deps.slots.reserve(req),
 
-    publishEvent: (event) => deps.publish({ ...event, eventId: deriveEventId(event.occurredAt, event.key) }),
+    // a code leaves only as its ref: the events table is read by analysts
+    publishEvent: (event) =>
+      deps.publish({
+        ...withCouponRef(event, (code) => deps.ledger.ref(code)),
+        eventId: deriveEventId(event.occurredAt, event.key),
+      }),
   };
 }
 
@@ -86,6 +91,14 @@ export {
   type SupervisorNotification,
   type SupervisorNotifier,
 } from './escalation';
-export { couponCode, createMemoryCouponLedger, type CouponLedger, type IssueOutcome } from './coupon-ledger';
+export {
+  couponCode,
+  couponRef,
+  createMemoryCouponLedger,
+  maskCode,
+  withCouponRef,
+  type CouponLedger,
+  type IssueOutcome,
+} from './coupon-ledger';
 export { createMemoryMessageSlots, type MessageSlots } from './message-slots';
 export * from './types';

@@ -17,8 +17,9 @@
 // coupon and its pending entry; the retry finds the coupon and settles. No step can spend twice.
 import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry } from 'nats';
+import { requireSecret } from '../infra/config';
 import { isKvConflict } from '../streams/nats';
-import { couponCode, type CouponLedger, type IssueOutcome } from './coupon-ledger';
+import { couponCode, couponRef, maskCode, type CouponLedger, type IssueOutcome } from './coupon-ledger';
 import type { IssueCouponRequest, IssuedCoupon } from './types';
 
 /** ApplicationFailure types of redemption errors (business errors: not retryable). */
@@ -31,12 +32,15 @@ export type CouponErrorType = (typeof CouponErrorType)[keyof typeof CouponErrorT
 
 export class CouponRedeemError extends Error {
   override readonly name = 'CouponRedeemError';
+  /** The code masked (maskCode): an error may be logged whole. */
+  readonly maskedCode: string;
   constructor(
     readonly type: CouponErrorType,
-    readonly code: string,
+    code: string,
     message: string,
   ) {
     super(message);
+    this.maskedCode = maskCode(code);
   }
 }
 
@@ -70,8 +74,11 @@ export interface RedeemResult {
 }
 
 export interface KvCouponLedgerOptions {
-  /** HMAC secret of the codes: must be the same as the memory ledger's to give the same codes. */
-  secret?: string;
+  /**
+   * HMAC secret of the codes (config.coupons.secret, COUPON_SECRET): required, at least 32 bytes
+   * (a ConfigError otherwise, which names the variable, never the value).
+   */
+  secret: string;
   /** Compare-and-set attempts on one key before giving up with a (retryable) error. Default 500. */
   maxAttempts?: number;
   /** Test hooks between the steps; a hook that throws simulates a crash there. */
@@ -140,8 +147,8 @@ function toIssued(c: StoredCoupon, newlyIssued: boolean): IssuedCoupon {
   };
 }
 
-export function createKvCouponLedger(kv: KV, options: KvCouponLedgerOptions = {}): KvCouponLedger {
-  const secret = options.secret ?? 'shopstream-dev-coupons';
+export function createKvCouponLedger(kv: KV, options: KvCouponLedgerOptions): KvCouponLedger {
+  const secret = requireSecret(options.secret, 'COUPON_SECRET', 32, 'the coupon ledger');
   const maxAttempts = options.maxAttempts ?? 500;
   const hooks = options.hooks ?? {};
 
@@ -245,7 +252,7 @@ export function createKvCouponLedger(kv: KV, options: KvCouponLedgerOptions = {}
     if (!(await cas(kv, couponKey(code), coupon, 0))) {
       // a concurrent issue of the same code recorded it first
       const other = (await readCoupon(code)).coupon;
-      if (!other) throw new Error(`coupon ${code}: create conflicted but no coupon is stored`);
+      if (!other) throw new Error(`coupon ${maskCode(code)}: create conflicted but no coupon is stored`);
       recorded = other;
       newlyIssued = false;
     }
@@ -259,31 +266,36 @@ export function createKvCouponLedger(kv: KV, options: KvCouponLedgerOptions = {}
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const { coupon, revision } = await readCoupon(code);
       if (!coupon)
-        throw new CouponRedeemError(CouponErrorType.CouponUnknown, code, `coupon ${code} is unknown`);
+        throw new CouponRedeemError(
+          CouponErrorType.CouponUnknown,
+          code,
+          `coupon ${maskCode(code)} is unknown`,
+        );
       if (coupon.redeemed) {
         if (coupon.redeemed.orderId === orderId) return { coupon, newlyRedeemed: false };
         throw new CouponRedeemError(
           CouponErrorType.CouponAlreadyRedeemed,
           code,
-          `coupon ${code} was already redeemed by order ${coupon.redeemed.orderId}`,
+          `coupon ${maskCode(code)} was already redeemed by order ${coupon.redeemed.orderId}`,
         );
       }
       if (at >= coupon.expiresAt)
         throw new CouponRedeemError(
           CouponErrorType.CouponExpired,
           code,
-          `coupon ${code} expired at ${new Date(coupon.expiresAt).toISOString()}`,
+          `coupon ${maskCode(code)} expired at ${new Date(coupon.expiresAt).toISOString()}`,
         );
       const next: StoredCoupon = { ...coupon, redeemed: { orderId, at } };
       if (await cas(kv, couponKey(code), next, revision)) return { coupon: next, newlyRedeemed: true };
       await backoff(attempt);
     }
-    throw new Error(`coupon ${code}: redeem still contended after ${maxAttempts} attempts`);
+    throw new Error(`coupon ${maskCode(code)}: redeem still contended after ${maxAttempts} attempts`);
   }
 
   return {
     issue,
     redeem,
+    ref: (code) => couponRef(secret, code),
     get: async (code) => (await readCoupon(normalizeCode(code))).coupon,
     budget: async (shopId, campaign) => (await readBudget(budgetKey(shopId, campaign))).budget,
   };

@@ -3,6 +3,7 @@
 // seconds: the flow itself takes 17 s) at once, with the real activities (KV ledger and slots, events
 // published to JetStream, log channels), and measures the time until all completed, the completion
 // rate and the history length per flow. `npx tsx bench/flows.ts`.
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
@@ -47,7 +48,9 @@ async function main(): Promise<void> {
       }),
       activitiesDeps: {
         channels,
-        ledger: createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true })),
+        ledger: createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true }), {
+          secret: randomBytes(32).toString('hex'),
+        }),
         slots: createKvMessageSlots(await js.views.kv(n.slotsBucket, { bindOnly: true })),
         publish,
       },

@@ -5,7 +5,7 @@ import type { NatsConnection } from 'nats';
 import { createClickHouse, type ClickHouseClient } from '../infra/clickhouse/client';
 import { openReadOnlyClickHouse } from '../infra/clickhouse/readonly';
 import { migrate } from '../infra/clickhouse/migrate';
-import type { Config } from '../infra/config';
+import { requireSecret, type Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';
 import { buildAdmin } from './admin';
@@ -53,10 +53,11 @@ export interface ServiceOptions {
   /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
   topology?: 'apply' | 'check';
   /**
-   * The cart triggers (cart and order events to cart-recovery workflows) and the chat triggers (chat
-   * desk events to escalation workflows). Default: on when a Temporal server answers at
-   * config.temporal.address (else a warning, and none). Needs the interest processor for the users'
-   * tiers and profiles.
+   * The cart triggers (cart and order events to cart-recovery workflows), the chat triggers (chat
+   * desk events to escalation workflows) and the coupon triggers. Default on. They start even when
+   * Temporal (config.temporal.address) does not answer yet: they hold their events until it does
+   * (/healthz shows each one's state). Need the interest processor for the users' tiers and
+   * profiles, and COUPON_SECRET.
    */
   triggers?: boolean;
 }
@@ -77,6 +78,11 @@ export interface Service {
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, logger } = opts;
+  // the coupon triggers redeem codes and publish their refs: without the secret, fail before starting
+  const couponSecret =
+    opts.interest !== false && opts.triggers !== false
+      ? requireSecret(config.coupons.secret, 'COUPON_SECRET', 32, "the coupon triggers' ledger")
+      : '';
   const metrics = createMetrics();
   const closers: { name: string; close: () => Promise<unknown> }[] = [];
   let failWith: (err: Error) => void = () => undefined;
@@ -208,90 +214,88 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       // stops before the final snapshot above is taken (closers run in reverse)
       closers.push({ name: 'interest', close: () => proc.stop() });
       if (opts.triggers !== false) {
-        if (!(await temporalAnswers(config.temporal.address))) {
+        const { Connection, WorkflowClient } = await import('@temporalio/client');
+        // lazy: connects on the first call, so the triggers start (and wait) while Temporal is down
+        const connection = Connection.lazy({ address: config.temporal.address });
+        closers.push({ name: 'temporal', close: () => connection.close() });
+        const client = new WorkflowClient({ connection, namespace: config.temporal.namespace });
+        const ready = (): Promise<boolean> => temporalAnswers(config.temporal.address);
+        /** Runs a trigger: a failure stops the service; stopped in turn; its stats in the metrics. */
+        const runTrigger = <P extends CartTriggerProcessor | ChatTriggerProcessor | CouponTriggerProcessor>(
+          metric: string,
+          name: string,
+          trigger: P,
+        ): P => {
+          trigger.run().catch((err: Error) => {
+            logger.error({ err: err.message, trigger: metric }, 'trigger stopped on an error');
+            failWith(err);
+          });
+          closers.push({ name, close: () => trigger.stop() });
+          metrics.addTrigger(metric, () => trigger.stats());
+          return trigger;
+        };
+        if (!(await ready()))
           logger.warn(
             { address: config.temporal.address },
-            'Temporal does not answer: running without cart and chat triggers (no recovery or escalation flows)',
+            'Temporal does not answer yet: the triggers hold their events until it does',
           );
-        } else {
-          const { Connection, WorkflowClient } = await import('@temporalio/client');
-          const connection = await Connection.connect({ address: config.temporal.address });
-          closers.push({ name: 'temporal', close: () => connection.close() });
-          const client = new WorkflowClient({ connection, namespace: config.temporal.namespace });
-          const triggers = await createCartTriggerProcessor({
-            nc,
-            client,
-            config,
-            logger: logger.child({ component: 'triggers' }),
-            tierOf: tierFromProfiles(proc.store, config.tiers),
-            timeZoneOf: timeZoneFromProfiles(proc.store),
-            ...(config.temporal.demoFlowWindows ? { flowFor: () => cartRecoveryDemo } : {}),
-          });
-          triggers.run().catch((err: Error) => {
-            logger.error({ err: err.message }, 'cart triggers stopped on an error');
-            failWith(err);
-          });
-          closers.push({ name: 'triggers', close: () => triggers.stop() });
-          metrics.addTrigger('cart', () => triggers.stats());
-          cartTriggers = triggers;
-          logger.info(
-            {
-              address: config.temporal.address,
-              flow: config.temporal.demoFlowWindows ? cartRecoveryDemo.name : 'cart-recovery',
-            },
-            'cart triggers running',
-          );
-          // the demo's SLA windows are seconds (DEMO_FLOW_WINDOWS=1), like its cart flow
-          const deadlines = config.temporal.demoFlowWindows
-            ? ESCALATION_DEMO_DEADLINES
-            : ESCALATION_DEADLINES;
-          const chat = await createEscalationTriggerProcessor({
-            nc,
-            client,
-            config,
-            logger: logger.child({ component: 'chat-triggers' }),
-            profileOf: profileSummaryFromProfiles(proc.store, catalog, halfLives, config.tiers),
-            deadlines,
-          });
-          chat.run().catch((err: Error) => {
-            logger.error({ err: err.message }, 'chat triggers stopped on an error');
-            failWith(err);
-          });
-          closers.push({ name: 'chat-triggers', close: () => chat.stop() });
-          metrics.addTrigger('chat', () => chat.stats());
-          chatTriggers = chat;
-          logger.info(deadlines, 'chat triggers running');
-          // tier changes to the tier coupon flows; orders with a code to redemptions in the ledger
-          const js = nc.jetstream();
-          const flowEvents = await createProducer({
-            nats: config.nats,
-            shopId: 'shopstream',
-            producerId: 'coupon-triggers',
-            connection: nc,
-          });
-          closers.push({ name: 'coupon-events', close: () => flowEvents.close() });
-          const tierFlows = config.temporal.demoFlowWindows ? [tierCouponsDemo] : [tierCoupons];
-          const coupons = await createCouponTriggerProcessor({
-            nc,
-            client,
-            config,
-            logger: logger.child({ component: 'coupon-triggers' }),
-            ledger: createKvCouponLedger(
-              await js.views.kv(names(config.nats.prefix).couponsBucket, { bindOnly: true }),
-            ),
-            publish: flowEventPublisher(flowEvents),
-            flows: tierFlows,
-            timeZoneOf: timeZoneFromProfiles(proc.store),
-          });
-          coupons.run().catch((err: Error) => {
-            logger.error({ err: err.message }, 'coupon triggers stopped on an error');
-            failWith(err);
-          });
-          closers.push({ name: 'coupon-triggers', close: () => coupons.stop() });
-          metrics.addTrigger('coupon', () => coupons.stats());
-          couponTriggers = coupons;
-          logger.info({ flows: tierFlows.map((f) => f.name) }, 'coupon triggers running');
-        }
+        const triggers = await createCartTriggerProcessor({
+          ready,
+          nc,
+          client,
+          config,
+          logger: logger.child({ component: 'triggers' }),
+          tierOf: tierFromProfiles(proc.store, config.tiers),
+          timeZoneOf: timeZoneFromProfiles(proc.store),
+          ...(config.temporal.demoFlowWindows ? { flowFor: () => cartRecoveryDemo } : {}),
+        });
+        cartTriggers = runTrigger('cart', 'triggers', triggers);
+        logger.info(
+          {
+            address: config.temporal.address,
+            flow: config.temporal.demoFlowWindows ? cartRecoveryDemo.name : 'cart-recovery',
+          },
+          'cart triggers running',
+        );
+        // the demo's SLA windows are seconds (DEMO_FLOW_WINDOWS=1), like its cart flow
+        const deadlines = config.temporal.demoFlowWindows ? ESCALATION_DEMO_DEADLINES : ESCALATION_DEADLINES;
+        const chat = await createEscalationTriggerProcessor({
+          ready,
+          nc,
+          client,
+          config,
+          logger: logger.child({ component: 'chat-triggers' }),
+          profileOf: profileSummaryFromProfiles(proc.store, catalog, halfLives, config.tiers),
+          deadlines,
+        });
+        chatTriggers = runTrigger('chat', 'chat-triggers', chat);
+        logger.info(deadlines, 'chat triggers running');
+        // tier changes to the tier coupon flows; orders with a code to redemptions in the ledger
+        const js = nc.jetstream();
+        const flowEvents = await createProducer({
+          nats: config.nats,
+          shopId: 'shopstream',
+          producerId: 'coupon-triggers',
+          connection: nc,
+        });
+        closers.push({ name: 'coupon-events', close: () => flowEvents.close() });
+        const tierFlows = config.temporal.demoFlowWindows ? [tierCouponsDemo] : [tierCoupons];
+        const coupons = await createCouponTriggerProcessor({
+          ready,
+          nc,
+          client,
+          config,
+          logger: logger.child({ component: 'coupon-triggers' }),
+          ledger: createKvCouponLedger(
+            await js.views.kv(names(config.nats.prefix).couponsBucket, { bindOnly: true }),
+            { secret: couponSecret },
+          ),
+          publish: flowEventPublisher(flowEvents),
+          flows: tierFlows,
+          timeZoneOf: timeZoneFromProfiles(proc.store),
+        });
+        couponTriggers = runTrigger('coupon', 'coupon-triggers', coupons);
+        logger.info({ flows: tierFlows.map((f) => f.name) }, 'coupon triggers running');
       }
       const recommender = await startRecommendService({
         nc,
@@ -342,6 +346,11 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       readOnlyCh = ro;
       closers.push({ name: 'clickhouse-readonly', close: () => ro.close() });
     }
+    const triggerHealth = () => ({
+      ...(cartTriggers ? { cart: cartTriggers.health() } : {}),
+      ...(chatTriggers ? { chat: chatTriggers.health() } : {}),
+      ...(couponTriggers ? { coupon: couponTriggers.health() } : {}),
+    });
     const admin = buildAdmin({
       metrics,
       ...(readOnlyCh ? { readOnlyCh } : {}),
@@ -359,7 +368,20 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
           sinkOk = h?.ok ?? false;
           if (h && !h.ok) logger.warn({ ...h }, `sink ${h.problem}`);
         }
-        return { ok: natsOk && !stopped && sinkOk, checks: { nats: natsOk, sink: sinkOk } };
+        // each trigger's state (running, waiting_for_temporal, retrying) and last progress; a trigger
+        // waiting for Temporal holds its events safely: reported, and the service stays ok
+        const triggers = triggerHealth();
+        return {
+          ok: natsOk && !stopped && sinkOk,
+          checks: {
+            nats: natsOk,
+            sink: sinkOk,
+            ...Object.fromEntries(
+              Object.entries(triggers).map(([k, t]) => [`triggers_${k}`, t.state === 'running']),
+            ),
+          },
+          triggers,
+        };
       },
       stats: () => ({
         sink: sink?.stats(),

@@ -181,6 +181,22 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
     return exit === undefined && !changed;
   }
 
+  /**
+   * Waits until the cart has been idle for the flow's abandonment window, counted from the cart's
+   * last change (its event time), not from when this task runs: a flow started late (a backlog)
+   * whose moment has passed goes on at once. Runs from before the 'abandon-from-event-time' patch
+   * count the window from now (their histories say so).
+   */
+  async function waitForAbandonment(): Promise<boolean> {
+    const window = durationMs(flow.abandonAfter ?? '0s');
+    if (!patched('abandon-from-event-time')) return pause(window, 'waiting_for_abandonment');
+    // never longer than the window: an event time in the future does not hold the flow back
+    const left = Math.min(window, s.cart.eventTime + window - Date.now());
+    if (left > 0) return pause(left, 'waiting_for_abandonment');
+    phase = 'waiting_for_abandonment';
+    return exit === undefined && !changed;
+  }
+
   async function maybeContinueAsNew(): Promise<void> {
     const { historyLength, continueAsNewSuggested } = workflowInfo();
     if (historyLength <= (input.maxHistoryEvents ?? 5000) && !continueAsNewSuggested) return;
@@ -277,7 +293,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
     }
     await maybeContinueAsNew();
     if (!s.idle) {
-      if (await pause(durationMs(flow.abandonAfter ?? '0s'), 'waiting_for_abandonment')) {
+      if (await waitForAbandonment()) {
         s.idle = true;
         record({ event: 'abandoned', step: s.nextStep });
         // Added after v1 histories were recorded: replaying those runs never publishes it; a run from

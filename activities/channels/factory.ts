@@ -5,6 +5,7 @@
 import type { ChannelTarget, Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import type { Channel } from '../../workflows/dsl';
+import { maskCode } from '../coupon-ledger';
 import { createAppPushChannel } from './app-push';
 import type { MessageChannel, Transport } from './channel';
 import { createEmailChannel } from './email';
@@ -34,6 +35,10 @@ export function channelTargets(config: ChannelsConfig): Record<Channel, ChannelT
   };
 }
 
+/** A coupon code in a log line: masked (codes work like cash). */
+const masked = (code: unknown): string | undefined =>
+  typeof code === 'string' && code !== '' ? maskCode(code) : undefined;
+
 export function createChannels(
   config: ChannelsConfig,
   logger: Logger,
@@ -45,7 +50,12 @@ export function createChannels(
       channels[name] = createLogChannel(name, (line) => {
         const m = JSON.parse(line) as { messageId: string; template: string; vars: Record<string, unknown> };
         logger.info(
-          { channel: name, messageId: m.messageId, template: m.template, couponCode: m.vars['couponCode'] },
+          {
+            channel: name,
+            messageId: m.messageId,
+            template: m.template,
+            couponCode: masked(m.vars['couponCode']),
+          },
           'message sent',
         );
       });
@@ -75,7 +85,7 @@ function logged(name: Channel, channel: MessageChannel, logger: Logger): Message
     async send(to, template, vars, options) {
       const result = await channel.send(to, template, vars, options);
       logger.info(
-        { channel: name, messageId: result.messageId, template, couponCode: vars['couponCode'] },
+        { channel: name, messageId: result.messageId, template, couponCode: masked(vars['couponCode']) },
         'message sent',
       );
       return result;

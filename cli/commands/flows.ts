@@ -458,7 +458,7 @@ export async function simulate(config: Config, opts: Record<string, unknown>): P
     const channels = Object.fromEntries(
       FLOW_CHANNELS.map((c) => [c, activities.createLogChannel(c)]),
     ) as Record<Channel, ReturnType<typeof activities.createLogChannel>>;
-    const ledger = activities.createMemoryCouponLedger({ secret: 'simulate' });
+    const ledger = activities.createMemoryCouponLedger(); // a random secret of this run;
     const slots = activities.createMemoryMessageSlots();
     const published: string[] = [];
     const acts = activities.createActivities({

@@ -2,7 +2,7 @@
 // JetStream KV, the message channels of the `channels` config (log by default, relay URLs for real
 // delivery; one log line per message, ids only: no PII), and flow events (reminder_sent, coupon_issued)
 // published to the events stream. SIGTERM / SIGINT drain it.
-import type { Config } from '../../infra/config';
+import { requireSecret, type Config } from '../../infra/config';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createChannels, describeChannels } from '../../activities/channels';
 import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
@@ -29,12 +29,14 @@ export function queuesFor(
 export async function worker(config: Config, opts: { queues?: string } = {}): Promise<number> {
   const queues = (opts.queues ?? 'all') as WorkerQueues;
   const logger = createLogger(config.log.level, queues === 'chat' ? 'chat-worker' : 'worker');
+  // before anything connects: a worker without the secret must not start (it could issue no code)
+  const secret = requireSecret(config.coupons.secret, 'COUPON_SECRET', 32, 'the coupon ledger');
   const nc = await connectNats(config.nats, 'shopstream-worker');
   try {
     await applyTopology(await nc.jetstreamManager(), config); // the KV buckets, idempotent
     const js = nc.jetstream();
     const n = names(config.nats.prefix);
-    const ledger = createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true }));
+    const ledger = createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true }), { secret });
     const slots = createKvMessageSlots(await js.views.kv(n.slotsBucket, { bindOnly: true }));
     const { publish, producer } = await createNatsPublish(config, nc);
     // ids, template and coupon only in the 'message sent' lines; never the message's personal data

@@ -176,6 +176,26 @@ export interface CartTriggerStats extends TriggerCounters {
 
 export type CartTriggerProcessor = TriggerProcessor<CartTriggerStats>;
 
+/** Runs remembered for the `started` count: the most recent ones (a run is signalled in a burst). */
+export const SEEN_RUNS_MAX = 10_000;
+
+/** A set that forgets its least recently used entries past `max`. */
+export function boundedSet(max: number) {
+  const entries = new Set<string>();
+  return {
+    /** Adds it (as the most recent); false if it was there already. */
+    add(key: string): boolean {
+      const had = entries.delete(key);
+      entries.add(key);
+      if (entries.size > max) entries.delete(entries.values().next().value!);
+      return !had;
+    },
+    get size(): number {
+      return entries.size;
+    },
+  };
+}
+
 export interface CartTriggerDeps {
   nc: NatsConnection;
   client: WorkflowClient;
@@ -194,6 +214,8 @@ export interface CartTriggerDeps {
   batchSize?: number;
   /** Attempts of a Temporal call that fails with something other than unavailability. Default 5. */
   maxAttempts?: number;
+  /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
+  ready?: () => Promise<boolean>;
 }
 
 export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise<CartTriggerProcessor> {
@@ -208,14 +230,16 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
     n.eventsStream,
     cartTriggerConsumerConfig(config, consumerName),
   );
-  const stats: Omit<CartTriggerStats, 'events' | 'retries' | 'failed'> = {
+  const stats: Omit<CartTriggerStats, 'events' | 'retries' | 'failed' | 'refused'> = {
     started: 0,
     signalled: 0,
     endedSkipped: 0,
     noFlow: 0,
     ignored: 0,
   };
-  const seenRuns = new Set<string>();
+  // bounded: a long-running service sees millions of runs; `started` may count a run again only
+  // after SEEN_RUNS_MAX other runs were signalled since its last change (a count, not a decision)
+  const seenRuns = boundedSet(SEEN_RUNS_MAX);
 
   async function apply(action: CartAction): Promise<void> {
     if (action.kind === 'none') {
@@ -249,10 +273,7 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
         // signaledRunId is the run that got the signal: new or already running, we cannot tell
         // cheaply, so count signals; `started` counts the first change seen per workflow in this process.
         stats.signalled++;
-        if (!seenRuns.has(handle.signaledRunId)) {
-          seenRuns.add(handle.signaledRunId);
-          stats.started++;
-        }
+        if (seenRuns.add(handle.signaledRunId)) stats.started++;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         stats.endedSkipped++; // the flow of this cart already ended: a late change does not restart it
@@ -272,6 +293,8 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
   }
   const loop = createTriggerLoop<CartAction>({
     nc,
+    prefix: config.nats.prefix,
+    ...(deps.ready ? { ready: deps.ready } : {}),
     stream: n.eventsStream,
     consumer: consumerName,
     logger,
@@ -287,6 +310,7 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
   return {
     run: () => loop.run(),
     stop: () => loop.stop(),
+    health: () => loop.health(),
     stats: () => ({ ...stats, ...loop.counters() }),
   };
 }

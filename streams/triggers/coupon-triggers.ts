@@ -22,6 +22,7 @@ import {
   type WorkflowClient,
 } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
+import { maskCode, withCouponRef } from '../../activities/coupon-ledger';
 import {
   CouponRedeemError,
   normalizeCode,
@@ -46,6 +47,7 @@ import {
   createTriggerLoop,
   ensureConsumer,
   triggerConsumerConfig,
+  type MessageMeta,
   type TriggerCounters,
   type TriggerProcessor,
 } from './runner';
@@ -62,16 +64,28 @@ export type CouponAction =
       orderId: string;
       /** Normalised; absent for an order without one. */
       couponCode?: string;
+      /** What the client says it took off: informational; the ledger's amount is what counts. */
       discountMinor: number;
       currency?: string;
+      /** The order's occurred_at (client data): never used to judge a coupon. */
       eventTime: number;
+      /** When the order reached JetStream (server time): what expiry is judged by. */
+      receivedAt: number;
     }
   | { kind: 'none'; reason: string };
 
 const isTier = (s: string | null | undefined): s is Tier => (TIERS as readonly string[]).includes(s ?? '');
 
-/** What one event asks of the coupon flows. Pure. */
-export function couponTriggerFor(envelope: Envelope, type: EventType): CouponAction {
+/**
+ * What one event asks of the coupon flows. Pure. An order's coupon is judged by server facts only:
+ * the time the order reached JetStream (`meta.streamTime`), not its occurred_at, and the amount the
+ * ledger issued, not the order's discount, so a backdated or inflated order gains nothing.
+ */
+export function couponTriggerFor(
+  envelope: Envelope,
+  type: EventType,
+  meta: Pick<MessageMeta, 'streamTime'>,
+): CouponAction {
   const shopId = envelope.shopId;
   const userId = userKey(envelope);
   if (!userId) return { kind: 'none', reason: 'no user id or anonymous id' };
@@ -99,6 +113,7 @@ export function couponTriggerFor(envelope: Envelope, type: EventType): CouponAct
       discountMinor: Number(o.discountMinor ?? 0),
       ...(o.currency ? { currency: o.currency } : {}),
       eventTime: Number(envelope.occurredAt),
+      receivedAt: meta.streamTime,
     };
   }
   return { kind: 'none', reason: `${type} triggers nothing` };
@@ -146,6 +161,8 @@ export interface CouponTriggerDeps {
   consumerName?: string;
   taskQueue?: string;
   batchSize?: number;
+  /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
+  ready?: () => Promise<boolean>;
 }
 
 export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Promise<CouponTriggerProcessor> {
@@ -155,7 +172,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   const taskQueue = deps.taskQueue ?? config.temporal.taskQueue;
   const stream = names(config.nats.prefix).eventsStream;
   await ensureConsumer(await nc.jetstreamManager(), stream, couponTriggerConsumerConfig(config, consumer));
-  const stats: Omit<CouponTriggerStats, 'events' | 'retries' | 'failed'> = {
+  const stats: Omit<CouponTriggerStats, 'events' | 'retries' | 'failed' | 'refused'> = {
     flowsStarted: 0,
     alreadyRan: 0,
     downgrades: 0,
@@ -213,14 +230,15 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   async function redeem(a: Extract<CouponAction, { kind: 'order_placed' }>, code: string): Promise<void> {
     const reject = (reason: RejectReason, detail: string): void => {
       stats.rejected[reason] = (stats.rejected[reason] ?? 0) + 1;
-      logger.warn({ code, orderId: a.orderId, reason }, `coupon not redeemed: ${detail}`);
+      logger.warn({ code: maskCode(code), orderId: a.orderId, reason }, `coupon not redeemed: ${detail}`);
     };
     const coupon = await ledger.get(code);
     if (coupon && (coupon.shopId !== a.shopId || coupon.userId !== a.userId))
       return reject('NotTheOwner', 'the code was issued to another user');
     let result;
     try {
-      result = await ledger.redeem(code, a.orderId, a.eventTime);
+      // expiry by the server's clock: a backdated order cannot redeem an expired coupon
+      result = await ledger.redeem(code, a.orderId, a.receivedAt);
     } catch (err) {
       if (err instanceof CouponRedeemError) return reject(err.type, err.message);
       throw err;
@@ -228,24 +246,27 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
     if (result.newlyRedeemed) stats.redeemed++;
     else stats.redeemedAgain++; // published and signalled again below: both are idempotent
     const c = result.coupon;
-    const currency = a.currency ?? c.currency;
-    await deps.publish(
+    // the ledger's amount and currency, never the order's (client data)
+    const currency = c.currency ?? a.currency;
+    // the event carries the code's ref, never the code (analysts join issued to redeemed on it)
+    const publish = (e: FlowEvent): Promise<void> => deps.publish(withCouponRef(e, (x) => ledger.ref(x)));
+    await publish(
       couponRedeemedEvent({
         shopId: a.shopId,
         userId: a.userId,
         campaign: c.campaign,
         code: c.code,
         orderId: a.orderId,
-        discountMinor: a.discountMinor || c.amountMinor,
+        discountMinor: c.amountMinor,
         ...(currency ? { currency } : {}),
-        at: result.coupon.redeemed?.at ?? a.eventTime,
+        at: result.coupon.redeemed?.at ?? a.receivedAt,
       }),
     );
     for (const flow of tierFlows)
       await signalIfRunning(() =>
         client
           .getHandle(couponReleaseWorkflowId(a.shopId, a.userId, flow.name, c.tier))
-          .signal(couponRedeemed, { code: c.code, orderId: a.orderId, eventTime: a.eventTime }),
+          .signal(couponRedeemed, { code: c.code, orderId: a.orderId, eventTime: a.receivedAt }),
       );
   }
 
@@ -269,6 +290,8 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
 
   const loop = createTriggerLoop<CouponAction>({
     nc,
+    prefix: config.nats.prefix,
+    ...(deps.ready ? { ready: deps.ready } : {}),
     stream,
     consumer,
     logger,
@@ -283,6 +306,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
   return {
     run: () => loop.run(),
     stop: () => loop.stop(),
+    health: () => loop.health(),
     stats: () => ({ ...stats, rejected: { ...stats.rejected }, ...loop.counters() }),
   };
 }

@@ -26,6 +26,11 @@
 // new conversation id for a new chat), so such a handoff is late or replayed, and restarting the
 // supervisor ladder for it would page people about a closed conversation. Counted as `endedSkipped`.
 //
+// A conversation belongs to the user whose event created its record: an event of that conversation
+// id from another user (a turn, a handoff, a desk event) is refused and dead-lettered
+// (processing_failed, 'conversation belongs to another user'), so nobody adds turns to someone
+// else's conversation or opens, accepts or closes an escalation in its name.
+//
 // Chat texts are personal data: they go into the record and to the agent (the workflow input), never
 // into a log line (logs carry ids, types and counts only).
 import {
@@ -60,6 +65,7 @@ import {
   triggerConsumerConfig,
   type TriggerCounters,
   type TriggerProcessor,
+  type TriggerRefusal,
 } from './runner';
 
 /** The event types the chat triggers consume. */
@@ -419,6 +425,8 @@ export interface ChatTriggerStats extends TriggerCounters {
   unknownCloseReason: number;
   /** Compare-and-set conflicts on a conversation record (retried). */
   conflicts: number;
+  /** Events for a conversation whose record belongs to another user: dead-lettered. */
+  notTheOwner: number;
   ignored: number;
 }
 
@@ -440,6 +448,8 @@ export interface ChatTriggerDeps {
   batchSize?: number;
   /** Attempts of a call that fails with something other than Temporal being unavailable. Default 5. */
   maxAttempts?: number;
+  /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
+  ready?: () => Promise<boolean>;
 }
 
 const MAX_CAS_ATTEMPTS = 20;
@@ -468,7 +478,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   await ensureConsumer(jsm, n.eventsStream, chatTriggerConsumerConfig(config, consumerName));
   const js = nc.jetstream();
   const kv: KV = await js.views.kv(n.conversationsBucket, { bindOnly: true });
-  const stats: Omit<ChatTriggerStats, 'events' | 'retries' | 'failed'> = {
+  const stats: Omit<ChatTriggerStats, 'events' | 'retries' | 'failed' | 'refused'> = {
     turnsStored: 0,
     turnsDuplicate: 0,
     started: 0,
@@ -478,6 +488,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
     noFlow: 0,
     unknownCloseReason: 0,
     conflicts: 0,
+    notTheOwner: 0,
     ignored: 0,
   };
 
@@ -532,17 +543,37 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   const endEscalation = (r: ConversationRecord | undefined): ConversationRecord | undefined =>
     r?.escalation === 'open' ? { ...r, escalation: 'ended' } : undefined;
 
-  async function apply(action: ChatAction): Promise<void> {
+  const foreign = (r: ConversationRecord | undefined, userId: string): boolean =>
+    r !== undefined && r.userId !== userId;
+  const refuse = (): TriggerRefusal => {
+    stats.notTheOwner++;
+    return { kind: 'dlq', reason: 'processing_failed', detail: 'conversation belongs to another user' };
+  };
+
+  async function apply(action: ChatAction): Promise<void | TriggerRefusal> {
     if (action.kind === 'none') {
       stats.ignored++;
       return;
     }
     const key = conversationKey(action.shopId, action.conversationId);
+    // checked before any call; writes check it again in their compare-and-set (a record made meanwhile)
+    let notOwner = foreign((await load(key)).record, action.userId);
+    if (notOwner) return refuse();
+    const owned =
+      (change: (r: ConversationRecord | undefined) => ConversationRecord | undefined) =>
+      (r: ConversationRecord | undefined): ConversationRecord | undefined => {
+        notOwner = foreign(r, action.userId);
+        return notOwner ? undefined : change(r);
+      };
     switch (action.kind) {
       case 'turn': {
-        const { record, written } = await update(key, (r) =>
-          addTurn(r ?? emptyConversation(action.shopId, action.conversationId, action.userId), action.turn),
+        const { record, written } = await update(
+          key,
+          owned((r) =>
+            addTurn(r ?? emptyConversation(action.shopId, action.conversationId, action.userId), action.turn),
+          ),
         );
+        if (notOwner) return refuse();
         if (written) stats.turnsStored++;
         else stats.turnsDuplicate++;
         // owed also after a redelivery: the first delivery may have stored the turn and died before the signal
@@ -593,12 +624,15 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
           // running (a handoff whose record write was lost) or ended: either way not a second one
           stats.duplicates++;
         }
-        await update(key, (r) => {
-          const base = r ?? emptyConversation(action.shopId, action.conversationId, action.userId);
-          return base.escalation
-            ? undefined
-            : { ...base, escalation: 'open', handoffEventId: action.eventId };
-        });
+        await update(
+          key,
+          owned((r) => {
+            const base = r ?? emptyConversation(action.shopId, action.conversationId, action.userId);
+            return base.escalation
+              ? undefined
+              : { ...base, escalation: 'open', handoffEventId: action.eventId };
+          }),
+        );
         return;
       }
       case 'accepted':
@@ -626,6 +660,8 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
 
   const loop = createTriggerLoop<ChatAction>({
     nc,
+    prefix: config.nats.prefix,
+    ...(deps.ready ? { ready: deps.ready } : {}),
     stream: n.eventsStream,
     consumer: consumerName,
     logger,
@@ -641,6 +677,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
   return {
     run: () => loop.run(),
     stop: () => loop.stop(),
+    health: () => loop.health(),
     stats: () => ({ ...stats, ...loop.counters() }),
   };
 }

@@ -46,6 +46,8 @@ const flow = defineFlow({
 });
 
 const SHOP = 'shop-c';
+/** This test's own coupon secret (COUPON_SECRET is never defaulted). */
+const SECRET = 'coupon-triggers-test-secret-0123456789';
 let stack: FlowStack;
 let nc: NatsConnection;
 let config: Config;
@@ -60,7 +62,9 @@ beforeAll(async () => {
     name: 'coupons-test',
     shopId: SHOP,
     activitiesDeps: async (conn, cfg, events) => {
-      ledger = createKvCouponLedger(await conn.jetstream().views.kv(names(cfg.nats.prefix).couponsBucket));
+      ledger = createKvCouponLedger(await conn.jetstream().views.kv(names(cfg.nats.prefix).couponsBucket), {
+        secret: SECRET,
+      });
       return {
         channels: { app_push: push, email: createLogChannel('email') },
         ledger,
@@ -95,33 +99,37 @@ const tierChanged = (userId: string, tier: string, previousTier = 'new') =>
     properties: { tier, previousTier, reason: '2 orders' },
   });
 
-const order = (userId: string, orderId: string, couponCode: string) =>
+/** An order with a code; it claims a discount far above any coupon's (client data counts for nothing). */
+const order = (userId: string, orderId: string, couponCode: string, occurredAt?: number) =>
   producer.track('order_placed', {
     userId,
     channel: 'web',
-    properties: { orderId, products: [product], totalMinor: 4_000, discountMinor: 1_000, couponCode },
+    ...(occurredAt !== undefined ? { occurredAt } : {}),
+    properties: { orderId, products: [product], totalMinor: 4_000, discountMinor: 3_999, couponCode },
   });
 
 it('maps events to actions (pure)', () => {
+  const meta = { streamTime: 77 };
   const tier = buildEnvelope('tier_changed', { shopId: SHOP, userId: 'u' }, { tier: 'high_value' });
-  expect(couponTriggerFor(tier as never, 'tier_changed')).toEqual({
+  expect(couponTriggerFor(tier as never, 'tier_changed', meta)).toEqual({
     kind: 'tier_reached',
     shopId: SHOP,
     userId: 'u',
     tier: 'high_value',
   });
   const odd = buildEnvelope('tier_changed', { shopId: SHOP, userId: 'u' }, { tier: 'vip' });
-  expect(couponTriggerFor(odd as never, 'tier_changed')).toMatchObject({ kind: 'none' });
+  expect(couponTriggerFor(odd as never, 'tier_changed', meta)).toMatchObject({ kind: 'none' });
   const withCode = buildEnvelope(
     'order_placed',
     { shopId: SHOP, userId: 'u', occurredAt: 5 },
     { orderId: 'o', products: [product], couponCode: ' k7qf-3m9t-xw2p ', discountMinor: 500 },
   );
-  expect(couponTriggerFor(withCode as never, 'order_placed')).toMatchObject({
+  expect(couponTriggerFor(withCode as never, 'order_placed', meta)).toMatchObject({
     kind: 'order_placed',
     couponCode: 'K7QF-3M9T-XW2P',
     discountMinor: 500,
     eventTime: 5,
+    receivedAt: 77,
   });
 });
 
@@ -166,12 +174,16 @@ it('a tier change starts the flow once; an order with its code redeems it once a
   );
   const redeemed = (await eventsOnStream(nc, config, 'coupon_redeemed')).filter((e) => e.userId === user);
   expect(redeemed).toHaveLength(1);
+  // the code leaves only as its ref; the coupon_issued event has the same one (analysts join on it)
   expect(redeemed[0]!.couponRedeemed).toMatchObject({
-    couponCode: code,
+    couponCode: ledger.ref(code),
     orderId: 'order-1',
     campaignId: 'tier-test',
     discountMinor: 1_000,
   });
+  const issued = (await eventsOnStream(nc, config, 'coupon_issued')).filter((e) => e.userId === user);
+  expect(issued.map((e) => e.couponIssued?.couponCode)).toEqual([ledger.ref(code)]);
+  expect(ledger.ref(code)).not.toContain(code);
   const entered = (await eventsOnStream(nc, config, 'flow_entered')).filter((e) => e.userId === user);
   expect(entered.map((e) => e.flowEntered?.holdout)).toEqual([false]);
   expect(triggers.stats()).toMatchObject({ flowsStarted: 1, redeemed: 1 });
@@ -204,11 +216,14 @@ it('does not redeem another user’s code, an unknown code, an expired code, or 
   await order('user-3', 'order-x', code); // user-2's code
   await order('user-3', 'order-y', 'ZZZZ-ZZZZ-ZZZZ');
   await order('user-3', 'order-z', old.coupon.code);
+  // backdated to before the coupon's expiry: judged by when it reached the stream, still expired
+  await order('user-3', 'order-backdated', old.coupon.code, now - 2 * 86_400_000);
   await eventually(
     () => Promise.resolve(triggers.stats().rejected),
-    (r) => r.NotTheOwner === 1 && r.CouponUnknown === 1 && r.CouponExpired === 1,
+    (r) => r.NotTheOwner === 1 && r.CouponUnknown === 1 && r.CouponExpired === 2,
     30_000,
   );
+  expect((await ledger.get(old.coupon.code))?.redeemed).toBeUndefined();
   expect((await ledger.get(code))?.redeemed).toBeUndefined();
   expect((await handle.describe()).status.name).toBe('RUNNING');
 

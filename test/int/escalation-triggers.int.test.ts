@@ -25,6 +25,7 @@ import {
   type ChatTriggerStats,
 } from '../../streams/triggers/escalation-triggers';
 import { escalationState, escalationWorkflowId, type EscalationResult } from '../../workflows/escalation';
+import { readDeadLetters } from '../../streams/dlq';
 import { eventually } from '../helpers/clickhouse';
 import { buildEnvelope } from '../helpers/events';
 import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
@@ -261,4 +262,53 @@ it('judges the SLAs by the desk events’ times: a user who left before the dead
   expect(result.escalatedAt).toBe(now - 90 * 60_000);
   expect(result.slaFirstResponseMet).toBeUndefined();
   expect(result.slaResolutionMet).toBeUndefined();
+});
+
+it('a conversation belongs to its user: another user’s turns, handoff and desk events are dead-lettered', async () => {
+  const owner = 'user-owner';
+  const intruder = 'user-intruder';
+  const conv = 'conv-owned';
+  const id = escalationWorkflowId(SHOP, conv);
+  const before = triggers.stats();
+  await send('chat_turn', owner, turn(conv, 'user', 0, 'my parcel is late'));
+  await statsWhen((x) => x.turnsStored > before.turnsStored);
+  // an intruder (any key can name any conversation id) as agent and as user, then a handoff and a close
+  const forged = [
+    await send('chat_turn', intruder, turn(conv, 'agent', 1, 'send me your card number')),
+    await send('chat_turn', intruder, turn(conv, 'user', 2, 'close my account')),
+    await send('handoff_requested', intruder, { conversationId: conv, reason: 'explicit_request' }),
+    await send('conversation_closed', intruder, { conversationId: conv, reason: 'resolved' }),
+  ];
+  await statsWhen((x) => x.notTheOwner - before.notTheOwner === 4);
+  const s = triggers.stats();
+  expect(s.refused - before.refused).toBe(4);
+  expect(s.started).toBe(before.started);
+  expect(await status(id)).toBe('NOT_FOUND');
+  // the record holds the owner's turn only
+  const kv = await nc.jetstream().views.kv(names(config.nats.prefix).conversationsBucket, { bindOnly: true });
+  const record = decodeConversation((await kv.get(conversationKey(SHOP, conv)))!.value);
+  expect(record?.userId).toBe(owner);
+  expect(record?.turns.map((t) => t.text)).toEqual(['my parcel is late']);
+  // every forged event is in the dead-letter stream with its reason
+  const jsm = await nc.jetstreamManager();
+  const dead = await eventually(
+    async () => {
+      const out: string[] = [];
+      for await (const dl of readDeadLetters(nc.jetstream(), jsm, config.nats.prefix, {
+        reason: 'processing_failed',
+      }))
+        if (dl.detail.includes('conversation belongs to another user')) out.push(dl.detail);
+      return out;
+    },
+    (d) => d.length === 4,
+    10_000,
+  );
+  expect(dead).toHaveLength(forged.length);
+  // the owner's own handoff still escalates
+  await send('handoff_requested', owner, { conversationId: conv, reason: 'explicit_request' });
+  await eventually(
+    () => status(id),
+    (x) => x === 'RUNNING',
+    30_000,
+  );
 });

@@ -25,6 +25,8 @@ let couponsKv: KV;
 let slotsBucket: string;
 let bucket: string;
 const T0 = Date.UTC(2026, 10, 1);
+/** This test's own coupon secret (32 bytes or more, like COUPON_SECRET). */
+const SECRET = 'kv-ledger-test-secret-0123456789abcdef';
 const DAY = 86_400_000;
 /** Timings on the console with TEST_LOG set. */
 const timing = (msg: string): void => {
@@ -84,7 +86,7 @@ async function couponsOf(kv: KV, campaign: string): Promise<number> {
 }
 
 it('50 concurrent issuers against a budget of 20 coupons issue exactly 20', async () => {
-  const ledger = createKvCouponLedger(couponsKv);
+  const ledger = createKvCouponLedger(couponsKv, { secret: SECRET });
   const t = Date.now();
   const out = await Promise.all(
     Array.from({ length: 50 }, (_, i) => ledger.issue(request(i, { campaign: 'count-1' }))),
@@ -101,7 +103,9 @@ it('50 concurrent issuers against a budget of 20 coupons issue exactly 20', asyn
 });
 
 it('three ledgers on three connections share the budget: exactly 20 of 50', async () => {
-  const ledgers = await Promise.all(conns.map(async (nc) => createKvCouponLedger(await bind(nc, bucket))));
+  const ledgers = await Promise.all(
+    conns.map(async (nc) => createKvCouponLedger(await bind(nc, bucket), { secret: SECRET })),
+  );
   const t = Date.now();
   const out = await Promise.all(
     Array.from({ length: 50 }, (_, i) => ledgers[i % 3]!.issue(request(i, { campaign: 'count-3' }))),
@@ -118,7 +122,9 @@ it('three ledgers on three connections share the budget: exactly 20 of 50', asyn
 });
 
 it('a spend budget is never exceeded by concurrent issuers of different amounts', async () => {
-  const ledgers = await Promise.all(conns.map(async (nc) => createKvCouponLedger(await bind(nc, bucket))));
+  const ledgers = await Promise.all(
+    conns.map(async (nc) => createKvCouponLedger(await bind(nc, bucket), { secret: SECRET })),
+  );
   const maxSpendMinor = 7_000;
   const out = await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
@@ -140,7 +146,7 @@ it('a spend budget is never exceeded by concurrent issuers of different amounts'
 });
 
 it('a retried issue returns the same code without spending again, also when concurrent', async () => {
-  const ledger = createKvCouponLedger(couponsKv);
+  const ledger = createKvCouponLedger(couponsKv, { secret: SECRET });
   const req = request(1, { campaign: 'retry', budget: { maxCoupons: 5 } });
   const first = await ledger.issue(req);
   const again = await ledger.issue({ ...req, issuedAt: T0 + 1000, expiresAt: T0 + 8 * DAY });
@@ -149,16 +155,18 @@ it('a retried issue returns the same code without spending again, also when conc
   expect(first.coupon.newlyIssued).toBe(true);
   expect(again.coupon).toEqual({ ...first.coupon, newlyIssued: false });
   // the same code as the memory ledger gives (same secret)
-  const mem = await createMemoryCouponLedger().issue(req);
+  const mem = await createMemoryCouponLedger({ secret: SECRET }).issue(req);
   expect(mem.ok && mem.coupon.code).toBe(first.coupon.code);
-  expect(first.coupon.code).toBe(couponCode('shopstream-dev-coupons', req));
+  expect(first.coupon.code).toBe(couponCode(SECRET, req));
 
   // 20 attempts of one issue at once, on three connections: one coupon, one spend
-  const ledgers = await Promise.all(conns.map(async (nc) => createKvCouponLedger(await bind(nc, bucket))));
+  const ledgers = await Promise.all(
+    conns.map(async (nc) => createKvCouponLedger(await bind(nc, bucket), { secret: SECRET })),
+  );
   const same = request(2, { campaign: 'retry', budget: { maxCoupons: 5 } });
   const out = await Promise.all(Array.from({ length: 20 }, (_, i) => ledgers[i % 3]!.issue(same)));
   const codes = new Set(out.map((o) => (o.ok ? o.coupon.code : 'refused')));
-  expect([...codes]).toEqual([couponCode('shopstream-dev-coupons', same)]);
+  expect([...codes]).toEqual([couponCode(SECRET, same)]);
   expect(out.filter((o) => o.ok && o.coupon.newlyIssued)).toHaveLength(1);
   // another tier is another coupon
   const other = await ledger.issue({ ...same, tier: 'high_value' });
@@ -172,13 +180,13 @@ it('a crash after the reservation, then a retry: one coupon, the budget counted 
   };
   const req = request(7, { campaign: 'crash', budget: { maxCoupons: 2 } });
   await expect(
-    createKvCouponLedger(couponsKv, { hooks: { afterReserve: crash } }).issue(req),
+    createKvCouponLedger(couponsKv, { secret: SECRET, hooks: { afterReserve: crash } }).issue(req),
   ).rejects.toThrow(/crash after reserving/);
-  const ledger = createKvCouponLedger(couponsKv);
+  const ledger = createKvCouponLedger(couponsKv, { secret: SECRET });
   const held = await ledger.budget('shop-1', 'crash');
   expect(held.count).toBe(1);
-  expect(Object.keys(held.pending)).toEqual([couponCode('shopstream-dev-coupons', req)]);
-  expect(await ledger.get(couponCode('shopstream-dev-coupons', req))).toBeUndefined();
+  expect(Object.keys(held.pending)).toEqual([couponCode(SECRET, req)]);
+  expect(await ledger.get(couponCode(SECRET, req))).toBeUndefined();
 
   const retried = await ledger.issue(req);
   expect(retried.ok && retried.coupon.newlyIssued).toBe(true);
@@ -187,7 +195,7 @@ it('a crash after the reservation, then a retry: one coupon, the budget counted 
   // a crash after recording the coupon, before settling: the retry settles, nothing spent twice
   const req2 = request(8, { campaign: 'crash', budget: { maxCoupons: 2 } });
   await expect(
-    createKvCouponLedger(couponsKv, { hooks: { afterRecord: crash } }).issue(req2),
+    createKvCouponLedger(couponsKv, { secret: SECRET, hooks: { afterRecord: crash } }).issue(req2),
   ).rejects.toThrow(/crash after reserving/);
   expect(Object.keys((await ledger.budget('shop-1', 'crash')).pending)).toHaveLength(1);
   const retried2 = await ledger.issue(req2);
@@ -203,9 +211,9 @@ it('a duplicate reservation of an already recorded code is given back', async ()
   // the race: B reads "no coupon", A records and settles, B reserves again and crashes. The budget
   // then holds B's reservation as pending; the next issue of the code finds the coupon (which names
   // A's reservation) and gives B's back.
-  const ledger: KvCouponLedger = createKvCouponLedger(couponsKv);
+  const ledger: KvCouponLedger = createKvCouponLedger(couponsKv, { secret: SECRET });
   const req = request(3, { campaign: 'dup', budget: { maxCoupons: 3 } });
-  const code = couponCode('shopstream-dev-coupons', req);
+  const code = couponCode(SECRET, req);
   await ledger.issue(req);
   const entry = (await couponsKv.get(budgetKey('shop-1', 'dup')))!;
   const b = await ledger.budget('shop-1', 'dup');
@@ -225,7 +233,7 @@ it('a duplicate reservation of an already recorded code is given back', async ()
 });
 
 it('redeems once, idempotently per order, and refuses expired, unknown and second orders', async () => {
-  const ledger = createKvCouponLedger(couponsKv);
+  const ledger = createKvCouponLedger(couponsKv, { secret: SECRET });
   const out = await ledger.issue(request(1, { campaign: 'redeem', budget: { maxCoupons: 10 } }));
   if (!out.ok) throw new Error('not issued');
   const { code, expiresAt } = out.coupon;

@@ -28,7 +28,15 @@ import {
 import { defineFlow, onCartEmptied, onOptOut, onPurchase, send, wait } from '../../workflows/dsl';
 import { buildEnvelope } from '../helpers/events';
 import { eventually } from '../helpers/clickhouse';
+import { createLogger } from '../../infra/logger';
+import { getFreePort } from '../../infra/stack/processes';
+import { readDeadLetters } from '../../streams/dlq';
+import { createProducer } from '../../streams/producer/producer';
+import { startService } from '../../streams/service';
+import { TRIGGER_MAX_DELIVER } from '../../streams/triggers/runner';
+import { testConfig } from '../helpers/pipeline';
 import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
+import { startTestTemporal } from './fixtures/temporal';
 
 // long windows: the flows stay in their abandonment wait while the test drives them
 const flow = defineFlow({
@@ -230,9 +238,10 @@ it('an order without a cart id or without a flow is skipped, and the processor k
 });
 
 it('flow events publish through the producer SDK once, however often the activity runs', async () => {
+  const ledger = createMemoryCouponLedger();
   const acts = createActivities({
     channels: {},
-    ledger: createMemoryCouponLedger(),
+    ledger,
     slots: createMemoryMessageSlots(),
     publish: natsPublish(producer),
   });
@@ -283,7 +292,128 @@ it('flow events publish through the producer SDK once, however often the activit
   const r = await last('reminder_sent');
   expect(r.userId).toBe('user-p');
   expect(r.occurredAt).toBe(at);
-  expect(r.reminderSent).toMatchObject({ workflowId: 'wf-p', step: 3, couponCode: coupon.code });
+  // the code leaves only as its ref (the events table is read by analysts)
+  expect(r.reminderSent).toMatchObject({ workflowId: 'wf-p', step: 3, couponCode: ledger.ref(coupon.code) });
   const c = await last('coupon_issued');
-  expect(c.couponIssued).toMatchObject({ campaignId: 'camp', tier: 'repeat', amountMinor: 1000 });
+  expect(c.couponIssued).toMatchObject({
+    campaignId: 'camp',
+    tier: 'repeat',
+    amountMinor: 1000,
+    couponCode: ledger.ref(coupon.code),
+  });
 });
+
+it('an event whose call keeps failing (not unavailability) is dead-lettered, not skipped', async () => {
+  const { nc, config } = stack;
+  const failing = await createCartTriggerProcessor({
+    nc,
+    client: client.workflow,
+    config,
+    logger: stack.logger,
+    consumerName: 'triggers_cart_failing',
+    flowFor: () => flow,
+    tierOf: () => Promise.reject(new Error('profile unreadable')), // not transient
+    maxAttempts: 2,
+  });
+  void failing.run();
+  try {
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.consumers.info(names(config.nats.prefix).eventsStream, 'triggers_cart_failing');
+    expect(info.config.max_deliver).toBe(TRIGGER_MAX_DELIVER); // bounded redelivery, with backoff
+    expect(info.config.backoff?.length).toBeGreaterThan(0);
+    const receipt = await producer.track('cart_item_added', {
+      userId: 'user-dl',
+      channel: 'web',
+      properties: {
+        cartId: 'cart-dl',
+        product: { sku: 'S-1', priceMinor: 100, quantity: 1 },
+        cartTotalMinor: 100,
+      },
+    });
+    const dead = await eventually(
+      async () => {
+        const out = [];
+        for await (const dl of readDeadLetters(nc.jetstream(), jsm, config.nats.prefix, {
+          reason: 'processing_failed',
+        }))
+          out.push(dl);
+        return out.filter((d) => d.detail.includes('profile unreadable'));
+      },
+      (d) => d.length > 0,
+      30_000,
+    );
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ sourceSubject: expect.stringContaining('cart_item_added') as string });
+    expect(decodeEnvelope(dead[0]!.data)).toMatchObject({ ok: true, envelope: { eventId: receipt.eventId } });
+    expect(failing.stats()).toMatchObject({ failed: 1 });
+    // acked: nothing of it is pending or redelivered
+    const after = await eventually(
+      () => jsm.consumers.info(names(config.nats.prefix).eventsStream, 'triggers_cart_failing'),
+      (i) => i.num_ack_pending === 0 && i.num_pending === 0,
+      10_000,
+    );
+    expect(after.num_redelivered).toBe(0);
+  } finally {
+    await failing.stop();
+  }
+});
+
+it('the service starts its triggers while Temporal is down; they hold events and go on once it is up', async () => {
+  const temporalPort = await getFreePort();
+  const adminPort = await getFreePort();
+  const cfg = testConfig(stack.config.nats.url, {
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
+    ADMIN_PORT: String(adminPort),
+  });
+  const service = await startService({
+    config: cfg,
+    logger: createLogger('silent', 'test'),
+    sink: false,
+    collector: false,
+  });
+  let temporal: Awaited<ReturnType<typeof startTestTemporal>> | undefined;
+  try {
+    type Health = { ok: boolean; triggers: Record<string, { state: string; lastProgressAt?: string }> };
+    const health = async (): Promise<Health> =>
+      (await (await fetch(`http://127.0.0.1:${adminPort}/healthz`)).json()) as Health;
+    const waiting = await health();
+    expect(waiting.ok).toBe(true);
+    expect(Object.keys(waiting.triggers).sort()).toEqual(['cart', 'chat', 'coupon']);
+    expect(waiting.triggers['cart']!.state).toBe('waiting_for_temporal');
+
+    const events = await createProducer({ nats: cfg.nats, shopId: SHOP, producerId: 'late-temporal' });
+    await events.track('cart_item_added', {
+      userId: 'user-late',
+      channel: 'web',
+      properties: {
+        cartId: 'cart-late',
+        product: { sku: 'S-1', priceMinor: 100, quantity: 1 },
+        cartTotalMinor: 100,
+      },
+    });
+    await events.close();
+
+    temporal = await startTestTemporal({ port: temporalPort });
+    const { Client: TemporalClient, Connection } = await import('@temporalio/client');
+    const late = new TemporalClient({ connection: await Connection.connect({ address: temporal.address }) });
+    try {
+      const description = await eventually(
+        () =>
+          late.workflow
+            .getHandle(cartRecoveryWorkflowId(SHOP, 'user-late', 'cart-late'))
+            .describe()
+            .catch(() => undefined),
+        (d) => d !== undefined,
+        60_000,
+      );
+      expect(description!.status.name).toBe('RUNNING');
+      const up = await eventually(health, (h) => h.triggers['cart']!.state === 'running', 30_000);
+      expect(up.triggers['cart']!.lastProgressAt).toEqual(expect.any(String));
+    } finally {
+      await late.connection.close();
+    }
+  } finally {
+    await service.stop();
+    await temporal?.stop();
+  }
+}, 120_000);

@@ -10,14 +10,23 @@ import {
   createLogChannel,
   createMemoryCouponLedger,
   createMemoryAgentQueue,
+  maskCode,
   createMemoryMessageSlots,
   createMemorySupervisorNotifier,
+  type CouponLedger,
   type EnqueueForAgentRequest,
   type IssueCouponRequest,
   type NotifySupervisorRequest,
   type PublishedFlowEvent,
 } from '../../activities';
-import { isUlid } from '../../schemas/ulid';
+import type { KV } from 'nats';
+import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
+import { worker } from '../../cli/commands/worker';
+import { ConfigError, loadConfig } from '../../infra/config';
+import { createLogger } from '../../infra/logger';
+import { deriveEventId, isUlid } from '../../schemas/ulid';
+import { couponIssued, couponRedeemed, reminderSent } from '../../workflows/flow-events';
+import { startService } from '../../streams/service';
 
 const request = (over: Partial<IssueCouponRequest> = {}): IssueCouponRequest => ({
   shopId: 'shop-1',
@@ -40,6 +49,41 @@ describe('coupon ledger', () => {
     expect(couponCode('s', request({ tier: 'new' }))).not.toBe(code);
     expect(couponCode('s', request({ userId: 'user-2' }))).not.toBe(code);
     expect(couponCode('other secret', request())).not.toBe(code);
+  });
+
+  it('codes cannot be derived without the secret: ledgers with different secrets give different codes', async () => {
+    const issue = async (ledger: CouponLedger): Promise<string> => {
+      const out = await ledger.issue(request());
+      if (!out.ok) throw new Error(out.detail);
+      return out.coupon.code;
+    };
+    const a = await issue(createMemoryCouponLedger({ secret: 'a'.repeat(32) }));
+    const b = await issue(createMemoryCouponLedger({ secret: 'b'.repeat(32) }));
+    expect(a).not.toBe(b);
+    // the old public default secret no longer gives anyone's code
+    expect(a).not.toBe(couponCode('shopstream-dev-coupons', request()));
+    // without a secret, a memory ledger (flows simulate) draws one of its own per run
+    const r1 = await issue(createMemoryCouponLedger());
+    const r2 = await issue(createMemoryCouponLedger());
+    expect(r1).not.toBe(r2);
+    expect(r1).not.toBe(couponCode('shopstream-dev-coupons', request()));
+  });
+
+  it('a KV ledger, the worker and the service refuse to start without a secret of 32 bytes', async () => {
+    const kv = {} as KV; // never reached: the secret is checked first
+    expect(() => createKvCouponLedger(kv, { secret: '' })).toThrow(ConfigError);
+    expect(() => createKvCouponLedger(kv, { secret: 'short-secret' })).toThrow(/COUPON_SECRET: too short/);
+    expect(() => createKvCouponLedger(kv, { secret: 'x'.repeat(32) })).not.toThrow();
+    // nothing listens on port 1: a ConfigError means the secret was checked before connecting
+    const config = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', LOG_LEVEL: 'silent' });
+    await expect(worker(config)).rejects.toThrow(/COUPON_SECRET: required/);
+    const short = loadConfig({ NATS_URL: 'nats://127.0.0.1:1', LOG_LEVEL: 'silent', COUPON_SECRET: 'abc' });
+    await expect(worker(short)).rejects.toThrow(ConfigError);
+    await expect(startService({ config, logger: createLogger('silent', 'test') })).rejects.toThrow(
+      /COUPON_SECRET: required/,
+    );
+    // the message names the variable, never the value
+    await expect(worker(short)).rejects.not.toThrow(/abc/);
   });
 
   it('issues once per user, campaign and tier: a retry gets the same coupon and spends nothing', async () => {
@@ -77,6 +121,62 @@ describe('coupon ledger', () => {
     );
     expect(outcomes.map((o) => o.ok)).toEqual([true, true, false]);
     expect(ledger.spend('shop-1', 'spring')).toEqual({ count: 2, spentMinor: 2_000 });
+  });
+});
+
+describe('coupon codes outside the ledger', () => {
+  const coupon = {
+    code: 'K7QF-3M9T-XW2P',
+    campaign: 'spring',
+    tier: 'repeat' as const,
+    amountMinor: 1_000,
+    issuedAt: 1_000,
+    expiresAt: 2_000,
+    newlyIssued: true,
+  };
+
+  it('flow events leave with the code’s keyed ref, never the code; the ref joins issued to redeemed', async () => {
+    const ledger = createMemoryCouponLedger({ secret: 's'.repeat(32) });
+    const events: PublishedFlowEvent[] = [];
+    const acts = createActivities({
+      channels: {},
+      ledger,
+      slots: createMemoryMessageSlots(),
+      publish: (e) => {
+        events.push(e);
+        return Promise.resolve();
+      },
+    });
+    const issued = couponIssued('shop-1', 'user-1', coupon);
+    await acts.publishEvent(issued);
+    const facts = { flow: 'f', workflowId: 'w', shopId: 'shop-1', userId: 'user-1', cartId: 'c' };
+    await acts.publishEvent(
+      reminderSent({ ...facts, step: 1, channel: 'email', template: 't', coupon, key: 'k', at: 1 }),
+    );
+    const redeemed = couponRedeemed({
+      shopId: 'shop-1',
+      userId: 'user-1',
+      campaign: 'spring',
+      code: coupon.code,
+      orderId: 'o-1',
+      discountMinor: 1_000,
+      at: 1_500,
+    });
+    await acts.publishEvent(redeemed);
+    const refs = events.map((e) => (e.properties as { couponCode: string }).couponCode);
+    expect(refs[0]).toMatch(/^cr_[0-9a-z]{20}$/);
+    expect(refs).toEqual([refs[0], refs[0], refs[0]]);
+    expect(JSON.stringify(events.map((e) => e.properties))).not.toContain(coupon.code);
+    // the event id is still the one derived from the key: a retry is the same event
+    expect(events[0]!.eventId).toBe(deriveEventId(issued.occurredAt, issued.key));
+    // the ref is keyed: another secret gives another one, and it is not a plain hash of the code
+    expect(createMemoryCouponLedger({ secret: 't'.repeat(32) }).ref(coupon.code)).not.toBe(refs[0]);
+    expect(ledger.ref(coupon.code.toLowerCase())).toBe(refs[0]);
+  });
+
+  it('log lines show a masked code', () => {
+    expect(maskCode('K7QF-3M9T-XW2P')).toBe('K7QF***');
+    expect(maskCode('')).toBe('');
   });
 });
 

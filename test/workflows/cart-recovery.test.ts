@@ -191,6 +191,42 @@ describe('exits', () => {
 });
 
 describe('abandonment', () => {
+  it('counts the window from the cart’s last change (its event time), not from the first workflow task', async () => {
+    const fakes = createFakes();
+    const now = await t.env.currentTimeMs();
+    // the cart changed 20 minutes before the flow started (a backlog): abandoned 10 minutes in
+    const args = await startArgs({ cart: { totalMinor: 8_000, itemCount: 2, eventTime: now - 20 * MINUTE } });
+    const state = await withWorker(fakes, async () => {
+      const handle = await start(args);
+      await t.env.sleep('15m');
+      const s = await handle.query(recoveryState);
+      await handle.signal(orderPlaced, { orderId: 'o-1', eventTime: await t.env.currentTimeMs() });
+      await handle.result();
+      return s;
+    });
+    const [abandoned] = entries(state.timeline, 'abandoned');
+    expect(abandoned).toBeDefined();
+    expect(Math.round((abandoned!.at - args.cart.eventTime) / MINUTE)).toBe(30);
+  });
+
+  it('a flow started after its abandonment moment has passed acts at once', async () => {
+    const fakes = createFakes();
+    const now = await t.env.currentTimeMs();
+    const flow: Flow = { ...cartRecovery, steps: [send('email', 'cart_reminder_1')], quietHours: undefined };
+    const args = await startArgs({
+      flow,
+      timeZone: 'UTC',
+      cart: { totalMinor: 8_000, itemCount: 2, eventTime: now - 3 * HOUR },
+    });
+    const result = await withWorker(fakes, async () => (await start(args)).result());
+    expect(result.exit).toBe('completed');
+    const [abandoned] = entries(result.timeline, 'abandoned');
+    const [sent] = entries(result.timeline, 'sent');
+    // no timer of its own: abandoned and sent at once (within the test server's skipping)
+    expect(abandoned!.at - now).toBeLessThan(MINUTE);
+    expect(sent!.at - now).toBeLessThan(MINUTE);
+  });
+
   it('restarts the abandonment timer on a cart change', async () => {
     const fakes = createFakes();
     const args = await startArgs();
@@ -337,6 +373,7 @@ describe('coupons', () => {
   it('issues the same code once when issueCoupon fails after issuing and is retried', async () => {
     let failures = 0;
     const flaky = (inner: CouponLedger): CouponLedger => ({
+      ref: (code) => inner.ref(code),
       async issue(req) {
         const outcome = await inner.issue(req);
         if (failures++ === 0) throw new Error('connection reset after the ledger committed');

@@ -156,6 +156,7 @@ describe('tiered coupon release', () => {
   it('with the budget spent: no coupon message and no follow-up', async () => {
     const fakes = createFakes({
       ledger: () => ({
+        ref: (code) => code,
         issue: () =>
           Promise.resolve({ ok: false, reason: 'budget_exhausted', detail: 'tier-coupons: spent' }),
       }),
@@ -228,6 +229,7 @@ describe('tiered coupon release', () => {
     let failures = 0;
     const fakes = createFakes({
       ledger: (inner: CouponLedger) => ({
+        ref: (code) => inner.ref(code),
         async issue(req) {
           const out = await inner.issue(req);
           if (failures++ === 0) throw new Error('connection reset after the write');

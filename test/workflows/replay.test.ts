@@ -215,6 +215,7 @@ const scenarios: Scenario[] = [
     fakes: () =>
       createFakes({
         ledger: () => ({
+          ref: (code) => code,
           issue: () =>
             Promise.resolve({ ok: false, reason: 'budget_exhausted', detail: 'campaign budget spent' }),
         }),
@@ -356,6 +357,36 @@ const scenarios: Scenario[] = [
         'sent',
         'exited',
       ]);
+      return historyToJSON(await handle.fetchHistory());
+    },
+  },
+  {
+    // after the 'abandon-from-event-time' patch: started 20 minutes after the cart's last change (a
+    // backlog), so abandoned 10 minutes in; a later change counts from its own event time (one that
+    // happened 5 minutes before it arrived); ordered after the first reminder
+    file: 'cart-recovery.v1.abandon-from-event-time.json',
+    fakes: () => createFakes(),
+    async run(env, taskQueue) {
+      const now = await env.currentTimeMs();
+      const start = args(now - 20 * MINUTE, {
+        cartId: 'cart-late',
+        timeZone: zoneWhere(now + 80 * MINUTE, '10:00'),
+      });
+      const handle = await env.client.workflow.start(cartRecoveryWorkflow, {
+        args: [start],
+        taskQueue,
+        workflowId: `record-${start.cartId}-${now}`,
+      });
+      await env.sleep('15m');
+      const changedAt = (await env.currentTimeMs()) - 5 * MINUTE;
+      await handle.signal(cartChanged, { totalMinor: 9_000, itemCount: 3, eventTime: changedAt });
+      await env.sleep('2h');
+      await handle.signal(orderPlaced, { orderId: 'order-late', eventTime: await env.currentTimeMs() });
+      const result = await handle.result();
+      expect(result.exit).toBe('purchased');
+      const abandoned = result.timeline.filter((e) => e.event === 'abandoned').map((e) => e.at);
+      expect(abandoned.map((at) => Math.round((at - now) / MINUTE))).toEqual([10, 40]);
+      expect(result.timeline.map((e) => e.event)).toEqual(['abandoned', 'abandoned', 'sent', 'exited']);
       return historyToJSON(await handle.fetchHistory());
     },
   },
