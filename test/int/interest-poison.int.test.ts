@@ -189,7 +189,8 @@ it('after an event dated year 3000, real events still change the profile', async
   const state = await runUntil(
     p,
     async () => (await p.store.load(shopId, 'u')).state,
-    (s) => s.counters.events === 4 && p.stats().future === 1,
+    // not applied: too far ahead of its arrival (or invalid, once validation bounds occurred_at)
+    (s) => s.counters.events === 4 && p.stats().future + p.stats().invalid === 1,
   );
   expect(state.short.at).toBeLessThan(NOW + 600_000);
   // the three phone views count: short-term phone interest near 3 (decayed by a minute at most)
@@ -221,4 +222,19 @@ it('an order re-published with a new event id counts once', async () => {
   );
   expect(state.counters).toMatchObject({ orders: 1, spendMinor: 1000, events: 2 });
   expect(p.stats().tierChangesPublished).toBe(0); // one order: still 'new'
+});
+
+it('an invalid event (the sink dead-letters it) is not applied: no string past its bound reaches a profile', async () => {
+  const config = await freshTopology();
+  const shopId = 'shop-invalid';
+  await publishRaw(config, view(shopId, 'u', NOW - 2000, { sku: 'x'.repeat(10_000) }), 'product_viewed');
+  await publishRaw(config, view(shopId, 'u', NOW - 1000, { sku: 'PH-1' }), 'product_viewed');
+  const p = await createInterestProcessor({ nc, config, catalog, logger });
+  const state = await runUntil(
+    p,
+    async () => (await p.store.load(shopId, 'u')).state,
+    (s) => s.counters.events >= 1 && p.stats().invalid === 1,
+  );
+  expect(state.counters.events).toBe(1);
+  expect(Object.keys(state.skus)).toEqual(['PH-1']);
 });
