@@ -106,12 +106,27 @@ it('one user with thousands of distinct compared products does not block the par
   expect(p.stats().deadLettered).toBe(0);
 });
 
-it("a profile the bucket refuses dead-letters that user's events only; the partition goes on", async () => {
+it("a profile the bucket refuses dead-letters that user's new events only; the partition goes on", async () => {
   const config = await freshTopology();
   const jsm = await nc.jetstreamManager();
   const shopId = 'shop-dlq';
   const small = neighbourOf(config, shopId, 'wide');
+  const n = names(config.nats.prefix);
+  const consumerName = interestConsumer(partitionOf(shopId, 'wide', config.nats.partitions));
+  const events = async (p: InterestProcessor, user: string): Promise<number> =>
+    (await p.store.load(shopId, user)).state.counters.events;
 
+  // five events of the wide user are applied and stored
+  for (let i = 0; i < 5; i++)
+    await publishRaw(config, view(shopId, 'wide', NOW - 7_200_000 + i, { sku: 'PH-1' }), 'product_viewed');
+  const first = await createInterestProcessor({ nc, config, catalog, logger });
+  await runUntil(
+    first,
+    () => events(first, 'wide'),
+    (k) => k === 5,
+  );
+
+  // then many more with long skus, and the small user's after them in the same partition
   const wide: number[] = [];
   for (let i = 0; i < 120; i++)
     wide.push(
@@ -123,41 +138,40 @@ it("a profile the bucket refuses dead-letters that user's events only; the parti
     );
   for (let i = 0; i < 10; i++)
     await publishRaw(config, view(shopId, small, NOW - 60_000 + i, { sku: 'PH-1' }), 'product_viewed');
+  // and everything is delivered again from the start (the five applied ones among them)
+  await jsm.consumers.delete(n.eventsStream, consumerName);
+  await applyTopology(jsm, config);
 
   const p = await createInterestProcessor({ nc, config, catalog, logger });
-  // then the bucket's values are limited (after the processor read the limit, so the server itself
-  // refuses the write): the small user's state fits, the wide user's never does
-  const stream = `KV_${names(config.nats.prefix).profilesBucket}`;
+  // the bucket's values are limited after the processor read the limit, so the server itself refuses
+  // the write: the small user's state fits, the wide user's no longer does
+  const stream = `KV_${n.profilesBucket}`;
   const si = await jsm.streams.info(stream);
   await jsm.streams.update(stream, { ...si.config, max_msg_size: 2500 });
   const got = await runUntil(
     p,
     async () => ({
-      small: (await p.store.load(shopId, small)).state.counters.events,
-      wide: (await p.store.load(shopId, 'wide')).state.counters.events,
+      small: await events(p, small),
+      wide: await events(p, 'wide'),
       deadLettered: p.stats().deadLettered,
     }),
-    (v) => v.small === 10 && v.wide + v.deadLettered === 120,
+    (v) => v.small === 10 && v.deadLettered === 120,
   );
-  expect(got.deadLettered).toBeGreaterThan(0);
+  // the five stored before are skipped by the watermark, never dead-lettered
+  expect(got).toEqual({ small: 10, wide: 5, deadLettered: 120 });
   const letters = [];
   for await (const dl of readDeadLetters(nc.jetstream(), jsm, config.nats.prefix, {
     reason: 'processing_failed',
   }))
     letters.push(dl);
   // one dead letter per event not applied, with its stream sequence, and nothing of the small user
-  expect(letters).toHaveLength(got.deadLettered);
+  expect(letters.map((dl) => dl.sourceSequence).sort((a, b) => a! - b!)).toEqual(wide);
   for (const dl of letters) {
-    expect(wide).toContain(dl.sourceSequence);
     expect(dl.detail).toMatch(/interest profile could not be stored.*maximum/);
     expect(dl.shopId).toBe(shopId);
   }
-  const partition = partitionOf(shopId, 'wide', config.nats.partitions);
-  const consumer = await jsm.consumers.info(
-    names(config.nats.prefix).eventsStream,
-    interestConsumer(partition),
-  );
-  expect(consumer.num_ack_pending).toBe(0); // all acked: applied or dead-lettered
+  const consumer = await jsm.consumers.info(n.eventsStream, consumerName);
+  expect(consumer.num_ack_pending).toBe(0); // all acked: applied, skipped or dead-lettered
   expect(consumer.num_pending).toBe(0);
 });
 
@@ -175,7 +189,8 @@ it('after an event dated year 3000, real events still change the profile', async
   const state = await runUntil(
     p,
     async () => (await p.store.load(shopId, 'u')).state,
-    (s) => s.counters.events === 4 && p.stats().future === 1,
+    // not applied: too far ahead of its arrival (or invalid, once validation bounds occurred_at)
+    (s) => s.counters.events === 4 && p.stats().future + p.stats().invalid === 1,
   );
   expect(state.short.at).toBeLessThan(NOW + 600_000);
   // the three phone views count: short-term phone interest near 3 (decayed by a minute at most)
@@ -207,4 +222,19 @@ it('an order re-published with a new event id counts once', async () => {
   );
   expect(state.counters).toMatchObject({ orders: 1, spendMinor: 1000, events: 2 });
   expect(p.stats().tierChangesPublished).toBe(0); // one order: still 'new'
+});
+
+it('an invalid event (the sink dead-letters it) is not applied: no string past its bound reaches a profile', async () => {
+  const config = await freshTopology();
+  const shopId = 'shop-invalid';
+  await publishRaw(config, view(shopId, 'u', NOW - 2000, { sku: 'x'.repeat(10_000) }), 'product_viewed');
+  await publishRaw(config, view(shopId, 'u', NOW - 1000, { sku: 'PH-1' }), 'product_viewed');
+  const p = await createInterestProcessor({ nc, config, catalog, logger });
+  const state = await runUntil(
+    p,
+    async () => (await p.store.load(shopId, 'u')).state,
+    (s) => s.counters.events >= 1 && p.stats().invalid === 1,
+  );
+  expect(state.counters.events).toBe(1);
+  expect(Object.keys(state.skus)).toEqual(['PH-1']);
 });

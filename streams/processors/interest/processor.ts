@@ -119,6 +119,21 @@ export class ProcessorError extends Error {
   readonly code = 'INTEREST_WRITE_CONFLICT';
 }
 
+/** A user's profile write failed for a reason retrying will not fix (the cause says which). */
+export class UnstorableProfileError extends Error {
+  override readonly name = 'UnstorableProfileError';
+  readonly code = 'INTEREST_PROFILE_UNSTORABLE';
+  constructor(
+    /** The events the write would have applied: to dead-letter. */
+    readonly pending: Item[],
+    /** Events of the batch that were already applied (stored before). */
+    readonly alreadyApplied: number,
+    cause: unknown,
+  ) {
+    super(`profile could not be stored: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
 export async function createInterestProcessor(deps: {
   nc: NatsConnection;
   config: Config;
@@ -186,28 +201,28 @@ export async function createInterestProcessor(deps: {
   let stopping = false;
   const fetches = new Set<{ stop(): void }>();
 
-  /** How many of the items changed the state (the others were applied before). */
-  function applyAll(loaded: Loaded, items: Item[]): number {
-    let applied = 0;
-    for (const it of items) {
-      const r = applyAndTrackTier(
-        loaded.state,
-        it.e,
-        it.type,
-        it.m.seq,
-        catalog,
-        halfLives,
-        config.tiers,
-        it.arrivedAt,
-      );
-      if (r.applied) applied++;
-    }
-    return applied;
+  /** The items that changed the state (the others were applied before). */
+  function applyAll(loaded: Loaded, items: Item[]): Item[] {
+    return items.filter(
+      (it) =>
+        applyAndTrackTier(
+          loaded.state,
+          it.e,
+          it.type,
+          it.m.seq,
+          catalog,
+          halfLives,
+          config.tiers,
+          it.arrivedAt,
+        ).applied,
+    );
   }
 
   /**
    * Applies one user's events of a batch and writes the state, retrying on a lost compare-and-set.
    * Returns the tier changes these messages caused (now, or when they were applied before a crash).
+   * A write that fails for good throws UnstorableProfileError naming the events it would have applied
+   * (those already stored, by us before a crash or by another instance, are not among them).
    */
   async function applyUser(
     shopId: string,
@@ -219,13 +234,20 @@ export async function createInterestProcessor(deps: {
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
       const loaded = await store.load(shopId, key);
       advanceFloor(loaded.state, ackFloor);
-      const applied = applyAll(loaded, items);
+      const fresh = applyAll(loaded, items);
+      const applied = fresh.length;
       if (applied === 0) {
         stats.skippedDuplicates += items.length; // applied before: by us before a crash, or another instance
         metrics?.interestEvents.inc({ result: 'duplicate' }, items.length);
         return tierChangesFor(loaded.state, seqs);
       }
-      const revision = await store.save(loaded);
+      let revision: number | undefined;
+      try {
+        revision = await store.save(loaded);
+      } catch (err) {
+        if (isTransientError(err)) throw err;
+        throw new UnstorableProfileError(fresh, items.length - applied, err);
+      }
       if (revision !== undefined) {
         stats.writes++;
         stats.applied += applied;
@@ -242,7 +264,7 @@ export async function createInterestProcessor(deps: {
       await sleep(Math.random() * 5 * (attempt + 1));
     }
     throw new ProcessorError(
-      `profile of ${key} kept changing under us (${MAX_CAS_RETRIES} compare-and-set conflicts)`,
+      `a profile kept changing under us (${MAX_CAS_RETRIES} compare-and-set conflicts)`,
     );
   }
 
@@ -320,7 +342,11 @@ export async function createInterestProcessor(deps: {
             changes = await applyUser(u.shopId, u.key, u.items, ackFloor);
           } catch (err) {
             if (stopping || isTransientError(err)) throw err; // the whole batch is retried
-            await deadLetterUser(u.shopId, u.items, err);
+            // a state that cannot be written: the events it would have applied; one that cannot be
+            // read (does not decode): all of them, nothing is known to be applied
+            const unstorable = err instanceof UnstorableProfileError;
+            if (unstorable) stats.skippedDuplicates += err.alreadyApplied;
+            await deadLetterUser(u.shopId, unstorable ? err.pending : u.items, unstorable ? err.cause : err);
             return;
           }
           // one user's changes in order; each acked by JetStream before the next, and before our ack
