@@ -68,6 +68,9 @@ test: install ## typecheck, lint, format check, then every test (unit, integrati
 	@mkdir -p .data
 	npx jest --ci --json --outputFile=.data/test-results.json
 
+fuzz: install ## property-based fuzzing: 100,000 cases per parser property and 100,000 events through the pipeline
+	FUZZ_RUNS=$${FUZZ_RUNS:-100000} FUZZ_EVENTS=$${FUZZ_EVENTS:-100000} npx jest --ci test/unit/fuzz- test/int/fuzz-
+
 bench-ingest: install ## producer publish rate and sink drain rate on a throwaway NATS + ClickHouse
 	npx tsx bench/ingest.ts
 
@@ -89,4 +92,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test-workflows test bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows clean
+.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows clean

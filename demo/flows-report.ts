@@ -119,10 +119,13 @@ export function formatFlowsReport(r: FlowsReport): string {
   return lines.join('\n');
 }
 
-/** A coupon a simulated shopper may come back to use: the tier flows' unredeemed ones since `since`. */
+/**
+ * A coupon a simulated shopper may come back to use: the tier flows' unredeemed ones since `since`.
+ * `ref` is the code's analytics ref (the events never carry the code itself).
+ */
 export interface OpenCoupon {
   userId: string;
-  code: string;
+  ref: string;
   tier: string;
   amountMinor: number;
 }
@@ -142,7 +145,7 @@ export async function unredeemedCoupons(
      GROUP BY coupon_code ORDER BY coupon_code`,
     { campaign, since: since / 1000 },
   );
-  return rows.map((r) => ({ userId: r.user_id, code: r.code, tier: r.tier, amountMinor: n(r.amount) }));
+  return rows.map((r) => ({ userId: r.user_id, ref: r.code, tier: r.tier, amountMinor: n(r.amount) }));
 }
 
 /** Carts of the run whose shopper is in a cart flow's holdout group and has not ordered. */

@@ -105,9 +105,9 @@ export function formatReport(r: Report): string {
 
 const scopeCarts = (db: string): string =>
   `(SELECT DISTINCT cart_id FROM ${db}.events WHERE producer_id = {producer:String} AND cart_id != '')`;
-/** Coupons issued (any run), one row per code. */
+/** Coupons issued (any run), one row per code (the events carry the code's ref, never the code). */
 const issuedCoupons = (db: string): string =>
-  `(SELECT coupon_code, any(tier) AS tier, any(discount_minor) AS amount
+  `(SELECT coupon_code, any(tier) AS tier, any(campaign_id) AS campaign, any(discount_minor) AS amount
     FROM ${db}.events FINAL WHERE event_type = 'coupon_issued' GROUP BY coupon_code)`;
 
 export interface RecoveryReport {
@@ -174,9 +174,12 @@ export interface RemindedCart {
   items: { sku: string; priceMinor: number; quantity: number }[];
   /** The step of the latest reminder so far. */
   step: number;
-  /** The coupon of the latest reminder, '' if none; and its amount. */
-  couponCode: string;
+  /** The coupon of the latest reminder (its ref, as the events carry it), '' if none; its amount. */
+  couponRef: string;
   couponAmountMinor: number;
+  /** The coupon's campaign and tier: what its customer's code derives from. */
+  couponCampaign: string;
+  couponTier: string;
 }
 
 /** The run's carts that got a reminder and have no order: who might come back. */
@@ -191,9 +194,12 @@ export async function remindedOpenCarts(sql: Sql, scope: Required<ReportScope>):
     coupon_code: string;
     step: number | string;
     amount: number | string | null;
+    campaign: string | null;
+    tier: string | null;
   }>(
     `SELECT c.cart_id AS cart_id, c.user_id AS user_id, c.total AS total, c.currency AS currency,
-            c.items AS items, r.coupon_code AS coupon_code, r.step AS step, i.amount AS amount
+            c.items AS items, r.coupon_code AS coupon_code, r.step AS step, i.amount AS amount,
+            i.campaign AS campaign, i.tier AS tier
      FROM (SELECT cart_id, any(user_id) AS user_id, argMaxIf(cart_total_minor, (occurred_at, sequence), event_type LIKE 'cart_item_%') AS total,
                   any(currency) AS currency,
                   groupArrayIf((sku, price_minor, quantity), event_type = 'cart_item_added') AS items,
@@ -220,8 +226,10 @@ export async function remindedOpenCarts(sql: Sql, scope: Required<ReportScope>):
       quantity: Math.max(1, Number(qty)),
     })),
     step: Number(r.step),
-    couponCode: r.coupon_code,
+    couponRef: r.coupon_code,
     couponAmountMinor: r.coupon_code ? Number(r.amount ?? 0) : 0,
+    couponCampaign: r.campaign ?? '',
+    couponTier: r.tier ?? '',
   }));
 }
 

@@ -40,6 +40,7 @@ import { cartRecoveryDemo } from '../workflows/flows/cart-recovery-demo';
 import { tierCoupons } from '../workflows/flows/tier-coupons';
 import { tierCouponsDemo } from '../workflows/flows/tier-coupons-demo';
 import { createKvCouponLedger } from '../activities/kv-coupon-ledger';
+import { couponRef } from '../activities/coupon-ledger';
 import { flowEventPublisher } from '../activities/nats-publish';
 import { createCouponTriggerProcessor, type CouponTriggerProcessor } from './triggers/coupon-triggers';
 
@@ -135,10 +136,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       const afterInsertMs = Number(process.env['SHOPSTREAM_FAILPOINT_SINK_AFTER_INSERT_MS'] ?? 0);
       if (afterInsertMs > 0)
         logger.warn({ afterInsertMs }, 'failpoint set: the sink pauses between insert and ack (tests only)');
+      // coupon codes reach the events table as their keyed ref when the secret is here, else masked
+      const secret = config.coupons.secret;
       sink = await createClickHouseSink({
         nc,
         ch,
         config,
+        ...(Buffer.byteLength(secret) >= 32 ? { couponView: (code: string) => couponRef(secret, code) } : {}),
         logger: logger.child({ component: 'sink' }),
         metrics,
         failpoints: {

@@ -1,6 +1,8 @@
 // `make demo`: the local stack, the pipeline service, simulated shop traffic through the producer
 // SDK, then a report read from ClickHouse. Ends with `events sent: N` and `events stored: N`.
-import type { Config } from '../../infra/config';
+import { requireSecret, type Config } from '../../infra/config';
+import { couponCode } from '../../activities/coupon-ledger';
+import type { Tier } from '../../workflows/dsl';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
 import { ensureWorkersRunning } from '../../infra/stack/worker';
@@ -131,6 +133,8 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   return run.sent === stored.rows && run.failed === 0 ? 0 : 1;
 }
 
+/** The demo tier flow's coupon campaign. */
+const TIER_CAMPAIGN = 'tier-coupons-demo';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the reminders of the run's carts stop coming (stable for `quietMs`), at most `maxMs`. */
@@ -169,6 +173,9 @@ async function recoveryPhase(
   const started = Date.now();
   const producerId = `${scope.producerId}-back`;
   const producer = await createProducer({ nats: config.nats, shopId: 'demo-shop', producerId });
+  const secret = requireSecret(config.coupons.secret, 'COUPON_SECRET');
+  const codeOf = (userId: string, campaign: string, tier: string): string =>
+    couponCode(secret, { shopId: 'demo-shop', userId, campaign, tier: tier as Tier });
   const decided = new Map<string, number>(); // cart id -> the step its shopper decided at
   const decidedOnce = new Set<string>(); // tier coupons and held-out carts: one decision each
   const catalog = demoCatalog();
@@ -209,9 +216,11 @@ async function recoveryPhase(
       if (now.reminders > 0 && Date.now() - started > 30_000 && Date.now() - stableSince >= 8000) break;
       if (now.reminders === 0 && Date.now() - started > 60_000) break; // no flows running
       // tier coupons: 40% of the shoppers use theirs on a new order
-      for (const c of await unredeemedCoupons(sql, scope.database, 'tier-coupons-demo', since)) {
-        if (decidedOnce.has(c.code)) continue;
-        decidedOnce.add(c.code);
+      for (const open of await unredeemedCoupons(sql, scope.database, TIER_CAMPAIGN, since)) {
+        if (decidedOnce.has(open.ref)) continue;
+        decidedOnce.add(open.ref);
+        // the shopper has the code from the message; the demo derives it as the ledger did
+        const c = { ...open, code: codeOf(open.userId, TIER_CAMPAIGN, open.tier) };
         if (fnv1a(`tier-coupon:${c.code}`) % 100 >= 40) continue;
         const p = catalog.products[fnv1a(c.code) % catalog.products.length]!;
         const gross = Math.max(p.priceMinor, c.amountMinor * 2);
@@ -245,12 +254,14 @@ async function recoveryPhase(
         const stage = c.step >= 3 ? 3 : 1;
         if ((decided.get(c.cartId) ?? 0) >= stage) continue;
         decided.set(c.cartId, stage);
-        const chance = stage === 1 ? 10 : c.couponCode ? 35 : 15;
+        const chance = stage === 1 ? 10 : c.couponRef ? 35 : 15;
         if (fnv1a(`come-back:${stage}:${c.cartId}`) % 100 >= chance) continue;
-        if (c.couponCode) withCoupon++;
+        if (c.couponRef) withCoupon++;
         await orderCart(
           c,
-          c.couponCode ? { code: c.couponCode, amountMinor: c.couponAmountMinor } : undefined,
+          c.couponRef
+            ? { code: codeOf(c.userId, c.couponCampaign, c.couponTier), amountMinor: c.couponAmountMinor }
+            : undefined,
         );
       }
     }

@@ -60,7 +60,6 @@ const segmentNoSku = {
   timestamp: '2026-03-03T10:00:00.000Z',
   properties: {
     cart_id: 'cart-1',
-    product_id: 'P-1',
     name: 'Mug',
     price: 12.5,
     quantity: 1,

@@ -56,6 +56,7 @@ import {
   type EventType,
   type Product,
 } from '../../../schemas/events';
+import { MAX_FUTURE_SKEW_MS } from '../../../schemas/validate';
 import { isKnownTimeZone } from '../../producer/time-zone';
 import { userKey } from '../../topology';
 import type { Tier } from './tags';
@@ -162,8 +163,11 @@ export const MAX_ORDER_KEYS = 1000;
 export const MAX_PENDING_TIER_CHANGES = 32;
 /** A sku or category longer than this is not kept as a key (validation allows up to 256). */
 export const MAX_KEY_CHARS = 256;
-/** An event dated more than this after it reached JetStream is not applied. */
-export const FUTURE_TOLERANCE_MS = 24 * 3_600_000;
+/**
+ * An event dated more than this after it reached JetStream is not applied: the same bound validation
+ * sets for every processor (the sink dead-letters such an event).
+ */
+export const FUTURE_TOLERANCE_MS = MAX_FUTURE_SKEW_MS;
 /** An event dated after it reached JetStream counts at most this far ahead (client clock skew). */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 

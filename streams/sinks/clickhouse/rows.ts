@@ -88,9 +88,35 @@ function present(v: unknown, key = ''): unknown {
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-export function toEventRow(e: Envelope, type: EventType, streamSeq: number): EventRow {
+/** How a coupon code in an event becomes what analysts may see. */
+export type CouponCodeView = (code: string) => string;
+
+/** Without the coupon secret: the code masked, as in logs ('K7QF***'). */
+export const maskCouponCode: CouponCodeView = (code) => (code === '' ? '' : `${code.slice(0, 4)}***`);
+
+/** Flows' events already carry a ref ('cr_...', activities/coupon-ledger.ts couponRef): kept as is. */
+const COUPON_REF = /^cr_[0-9a-z]{20}$/;
+
+/**
+ * The payload with its coupon code (an order's, or any event's that is not already a ref) replaced by
+ * what analysts may see: codes work like cash and never reach the events table in plain text.
+ */
+function withCouponView(p: Record<string, unknown>, view: CouponCodeView): Record<string, unknown> {
+  const code = p['couponCode'];
+  if (typeof code !== 'string' || code === '' || COUPON_REF.test(code)) return p;
+  return Object.assign(Object.create(Object.getPrototypeOf(p) as object) as object, p, {
+    couponCode: view(code),
+  });
+}
+
+export function toEventRow(
+  e: Envelope,
+  type: EventType,
+  streamSeq: number,
+  couponView: CouponCodeView = maskCouponCode,
+): EventRow {
   const field = payloadField(type);
-  const p = (e[field] ?? {}) as Record<string, unknown>;
+  const p = withCouponView((e[field] ?? {}) as Record<string, unknown>, couponView);
   const product = (p['product'] ?? {}) as Product;
   const row: EventRow = {
     event_id: e.eventId,

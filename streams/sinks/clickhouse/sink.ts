@@ -39,6 +39,7 @@ import type { Metrics } from '../../../infra/metrics';
 import { publishDeadLetter } from '../../dlq';
 import { checkTopology, names, type DlqReason } from '../../topology';
 import type { EventRow } from './rows';
+import type { CouponCodeView } from './rows';
 import { messageToRow } from './steps';
 import { byPartitionGroups, classifyInsertError } from './store';
 
@@ -89,6 +90,8 @@ export interface ClickHouseSink {
 
 export interface SinkDeps {
   nc: NatsConnection;
+  /** What a coupon code in an event is stored as (a keyed ref); default: masked (rows.ts). */
+  couponView?: CouponCodeView;
   ch: ClickHouseClient;
   config: Config;
   logger: Logger;
@@ -299,7 +302,7 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     const seen = new Set<string>();
     const ackNow: JsMsg[] = [];
     for (const m of msgs) {
-      const r = messageToRow(m.data, m.seq, m.info.timestampNanos / 1e6);
+      const r = messageToRow(m.data, m.seq, m.info.timestampNanos / 1e6, deps.couponView);
       if (r.kind === 'dlq') dead.push({ m, reason: r.reason, detail: r.detail });
       else if (r.kind === 'drop') ackNow.push(m);
       else if (seen.has(r.value.event_id)) {

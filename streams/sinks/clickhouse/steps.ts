@@ -3,7 +3,7 @@ import { decodeEnvelope } from '../../../schemas/codec';
 import type { Envelope, EventType } from '../../../schemas/events';
 import { validateEnvelope } from '../../../schemas/validate';
 import { dlq, ok, type StepResult } from '../../results';
-import { toEventRow, type EventRow } from './rows';
+import { toEventRow, type CouponCodeView, type EventRow } from './rows';
 
 export interface Decoded {
   envelope: Envelope;
@@ -29,9 +29,9 @@ export function decodeAndValidate(bytes: Uint8Array, receivedAt?: number): StepR
 }
 
 /** The row of a valid event; a row that cannot be built (never expected) is a dead letter, not a throw. */
-export function rowStep(d: Decoded, streamSeq: number): StepResult<EventRow> {
+export function rowStep(d: Decoded, streamSeq: number, couponView?: CouponCodeView): StepResult<EventRow> {
   try {
-    return ok(toEventRow(d.envelope, d.type, streamSeq));
+    return ok(toEventRow(d.envelope, d.type, streamSeq, couponView));
   } catch (err) {
     return dlq('invalid_event', `cannot build its row: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -42,6 +42,7 @@ export function messageToRow(
   bytes: Uint8Array,
   streamSeq: number,
   receivedAt?: number,
+  couponView?: CouponCodeView,
 ): StepResult<EventRow> {
   let d: StepResult<Decoded>;
   try {
@@ -49,5 +50,5 @@ export function messageToRow(
   } catch (err) {
     return dlq('decode_failed', err instanceof Error ? err.message : String(err));
   }
-  return d.kind === 'ok' ? rowStep(d.value, streamSeq) : d;
+  return d.kind === 'ok' ? rowStep(d.value, streamSeq, couponView) : d;
 }
