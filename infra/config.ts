@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
+import { SHOP_ID_RE } from '../schemas/ids';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -40,11 +41,8 @@ const byteSize = z
   })
   .refine((n) => n >= 1024 * 1024, 'must be at least 1MiB');
 
-/**
- * A shop id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit. Shop ids are
- * joined into subjects, workflow ids and keys, so no separator ('/', ':', '*', '>', spaces) may occur.
- */
-export const SHOP_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+// Shop ids are joined into subjects, workflow ids and keys: schemas/ids.ts has the rule.
+export { SHOP_ID_RE };
 
 /** Comma-separated shop_id:value pairs (never printed: the variables holding them are secrets). */
 function shopPairs(what: string, minLength = 1) {

@@ -8,6 +8,7 @@
 // lists hold at most MAX_REPEATED items, and occurred_at lies between 2000 and OCCURRED_AT_LATEST_MS
 // (and, when the caller knows when the event arrived, at most MAX_FUTURE_SKEW_MS after that).
 import { describeSchema, ENVELOPE_TYPE, type FieldRule, type SchemaDescription } from './codec';
+import { SHOP_ID_RE, SHOP_ID_RULE, USER_ID_RE, USER_ID_RULE } from './ids';
 import { isUlid } from './ulid';
 import type { EnvelopeInit } from './events';
 
@@ -197,6 +198,15 @@ export function validateEnvelope(envelope: EnvelopeInit, opts: ValidateOptions =
   }
   if (!envelope.userId && !envelope.anonymousId) {
     out.push({ path: 'user_id', code: 'required', message: 'user_id or anonymous_id is required' });
+  }
+  if (typeof envelope.shopId === 'string' && envelope.shopId !== '' && !SHOP_ID_RE.test(envelope.shopId))
+    out.push({ path: 'shop_id', code: 'format', message: SHOP_ID_RULE });
+  for (const [path, id] of [
+    ['user_id', envelope.userId],
+    ['anonymous_id', envelope.anonymousId],
+  ] as const) {
+    if (typeof id === 'string' && id !== '' && !USER_ID_RE.test(id))
+      out.push({ path, code: 'format', message: USER_ID_RULE });
   }
   if (
     typeof envelope.occurredAt === 'number' &&

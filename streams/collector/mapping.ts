@@ -34,6 +34,7 @@
 // does; a Segment property that cannot be read is named as the client sent it (`properties.price`).
 import type { ValidationIssue, IssueCode } from '../../schemas/validate';
 import { validateEnvelope } from '../../schemas/validate';
+import { USER_ID_RE, USER_ID_RULE } from '../../schemas/ids';
 import { describeSchema, type SchemaDescription } from '../../schemas/codec';
 import {
   CLIENT_EVENT_TYPES,
@@ -98,8 +99,7 @@ export const SEGMENT_CALLS = {
 type SegmentCallType = (typeof SEGMENT_CALLS)[keyof typeof SEGMENT_CALLS];
 export const MAX_EVENT_DEPTH = 32;
 export const MAX_TRAITS = 64;
-/** user_id and anonymous_id: no separators of partition keys and workflow ids ('/', ':'), no spaces. */
-export const USER_ID_RE = /^[A-Za-z0-9._@+=|-]{1,128}$/;
+export { USER_ID_RE };
 /** Segment's own channel values; anything else must be one of ours. Missing: web (browser SDKs). */
 const SEGMENT_CHANNEL_ALIASES: Record<string, string> = { browser: 'web', mobile: 'app', server: 'server' };
 const SEGMENT_DEFAULT_CHANNEL = 'web';
@@ -544,10 +544,7 @@ export function mapIncomingEvent(raw: unknown, ctx: MappingContext): MapResult {
     ['user_id', d.userId],
     ['anonymous_id', d.anonymousId],
   ] as const) {
-    if (id !== '' && !USER_ID_RE.test(id))
-      d.issues.push(
-        issue(path, 'format', "must be 1 to 128 of A-Z a-z 0-9 . _ @ + = | - (no '/', ':' or spaces)"),
-      );
+    if (id !== '' && !USER_ID_RE.test(id)) d.issues.push(issue(path, 'format', USER_ID_RULE));
   }
   const envelope: EnvelopeInit = {
     eventId: d.eventId,

@@ -115,9 +115,21 @@ describe('validateEnvelope', () => {
       expect(at(arrived - 30 * MAX_FUTURE_SKEW_MS)).toEqual([]); // late events are fine
     });
 
+    it("shop and user ids cannot hold the separators of keys and workflow ids ('/', ':', spaces)", () => {
+      for (const [over, path] of [
+        [{ shopId: 'shop/a' }, 'shop_id'],
+        [{ userId: 'a/b' }, 'user_id'],
+        [{ userId: 'anon:x' }, 'user_id'],
+        [{ userId: 'u 1' }, 'user_id'],
+        [{ userId: '', anonymousId: 'a:b' }, 'anonymous_id'],
+      ] as const)
+        expect(codes(validateEnvelope(buildEnvelope('product_viewed', over)))).toEqual([`${path}:format`]);
+      expect(validateEnvelope(buildEnvelope('product_viewed', { userId: 'user.42@shop+x=1|2' }))).toEqual([]);
+    });
+
     it('rejects a lone surrogate in any string, top level or nested, and keeps real pairs', () => {
-      expect(codes(validateEnvelope(buildEnvelope('product_viewed', { userId: 'u\ud800' })))).toEqual([
-        'user_id:format',
+      expect(codes(validateEnvelope(buildEnvelope('product_viewed', { sessionId: 's\ud800' })))).toEqual([
+        'session_id:format',
       ]);
       const nested = buildEnvelope(
         'product_list_filtered',
