@@ -42,6 +42,9 @@ export async function profile(config: Config, opts: Record<string, unknown>): Pr
     console.log(`  tier: ${seg.tier} (${seg.tierReason})`);
     console.log(`  tags: ${seg.tags.length === 0 ? '(none)' : ''}`);
     for (const t of seg.tags) console.log(`    ${t.tag}: ${t.reason}`);
+    const traits = Object.entries(state.traits ?? {});
+    if (traits.length > 0)
+      console.log(`  traits (identify): ${traits.map(([name, [value]]) => `${name}=${value}`).join(', ')}`);
     const recs = await recommendationsFor(nc, config, catalog, {
       shopId,
       ...(opts['anonymous'] ? { anonymousId: id } : { userId: id }),

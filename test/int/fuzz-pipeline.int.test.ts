@@ -92,7 +92,7 @@ it(`${EVENTS} good and hostile events: the good arrive, nothing is lost, the ser
   const rejectedTexts = new Set<string>();
   // batches of up to BATCH events and under the body limit (a larger request is refused whole: 413)
   const texts = withIds.map((e) => boundedJson(e.event, 1 << 20).text);
-  for (let start = 0; start < withIds.length; ) {
+  for (let start = 0; start < withIds.length;) {
     let end = start;
     let bytes = 0;
     while (end < withIds.length && end - start < BATCH && bytes + texts[end]!.length < 900_000) {

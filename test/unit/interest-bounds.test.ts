@@ -15,6 +15,7 @@ import {
   MAX_COMPARED,
   MAX_COMPARED_CATEGORIES,
   MAX_SKUS,
+  MAX_TRAITS,
   valueAt,
   type ProfileState,
 } from '../../streams/processors/interest/model';
@@ -45,6 +46,45 @@ function ev(type: EventType, at: number, payload: unknown): Envelope {
 const view = (sku: string, at: number, category?: string): Envelope =>
   ev('product_viewed', at, { product: category ? { sku, category } : { sku } });
 const fresh = (): ProfileState => emptyState('shop-1', 'u1', catalog.features.size);
+
+describe('identify traits on the profile', () => {
+  const identify = (at: number, traits: [string, string][]): Envelope =>
+    ev('user_identified', at, { traits: traits.map(([name, value]) => ({ name, value })) });
+
+  it('keeps the latest value of each trait by event time, in any order, and survives a round trip', () => {
+    const s = fresh();
+    applyEvent(s, identify(T0 + 2000, [['plan', 'gold']]), 'user_identified', 2, catalog, halfLives);
+    applyEvent(
+      s,
+      identify(T0 + 1000, [
+        ['plan', 'silver'],
+        ['city', 'Hangzhou'],
+      ]),
+      'user_identified',
+      1,
+      catalog,
+      halfLives,
+    );
+    expect(s.traits).toEqual({ plan: ['gold', T0 + 2000], city: ['Hangzhou', T0 + 1000] });
+    expect(decodeState(encodeState(s, catalog.features), catalog.features).traits).toEqual(s.traits);
+  });
+
+  it(`keeps at most ${MAX_TRAITS} traits, the most recently set`, () => {
+    const s = fresh();
+    for (let i = 0; i < 200; i++)
+      applyEvent(
+        s,
+        identify(T0 + i, [[`t${i}`, 'x'.repeat(1024)]]),
+        'user_identified',
+        i + 1,
+        catalog,
+        halfLives,
+      );
+    expect(Object.keys(s.traits!)).toHaveLength(MAX_TRAITS);
+    expect(s.traits!['t199']).toBeDefined();
+    expect(s.traits!['t0']).toBeUndefined();
+  });
+});
 
 describe('a profile stays bounded (finding 6)', () => {
   it('one user viewing thousands of distinct products in distinct categories', () => {

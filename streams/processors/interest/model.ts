@@ -129,6 +129,11 @@ export interface ProfileState {
   pendingTierChanges: TierChange[];
   /** Hashes of the last MAX_ORDER_KEYS order ids placed and refunds applied (orderKey). */
   orderKeys: string[];
+  /**
+   * Traits from identify calls (user_identified), each the latest by event time: name -> [value, at].
+   * At most MAX_TRAITS, the most recently set kept. Absent until the first identify.
+   */
+  traits?: Record<string, [value: string, at: number]>;
 }
 
 /** A user's value tier changed when one event was applied: what the tier_changed event says. */
@@ -161,6 +166,8 @@ export const MAX_APPLIED_SEQS = 4096;
 export const MAX_ORDER_KEYS = 1000;
 /** Tier changes awaiting their causing message's ack kept (the most recent). */
 export const MAX_PENDING_TIER_CHANGES = 32;
+/** Identify traits kept per profile (the most recently set). */
+export const MAX_TRAITS = 64;
 /** A sku or category longer than this is not kept as a key (validation allows up to 256). */
 export const MAX_KEY_CHARS = 256;
 /**
@@ -255,12 +262,39 @@ export function enforceCaps(s: ProfileState): void {
   keepLast(s.recent, MAX_RECENT);
   keepLast(s.orderKeys, MAX_ORDER_KEYS);
   keepLast(s.pendingTierChanges, MAX_PENDING_TIER_CHANGES);
+  capTraits(s);
   if (s.appliedSeqs.length > MAX_APPLIED_SEQS) {
     const sorted = [...s.appliedSeqs].sort((a, b) => a - b);
     const dropped = sorted.slice(0, sorted.length - MAX_APPLIED_SEQS);
     s.floor = Math.max(s.floor, dropped[dropped.length - 1]!);
     s.appliedSeqs = sorted.slice(sorted.length - MAX_APPLIED_SEQS);
   }
+}
+
+/** Keeps the MAX_TRAITS most recently set traits. */
+function capTraits(s: ProfileState): void {
+  const traits = s.traits;
+  if (!traits || Object.keys(traits).length <= MAX_TRAITS) return;
+  const newest = Object.entries(traits)
+    .sort(([na, [, a]], [nb, [, b]]) => b - a || (na < nb ? -1 : 1))
+    .slice(0, MAX_TRAITS);
+  s.traits = Object.fromEntries(newest);
+}
+
+/** Sets each trait of an identify call unless the profile has a later value of it (order independent). */
+function noteTraits(
+  s: ProfileState,
+  traits: { name?: string | null; value?: string | null }[],
+  t: number,
+): void {
+  const kept = (s.traits ??= {});
+  for (const { name, value } of traits) {
+    if (!name || name.length > MAX_KEY_CHARS || name === '__proto__') continue;
+    const current = kept[name];
+    const v = value ?? '';
+    if (!current || t > current[1] || (t === current[1] && v > current[0])) kept[name] = [v, t];
+  }
+  capTraits(s);
 }
 
 /** The key of an order (placed) or a refund (per order and amount) in `orderKeys`: a short hash. */
@@ -543,6 +577,9 @@ export function applyEvent(
       for (const product of r.products ?? []) add(productRow(product, catalog), w);
       break;
     }
+    case 'user_identified':
+      noteTraits(s, e.userIdentified!.traits ?? [], t);
+      break;
     default:
       break; // events of shopstream's own flows carry no interest signal
   }
