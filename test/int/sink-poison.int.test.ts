@@ -110,7 +110,7 @@ describe('ClickHouse sink: poison isolation', () => {
     const good: string[] = [];
     for (const [what, e] of poison) {
       seqs.set(await publishRaw(e), what);
-      const after = buildEnvelope('product_viewed', { userId: `after-${what}` });
+      const after = buildEnvelope('product_viewed', { userId: `after-${seqs.size}` });
       await publishRaw(after);
       good.push(after.eventId!);
     }
