@@ -14,9 +14,8 @@
 // statement is also checked here before it is sent (checkReadOnlySql): one statement, of a reading
 // kind, without INTO OUTFILE or a SETTINGS clause, with a clear message when it is refused.
 import { createClient, type ClickHouseClient, type ClickHouseSettings } from '@clickhouse/client';
-import { mkdirSync } from 'node:fs';
 import type { Config } from '../config';
-import { ClickHouseUnavailableError, isEmbedded } from './client';
+import { isEmbedded, openEmbeddedConnection } from './client';
 
 /** Bounds on one analyst query. */
 export const READ_LIMITS: ClickHouseSettings = {
@@ -106,20 +105,19 @@ export async function openReadOnlyClickHouse(cfg: Config['clickhouse']): Promise
       clickhouse_settings: { ...READ_LIMITS, readonly: '1' },
     });
   }
-  mkdirSync(cfg.dataDir, { recursive: true });
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
-  let connection;
-  try {
-    connection = createChdbConnection({ path: cfg.dataDir });
-  } catch (err) {
-    throw new ClickHouseUnavailableError(
-      `cannot open embedded ClickHouse at ${cfg.dataDir}: ${(err as Error).message}`,
-      { cause: err },
-    );
-  }
+  // chDB keeps SET in its session: the limits first, then readonly, after which nothing can change.
+  // Each new session (openEmbeddedConnection replaces one after a failed query) is made so again.
+  const connection = openEmbeddedConnection(cfg, {
+    scopeSettings: false,
+    init: async (session) => {
+      await session.command({
+        query: 'SELECT 1',
+        clickhouse_settings: { ...READ_LIMITS, readonly: '1' },
+      } as Parameters<typeof session.command>[0]);
+    },
+  });
   const ch = createClient({ connection } as Parameters<typeof createClient>[0]);
-  // chDB keeps SET in this session: the limits first, then readonly, after which nothing can change.
-  await ch.command({ query: 'SELECT 1', clickhouse_settings: { ...READ_LIMITS, readonly: '1' } });
+  const ping = await ch.ping(); // the first session made read-only before anyone queries
+  if (!ping.success) throw ping.error;
   return ch;
 }

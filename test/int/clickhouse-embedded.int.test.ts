@@ -57,3 +57,20 @@ it('does not carry a query setting over to the next query', async () => {
   });
   expect(Number((await rs.json<{ m: number | string }>())[0]!.m)).toBe(0);
 });
+
+it('a query that fails mid-stream never hands its rows to the next query (chDB keeps them: a new session)', async () => {
+  for (let i = 0; i < 3; i++) {
+    await expect(
+      chs.ch
+        .query({
+          query:
+            'SELECT number, throwIf(number = 900000) FROM numbers(1000000) SETTINGS max_block_size = 1000',
+          format: 'JSONEachRow',
+        })
+        .then((r) => r.json()),
+    ).rejects.toThrow(/throwIf|non-zero/);
+    const rs = await chs.ch.query({ query: 'SELECT 42 AS c', format: 'JSONEachRow' });
+    expect(await rs.json()).toEqual([{ c: 42 }]);
+  }
+  expect(await count()).toBeGreaterThanOrEqual(0); // the table is still there for the same client
+});

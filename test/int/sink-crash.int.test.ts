@@ -37,6 +37,7 @@ function startSink(extraEnv: Record<string, string> = {}): ChildProcess {
       CLICKHOUSE_DATABASE: config.clickhouse.database,
       ADMIN_PORT: String(adminPort),
       ADMIN_TOKEN: config.admin.token,
+      COUPON_SECRET: config.coupons.secret,
       TEMPORAL_ADDRESS: '127.0.0.1:1', // no cart triggers (never the local stack's Temporal)
       SINK_BATCH_SIZE: '250',
       SINK_FLUSH_INTERVAL: '1s',
@@ -51,7 +52,9 @@ function startSink(extraEnv: Record<string, string> = {}): ChildProcess {
 }
 
 const admin = (p: string): Promise<Record<string, unknown>> =>
-  fetch(`http://127.0.0.1:${adminPort}${p}`).then((r) => r.json() as Promise<Record<string, unknown>>);
+  fetch(`http://127.0.0.1:${adminPort}${p}`, {
+    headers: { authorization: `Bearer ${config.admin.token}` },
+  }).then((r) => r.json() as Promise<Record<string, unknown>>);
 
 async function waitHealthy(): Promise<void> {
   await eventually(
