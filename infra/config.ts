@@ -258,6 +258,12 @@ const spec = {
     toolsDir: ['SHOPSTREAM_TOOLS_DIR', z.string().min(1), path.join(ROOT, '.tools')],
     dataDir: ['SHOPSTREAM_DATA_DIR', z.string().min(1), path.join(ROOT, '.data')],
   },
+  /** Crash-test hooks (tests only): the sink pauses this long between a durable insert and its acks. */
+  failpoints: {
+    afterInsertMs: ['SHOPSTREAM_FAILPOINT_SINK_AFTER_INSERT_MS', z.coerce.number().int().min(0), '0'],
+    /** ...from this batch on (1 = the first). */
+    fromBatch: ['SHOPSTREAM_FAILPOINT_SINK_FROM_BATCH', positiveInt, '1'],
+  },
   log: {
     level: ['LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'],
   },

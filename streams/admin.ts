@@ -16,7 +16,8 @@ export interface AdminDeps {
   metrics: Metrics;
   /** A read-only client (openReadOnlyClickHouse); none: POST /v1/sql answers 404. */
   readOnlyCh?: ClickHouseClient;
-  health: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
+  /** `ok` decides 200 or 503; the rest (checks, per-component details) is shown as it is. */
+  health: () => Promise<{ ok: boolean; [detail: string]: unknown }>;
   stats: () => Record<string, unknown>;
   /** Bearer token of /v1/sql and /v1/stats; '' refuses them (403). */
   token: string;

@@ -3,6 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { canConnect } from '../net';
 import * as path from 'node:path';
 
 export type StackErrorCode =
@@ -51,18 +52,7 @@ export function getFreePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** True if a TCP connection to host:port succeeds within timeoutMs. */
-export function canConnect(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
+export { canConnect };
 
 export interface WaitOptions {
   timeoutMs: number;

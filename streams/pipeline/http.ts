@@ -1,0 +1,76 @@
+// The pipeline process's HTTP surfaces: the collector (events from web and app clients) and the admin
+// endpoint (metrics, health, stats, read-only SQL), started last so it reports on every component.
+import { openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
+import { buildAdmin } from '../admin';
+import { buildCollector } from '../collector/server';
+import { publishDeadLetter } from '../dlq';
+import { createProducer } from '../producer/producer';
+import type { Component } from './component';
+
+export const collector: Component = {
+  name: 'collector',
+  async start({ nc, config, logger, metrics }) {
+    const producer = await createProducer({
+      nats: config.nats,
+      shopId: 'collector',
+      producerId: 'collector',
+      connection: nc,
+      // answer 503 within COLLECTOR_PUBLISH_TIMEOUT while NATS is down, not hold requests for 30 s
+      publishTimeoutMs: Math.min(5000, config.collector.publishTimeoutMs),
+      maxPublishMs: config.collector.publishTimeoutMs,
+    });
+    const js = nc.jetstream();
+    const app = buildCollector({
+      config: config.collector,
+      publish: (e) => producer.publish(e),
+      deadLetter: (dl) => publishDeadLetter(js, config.nats.prefix, dl),
+      logger: logger.child({ component: 'collector' }),
+      metrics,
+    });
+    try {
+      await app.listen({ host: config.collector.host, port: config.collector.port });
+    } catch (err) {
+      await producer.close();
+      throw err;
+    }
+    logger.info(
+      { url: `http://${config.collector.host}:${config.collector.port}/v1/events` },
+      'collector listening',
+    );
+    return {
+      stop: async () => {
+        await app.close();
+        await producer.close();
+      },
+      stats: () => producer.stats(),
+    };
+  },
+};
+
+export const admin: Component = {
+  name: 'admin',
+  async start(ctx) {
+    const { config, logger, metrics } = ctx;
+    // analysts' SQL runs on a read-only session of the same database (infra/clickhouse/readonly.ts)
+    const readOnlyCh = ctx.get('clickhouse') ? await openReadOnlyClickHouse(config.clickhouse) : undefined;
+    const app = buildAdmin({
+      metrics,
+      ...(readOnlyCh ? { readOnlyCh } : {}),
+      token: config.admin.token,
+      hosts: [config.admin.host],
+      health: () => ctx.health(),
+      stats: () => ctx.stats(),
+    });
+    await app.listen({ host: config.admin.host, port: config.admin.port });
+    logger.info(
+      { url: `http://${config.admin.host}:${config.admin.port}` },
+      'admin listening (metrics, health, sql)',
+    );
+    return {
+      stop: async () => {
+        await app.close();
+        await readOnlyCh?.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,97 @@
+// Components around user profiles: the interest processor (which shares the catalog, the half-lives
+// and the profile store), its snapshots to ClickHouse, the association-rules job and the
+// recommendation service.
+import { loadCatalog } from '../../catalog';
+import { sqlFromClient } from '../../infra/clickhouse/sql';
+import { halfLivesOf } from '../processors/interest/model';
+import { createInterestProcessor } from '../processors/interest/processor';
+import { snapshotChanged } from '../processors/interest/snapshots';
+import { scheduleRulesJob } from '../processors/recommend/rules-job';
+import { startRecommendService } from '../processors/recommend/service';
+import { names } from '../topology';
+import { fromLoop, type Component, type PipelineContext, type Shared } from './component';
+
+export const interest: Component = {
+  name: 'interest',
+  async start(ctx) {
+    const { nc, config, logger } = ctx;
+    const catalog = loadCatalog(config.interest.catalogFile || undefined);
+    const proc = await createInterestProcessor({
+      nc,
+      config,
+      catalog,
+      logger: logger.child({ component: 'interest' }),
+    });
+    ctx.provide('interest', proc);
+    ctx.provide('catalog', catalog);
+    ctx.provide('halfLives', halfLivesOf(config.interest));
+    ctx.provide('profiles', proc.store);
+    logger.info(
+      { products: catalog.products.length, features: catalog.features.size },
+      'interest processor running',
+    );
+    return fromLoop(proc);
+  },
+};
+
+/** A shared value a component cannot start without. */
+export function needed<K extends keyof Shared>(ctx: PipelineContext, key: K, who: string): Shared[K] {
+  const v = ctx.get(key);
+  if (!v) throw new Error(`${who} needs the component that provides ${key} before it`);
+  return v;
+}
+
+/**
+ * Changed profiles to ClickHouse every INTEREST_SNAPSHOT_INTERVAL, and once more on stop (it stops
+ * before the interest processor: components stop in reverse). A failed snapshot keeps its profiles
+ * for the next one.
+ */
+export const snapshots: Component = {
+  name: 'snapshots',
+  start(ctx) {
+    const { config, logger } = ctx;
+    const ch = needed(ctx, 'clickhouse', 'snapshots');
+    const catalog = needed(ctx, 'catalog', 'snapshots');
+    const halfLives = needed(ctx, 'halfLives', 'snapshots');
+    const proc = needed(ctx, 'interest', 'snapshots');
+    const snapshot = () =>
+      snapshotChanged(proc, ch, config.clickhouse.database, Date.now(), catalog, halfLives, config.tiers);
+    const timer = setInterval(() => {
+      snapshot().catch((err: Error) => logger.error({ err: err.message }, 'interest snapshot failed'));
+    }, config.interest.snapshotIntervalMs);
+    timer.unref();
+    return Promise.resolve({
+      stop: async () => {
+        clearInterval(timer);
+        await snapshot();
+      },
+    });
+  },
+};
+
+export const rulesJob: Component = {
+  name: 'rules',
+  async start(ctx) {
+    const { nc, config, logger } = ctx;
+    const ch = needed(ctx, 'clickhouse', 'the rules job');
+    const kv = await nc.jetstream().views.kv(names(config.nats.prefix).rulesBucket, { bindOnly: true });
+    const job = scheduleRulesJob(sqlFromClient(ch), kv, config, logger.child({ component: 'rules' }));
+    void job.runNow();
+    return { stop: () => job.stop() };
+  },
+};
+
+export const recommend: Component = {
+  name: 'recommend',
+  async start(ctx) {
+    const { nc, config, logger } = ctx;
+    const service = await startRecommendService({
+      nc,
+      config,
+      catalog: needed(ctx, 'catalog', 'the recommendation service'),
+      logger: logger.child({ component: 'recommend' }),
+    });
+    logger.info({ subject: names(config.nats.prefix).recommendSubject }, 'recommendation service listening');
+    return { stop: () => service.stop() };
+  },
+};

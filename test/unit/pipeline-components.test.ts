@@ -1,0 +1,108 @@
+import type { NatsConnection } from 'nats';
+import pino from 'pino';
+import { loadConfig } from '../../infra/config';
+import { createMetrics } from '../../infra/metrics';
+import { fromLoop, startComponents, type Component, type Running } from '../../streams/pipeline/component';
+import { components } from '../../streams/service';
+
+const nc = { isClosed: () => false, drain: () => Promise.resolve() } as unknown as NatsConnection;
+const base = () => ({
+  config: loadConfig({}),
+  logger: pino({ level: 'silent' }),
+  metrics: createMetrics({ defaults: false }),
+  nc,
+});
+
+function fake(name: string, log: string[], extra: Partial<Running> = {}, fail?: Error): Component {
+  return {
+    name,
+    start: () => {
+      log.push(`start ${name}`);
+      if (fail) return Promise.reject(fail);
+      return Promise.resolve({ stop: () => Promise.resolve(void log.push(`stop ${name}`)), ...extra });
+    },
+  };
+}
+
+describe('the pipeline components', () => {
+  it('start in order, stop in reverse, and report health and stats by name', async () => {
+    const log: string[] = [];
+    const p = await startComponents(
+      [
+        fake('a', log, { stats: () => ({ n: 1 }), health: () => ({ ok: true, lag: 0 }) }),
+        fake('b', log, { health: () => Promise.resolve({ ok: false, problem: 'stalled' }) }),
+      ],
+      base(),
+    );
+    expect(await p.health()).toEqual({
+      ok: false,
+      checks: { nats: true, a: true, b: false },
+      a: { ok: true, lag: 0 },
+      b: { ok: false, problem: 'stalled' },
+    });
+    await p.stop();
+    await p.stop(); // idempotent
+    expect(log).toEqual(['start a', 'start b', 'stop b', 'stop a']);
+  });
+
+  it('a component that fails to start stops the ones already running, and the error is thrown', async () => {
+    const log: string[] = [];
+    await expect(
+      startComponents([fake('a', log), fake('b', log, {}, new Error('no')), fake('c', log)], base()),
+    ).rejects.toThrow('no');
+    expect(log).toEqual(['start a', 'start b', 'stop a']);
+  });
+
+  it("a loop's own failure is the pipeline's; a loop ended by stop() is not", async () => {
+    let fail: (e: Error) => void = () => undefined;
+    const failing = {
+      run: () => new Promise<void>((_, reject) => (fail = reject)),
+      stop: () => Promise.resolve(),
+    };
+    const p = await startComponents(
+      [{ name: 'loop', start: () => Promise.resolve(fromLoop(failing)) }],
+      base(),
+    );
+    fail(new Error('boom'));
+    await expect(p.failed).resolves.toThrow('boom');
+    let end: () => void = () => undefined;
+    const quiet = {
+      run: () => new Promise<void>((resolve) => (end = resolve)),
+      stop: () => Promise.resolve(end()),
+    };
+    const q = await startComponents(
+      [{ name: 'loop', start: () => Promise.resolve(fromLoop(quiet)) }],
+      base(),
+    );
+    await q.stop();
+    const settled = await Promise.race([
+      q.failed.then(() => 'failed'),
+      new Promise((r) => setTimeout(() => r('no'), 50)),
+    ]);
+    expect(settled).toBe('no');
+  });
+
+  it('the options choose the components, the admin endpoint always last', () => {
+    const names = (o: Parameters<typeof components>[0]) => components(o).map((c) => c.name);
+    expect(names({})).toEqual([
+      'max-deliveries',
+      'clickhouse',
+      'sink',
+      'interest',
+      'snapshots',
+      'rules',
+      'triggers',
+      'recommend',
+      'collector',
+      'admin',
+    ]);
+    expect(names({ sink: false, interest: false, collector: false })).toEqual(['max-deliveries', 'admin']);
+    expect(names({ triggers: false, sink: false })).toEqual([
+      'max-deliveries',
+      'interest',
+      'recommend',
+      'collector',
+      'admin',
+    ]);
+  });
+});
