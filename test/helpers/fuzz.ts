@@ -21,6 +21,8 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'binary', maxLength: 40 }),
   fc.constantFrom('\ud800', 'a\udc00b', '\u0000', '\uffff', '💥'.repeat(3), '\u202e', '投诉 太慢了'),
+  // keys that mean something to a plain object
+  fc.constantFrom('__proto__', 'constructor', 'toString', 'hasOwnProperty', 'prototype'),
   fc.integer({ min: 300, max: 200_000 }).map((n) => 'x'.repeat(n)),
 );
 

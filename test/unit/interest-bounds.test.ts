@@ -47,6 +47,31 @@ const view = (sku: string, at: number, category?: string): Envelope =>
   ev('product_viewed', at, { product: category ? { sku, category } : { sku } });
 const fresh = (): ProfileState => emptyState('shop-1', 'u1', catalog.features.size);
 
+describe('keys from clients are only keys', () => {
+  it("a sku, category or trait named '__proto__' or 'constructor' never reaches Object.prototype", () => {
+    const s = fresh();
+    let seq = 0;
+    for (const key of ['__proto__', 'constructor', 'toString']) {
+      applyEvent(s, view(key, T0 + ++seq, key), 'product_viewed', seq, catalog, halfLives);
+      applyEvent(
+        s,
+        ev('user_identified', T0 + ++seq, { traits: [{ name: key, value: 'x' }] }),
+        'user_identified',
+        seq,
+        catalog,
+        halfLives,
+      );
+    }
+    expect(({} as Record<string, unknown>)['views']).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty('views');
+    expect(Object.keys(s.skus).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    const back = decodeState(encodeState(s, catalog.features), catalog.features);
+    expect(back.skus['__proto__']).toMatchObject({ views: 1 });
+    expect(Object.keys(back.compared).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(back.traits!['__proto__']).toEqual(['x', T0 + 2]);
+  });
+});
+
 describe('identify traits on the profile', () => {
   const identify = (at: number, traits: [string, string][]): Envelope =>
     ev('user_identified', at, { traits: traits.map(([name, value]) => ({ name, value })) });

@@ -67,6 +67,15 @@ export interface HalfLives {
   longMs: number;
 }
 
+/**
+ * A map keyed by client strings (skus, categories, trait names): no prototype, so '__proto__' or
+ * 'constructor' is an ordinary key and never reaches Object.prototype (a sku '__proto__' once added
+ * `views` to every object in the process).
+ */
+export function dict<T>(from?: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, from);
+}
+
 /** The half-lives the configuration sets (INTEREST_SHORT_HALF_LIFE, INTEREST_LONG_HALF_LIFE). */
 export function halfLivesOf(cfg: { shortHalfLifeMs: number; longHalfLifeMs: number }): HalfLives {
   return { shortMs: cfg.shortHalfLifeMs, longMs: cfg.longHalfLifeMs };
@@ -207,8 +216,8 @@ export function emptyState(shopId: string, key: string, features: number): Profi
     short: { at: 0, row: Matrix.zeros(1, features) },
     long: { at: 0, row: Matrix.zeros(1, features) },
     counters: zeroCounters(),
-    skus: {},
-    compared: {},
+    skus: dict(),
+    compared: dict(),
     purchased: [],
     firstEventAt: 0,
     lastEventAt: 0,
@@ -283,7 +292,7 @@ function capTraits(s: ProfileState): void {
   const newest = Object.entries(traits)
     .sort(([na, [, a]], [nb, [, b]]) => b - a || (na < nb ? -1 : 1))
     .slice(0, MAX_TRAITS);
-  s.traits = Object.fromEntries(newest);
+  s.traits = dict(Object.fromEntries(newest));
 }
 
 /** Sets each trait of an identify call unless the profile has a later value of it (order independent). */
@@ -292,9 +301,9 @@ function noteTraits(
   traits: { name?: string | null; value?: string | null }[],
   t: number,
 ): void {
-  const kept = (s.traits ??= {});
+  const kept = (s.traits ??= dict());
   for (const { name, value } of traits) {
-    if (!name || name.length > MAX_KEY_CHARS || name === '__proto__') continue;
+    if (!name || name.length > MAX_KEY_CHARS) continue;
     const current = kept[name];
     const v = value ?? '';
     if (!current || t > current[1] || (t === current[1] && v > current[0])) kept[name] = [v, t];

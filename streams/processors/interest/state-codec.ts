@@ -14,7 +14,7 @@
 // not enough it throws StateTooLargeError, which the processor dead-letters for that user alone.
 import { Matrix } from 'ml-matrix';
 import type { FeatureSpace } from '../../../catalog/types';
-import { enforceCaps, type DecayedVector, type ProfileState } from './model';
+import { dict, enforceCaps, type DecayedVector, type ProfileState } from './model';
 
 const FORMAT = 1;
 
@@ -120,6 +120,10 @@ export function decodeState(bytes: Uint8Array, features: FeatureSpace): ProfileS
   const { format: _format, short, long, pendingTierChanges, orderKeys, ...rest } = stored;
   const state: ProfileState = {
     ...rest,
+    // maps keyed by client strings get no prototype (model.ts dict)
+    skus: dict(rest.skus),
+    compared: dict(rest.compared),
+    ...(rest.traits ? { traits: dict(rest.traits) } : {}),
     short: loadVector(short, features),
     long: loadVector(long, features),
     pendingTierChanges: pendingTierChanges ?? [],
