@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from 'nats';
 import { createClickHouse, type ClickHouseClient } from '../infra/clickhouse/client';
 import { openReadOnlyClickHouse } from '../infra/clickhouse/readonly';
-import { migrate } from '../infra/clickhouse/migrate';
+import { migrate } from '../analytics/migrate';
 import { requireSecret, type Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';

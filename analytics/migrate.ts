@@ -1,9 +1,9 @@
-// Numbered SQL migrations (infra/clickhouse/migrations/NNNN_name.sql), applied once each, in order.
+// Numbered SQL migrations (analytics/migrations/NNNN_name.sql), applied once each, in order.
 // `{db}` in a file stands for the configured database. Every statement is also idempotent on its
 // own (IF NOT EXISTS), so a migration interrupted half-way can simply run again.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ClickHouseClient } from './client';
+import type { ClickHouseClient } from '../infra/clickhouse/client';
 
 const DIR = path.join(__dirname, 'migrations');
 
