@@ -17,7 +17,7 @@ import {
   remindedOpenCarts,
   type RemindedCart,
   type ReportScope,
-} from '../../demo/report';
+} from '../../analytics/report';
 import type { Sql } from '../../infra/clickhouse/sql';
 import { fnv1a } from '../../workflows/holdout';
 import { createProducer } from '../../streams/producer/producer';
@@ -33,7 +33,7 @@ import {
   formatFlowsReport,
   heldOutOpenCarts,
   unredeemedCoupons,
-} from '../../demo/flows-report';
+} from '../../analytics/flows-report';
 
 const GARBAGE = 3;
 

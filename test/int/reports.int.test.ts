@@ -14,13 +14,13 @@ import {
   formatReport,
   reminderProgress,
   remindedOpenCarts,
-} from '../../demo/report';
+} from '../../analytics/report';
 import {
   buildFlowsReport,
   formatFlowsReport,
   heldOutOpenCarts,
   unredeemedCoupons,
-} from '../../demo/flows-report';
+} from '../../analytics/flows-report';
 import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
 import { buildEnvelope, sampleProduct } from '../helpers/events';
 
