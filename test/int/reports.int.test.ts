@@ -35,7 +35,7 @@ const WORKER = 'worker';
 const BACK = 'run-1-back';
 /** Coupon refs as the flows' events carry them (activities/coupon-ledger.ts couponRef). */
 const ref = (n: number): string => `cr_${String(n).padStart(20, '0')}`;
-const product = (sku: string, priceMinor: number): PayloadMap['product_viewed']['product'] => ({
+const product = (sku: string, priceMinor: number): NonNullable<PayloadMap['product_viewed']['product']> => ({
   ...sampleProduct,
   sku,
   productId: sku,
