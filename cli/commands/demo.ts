@@ -7,17 +7,8 @@ import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
 import { ensureWorkersRunning } from '../../infra/stack/worker';
 import { stackUp } from '../../infra/stack/stack';
-import {
-  buildRecoveryReport,
-  buildReport,
-  countStored,
-  formatRecoveryReport,
-  formatReport,
-  reminderProgress,
-  remindedOpenCarts,
-  type RemindedCart,
-  type ReportScope,
-} from '../../analytics/report';
+import { buildReport, countStored, formatReport, type ReportScope } from '../../analytics/report';
+import { buildRecoveryReport, formatRecoveryReport } from '../../analytics/recovery-report';
 import type { Sql } from '../../infra/clickhouse/sql';
 import { fnv1a } from '../../workflows/holdout';
 import { createProducer } from '../../streams/producer/producer';
@@ -28,12 +19,14 @@ import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';
 import { demoCatalog } from '../../demo/catalog';
 import { planHistory } from '../../demo/history';
+import { buildFlowsReport, formatFlowsReport } from '../../analytics/flows-report';
 import {
-  buildFlowsReport,
-  formatFlowsReport,
   heldOutOpenCarts,
+  reminderProgress,
+  remindedOpenCarts,
   unredeemedCoupons,
-} from '../../analytics/flows-report';
+  type RemindedCart,
+} from '../../demo/come-back';
 
 const GARBAGE = 3;
 

@@ -2,25 +2,20 @@
 // the funnel, orders and abandoned carts, scoped to one run's producer or not; cart recovery; coupons
 // by campaign and tier; uplift against the holdout group; and the demo's come-back queries (reminded
 // open carts, held-out carts, unredeemed tier coupons). A duplicate row is counted once.
+import { checkReadOnlySql, openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
 import { sqlFromClient, type Sql } from '../../infra/clickhouse/sql';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import type { EventType, PayloadMap } from '../../schemas/events';
 import { toEventRow, type EventRow } from '../../streams/sinks/clickhouse/rows';
+import { buildReport, countStored, formatReport } from '../../analytics/report';
+import { buildRecoveryReport, formatRecoveryReport } from '../../analytics/recovery-report';
+import { buildFlowsReport, formatFlowsReport } from '../../analytics/flows-report';
 import {
-  buildRecoveryReport,
-  buildReport,
-  countStored,
-  formatRecoveryReport,
-  formatReport,
+  heldOutOpenCarts,
   reminderProgress,
   remindedOpenCarts,
-} from '../../analytics/report';
-import {
-  buildFlowsReport,
-  formatFlowsReport,
-  heldOutOpenCarts,
   unredeemedCoupons,
-} from '../../analytics/flows-report';
+} from '../../demo/come-back';
 import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
 import { buildEnvelope, sampleProduct } from '../helpers/events';
 
@@ -409,4 +404,20 @@ it('finds who may come back: reminded and held-out open carts, unused tier coupo
   expect(await unredeemedCoupons(sql, db, 'tier-coupons-demo', T0 - 1000)).toEqual([
     { userId: 'u5', ref: 'cr_00000000000000000003', tier: 'high_value', amountMinor: 700 },
   ]);
+});
+
+it("runs on the analysts' read-only path (`shopstream report`, the admin endpoint)", async () => {
+  const ro = await openReadOnlyClickHouse(chs.config);
+  try {
+    const direct = sqlFromClient(ro);
+    const readOnly: Sql = { query: (text, params) => direct.query(checkReadOnlySql(text), params) };
+    expect(await buildReport(readOnly, scope())).toEqual(await buildReport(sql, scope()));
+    expect(await buildRecoveryReport(readOnly, scope())).toEqual(await buildRecoveryReport(sql, scope()));
+    expect(await buildFlowsReport(readOnly, db, T0 - 1000)).toEqual(
+      await buildFlowsReport(sql, db, T0 - 1000),
+    );
+    expect(await remindedOpenCarts(readOnly, scope())).toHaveLength(2);
+  } finally {
+    await ro.close();
+  }
 });
