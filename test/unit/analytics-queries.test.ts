@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildFlowsReport } from '../../analytics/flows-report';
-import { loadMigrations } from '../../analytics/migrate';
+import { BadDatabaseNameError, loadMigrations, migrate } from '../../analytics/migrate';
 import {
   QUERIES_DIR,
   QueryParamsError,
@@ -22,6 +22,7 @@ import {
   unredeemedCoupons,
 } from '../../demo/come-back';
 import { checkReadOnlySql } from '../../infra/clickhouse/readonly';
+import type { ClickHouseClient } from '../../infra/clickhouse/client';
 import type { Sql } from '../../infra/clickhouse/sql';
 
 const DIRS = [QUERIES_DIR, path.join(__dirname, '../../demo/queries')];
@@ -152,4 +153,18 @@ it('finds the migrations in analytics/migrations, in order', () => {
     '0003_events_time_zone',
   ]);
   expect(migrations.every((m) => m.statements.length > 0)).toBe(true);
+});
+
+it('migrates only a database whose name is an identifier, before any statement', async () => {
+  const sent: unknown[] = [];
+  const record = (p: unknown): Promise<never> => {
+    sent.push(p);
+    return Promise.reject(new Error('not expected'));
+  };
+  const ch = { command: record, query: record, insert: record } as unknown as ClickHouseClient;
+  for (const name of ['shop; DROP TABLE x', 'shop.events', '1shop', '', 'shop`'])
+    await expect(migrate(ch, name)).rejects.toBeInstanceOf(BadDatabaseNameError);
+  expect(sent).toEqual([]);
+  await expect(migrate(ch, 'shop_1')).rejects.toThrow('not expected');
+  expect(sent).toHaveLength(1);
 });
