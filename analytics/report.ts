@@ -32,6 +32,7 @@ const Q = {
   funnel: loadQuery(QUERIES_DIR, 'funnel'),
   orders: loadQuery(QUERIES_DIR, 'orders'),
   storedCount: loadQuery(QUERIES_DIR, 'stored-count'),
+  busiestUser: loadQuery(QUERIES_DIR, 'busiest-user'),
 };
 
 export async function buildReport(sql: Sql, scope: ReportScope): Promise<Report> {
@@ -61,6 +62,12 @@ export async function countStored(sql: Sql, scope: ReportScope): Promise<{ rows:
     scopeParams(scope),
   );
   return { rows: num(r?.rows), unique: num(r?.unique) };
+}
+
+/** The signed-in user with the most events of the run; undefined when there is none. */
+export async function busiestUser(sql: Sql, scope: Required<ReportScope>): Promise<string | undefined> {
+  const [r] = await runQuery<{ user_id: string }>(sql, Q.busiestUser, scopeParams(scope));
+  return r?.user_id;
 }
 
 export function formatReport(r: Report): string {

@@ -7,7 +7,7 @@ import { sqlFromClient, type Sql } from '../../infra/clickhouse/sql';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import type { EventType, PayloadMap } from '../../schemas/events';
 import { toEventRow, type EventRow } from '../../streams/sinks/clickhouse/rows';
-import { buildReport, countStored, formatReport } from '../../analytics/report';
+import { buildReport, busiestUser, countStored, formatReport } from '../../analytics/report';
 import { buildRecoveryReport, formatRecoveryReport } from '../../analytics/recovery-report';
 import { buildFlowsReport, formatFlowsReport } from '../../analytics/flows-report';
 import {
@@ -294,6 +294,8 @@ it('reports every producer when unscoped, and counts stored rows and unique even
   });
   // the duplicate order row: stored twice, one event
   expect(await countStored(sql, scope())).toEqual({ rows: 10, unique: 9 });
+  expect(await busiestUser(sql, scope())).toBe('u1');
+  expect(await busiestUser(sql, { database: db, producerId: 'nobody' })).toBeUndefined();
   expect(await countStored(sql, { database: db })).toEqual({ rows: 25, unique: 24 });
 });
 

@@ -14,7 +14,7 @@ import {
   type Query,
 } from '../../analytics/queries';
 import { buildRecoveryReport } from '../../analytics/recovery-report';
-import { FUNNEL_STEPS, buildReport, countStored } from '../../analytics/report';
+import { FUNNEL_STEPS, buildReport, busiestUser, countStored } from '../../analytics/report';
 import {
   heldOutOpenCarts,
   reminderProgress,
@@ -70,6 +70,7 @@ it('the code passes each file exactly the parameters it names, and runs every fi
   await buildReport(recording, scope);
   await buildReport(recording, { database: 'shop' });
   await countStored(recording, scope);
+  await busiestUser(recording, scope);
   await buildRecoveryReport(recording, scope);
   await buildFlowsReport(recording, 'shop', Date.now());
   await reminderProgress(recording, scope);
