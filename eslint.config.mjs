@@ -73,5 +73,23 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/unbound-method': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
+  {
+    // analytics/ (tables, report SQL, report code) reads the contract (schemas/) and the platform
+    // (infra/) only: no pipeline stage above it, no entry point, dev tooling or test
+    files: ['analytics/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: ['streams', 'workflows', 'activities', 'cli', 'demo', 'bench', 'test', 'catalog'].map(
+            (dir) => ({
+              group: [`**/${dir}`, `**/${dir}/**`],
+              message: 'analytics/ imports schemas/ and infra/ only',
+            }),
+          ),
+        },
+      ],
+    },
+  },
   prettier,
 );

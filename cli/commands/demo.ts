@@ -8,16 +8,13 @@ import { ensureServiceRunning } from '../../infra/stack/service';
 import { ensureWorkersRunning } from '../../infra/stack/worker';
 import { stackUp } from '../../infra/stack/stack';
 import {
-  buildRecoveryReport,
   buildReport,
+  busiestUser,
   countStored,
-  formatRecoveryReport,
   formatReport,
-  reminderProgress,
-  remindedOpenCarts,
-  type RemindedCart,
   type ReportScope,
-} from '../../demo/report';
+} from '../../analytics/report';
+import { buildRecoveryReport, formatRecoveryReport } from '../../analytics/recovery-report';
 import type { Sql } from '../../infra/clickhouse/sql';
 import { fnv1a } from '../../workflows/holdout';
 import { createProducer } from '../../streams/producer/producer';
@@ -28,12 +25,14 @@ import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';
 import { demoCatalog } from '../../demo/catalog';
 import { planHistory } from '../../demo/history';
+import { buildFlowsReport, formatFlowsReport } from '../../analytics/flows-report';
 import {
-  buildFlowsReport,
-  formatFlowsReport,
   heldOutOpenCarts,
+  reminderProgress,
+  remindedOpenCarts,
   unredeemedCoupons,
-} from '../../demo/flows-report';
+  type RemindedCart,
+} from '../../demo/come-back';
 
 const GARBAGE = 3;
 
@@ -105,14 +104,11 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
     }; see npx shopstream dlq list`,
   );
   // one shopper's live profile: interests, tags, tier and recommendations with their reasons
-  const [busiest] = await sql.query<{ user_id: string }>(
-    `SELECT user_id FROM ${config.clickhouse.database}.events WHERE producer_id = {p:String} AND user_id != '' GROUP BY user_id ORDER BY count() DESC, user_id LIMIT 1`,
-    { p: run.producerId },
-  );
+  const busiest = await busiestUser(sql, scope);
   if (busiest) {
     console.log('');
-    console.log(`Interest profile of the busiest shopper (npx shopstream profile ${busiest.user_id}):`);
-    await profile(config, { userId: busiest.user_id, shop: 'demo-shop', k: 5 });
+    console.log(`Interest profile of the busiest shopper (npx shopstream profile ${busiest}):`);
+    await profile(config, { userId: busiest, shop: 'demo-shop', k: 5 });
   }
   console.log('');
   console.log('The stack is still running. Explore:');

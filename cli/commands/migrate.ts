@@ -1,5 +1,5 @@
 import { createClickHouse } from '../../infra/clickhouse/client';
-import { migrate } from '../../infra/clickhouse/migrate';
+import { migrate } from '../../analytics/migrate';
 import type { Config } from '../../infra/config';
 
 export async function migrateCommand(config: Config): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Config } from '../../infra/config';
-import { buildReport, formatReport } from '../../demo/report';
+import { buildReport, formatReport } from '../../analytics/report';
 import { openSql } from '../sql';
 import { UsageError } from '../run';
 

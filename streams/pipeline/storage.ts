@@ -2,7 +2,7 @@
 // the ClickHouse database (migrated, shared with later components) and the ClickHouse sink.
 import { couponRef } from '../../activities/coupon-ledger';
 import { createClickHouse } from '../../infra/clickhouse/client';
-import { migrate } from '../../infra/clickhouse/migrate';
+import { migrate } from '../../analytics/migrate';
 import { startMaxDeliveriesCatcher } from '../advisories';
 import { createClickHouseSink } from '../sinks/clickhouse/sink';
 import { fromLoop, type Component } from './component';

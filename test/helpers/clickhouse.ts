@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createClickHouse, type ClickHouseClient } from '../../infra/clickhouse/client';
-import { migrate } from '../../infra/clickhouse/migrate';
+import { migrate } from '../../analytics/migrate';
 import type { Config } from '../../infra/config';
 
 export interface TestClickHouse {

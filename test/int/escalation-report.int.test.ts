@@ -5,7 +5,7 @@ import { sqlFromClient, type Sql } from '../../infra/clickhouse/sql';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import type { EnvelopeInit, EventType, PayloadMap } from '../../schemas/events';
 import { toEventRow, type EventRow } from '../../streams/sinks/clickhouse/rows';
-import { buildEscalationReport, formatEscalationReport } from '../../demo/report';
+import { buildEscalationReport, formatEscalationReport } from '../../analytics/escalation-report';
 import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
 import { buildEnvelope } from '../helpers/events';
 

@@ -1,11 +1,24 @@
-// Numbered SQL migrations (infra/clickhouse/migrations/NNNN_name.sql), applied once each, in order.
-// `{db}` in a file stands for the configured database. Every statement is also idempotent on its
-// own (IF NOT EXISTS), so a migration interrupted half-way can simply run again.
+// Numbered SQL migrations (analytics/migrations/NNNN_name.sql), applied once each, in order.
+// `{db}` in a file stands for the configured database (checked to be an identifier). Every statement
+// is also idempotent on its own (IF NOT EXISTS), so a migration interrupted half-way can simply run
+// again.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ClickHouseClient } from './client';
+import type { ClickHouseClient } from '../infra/clickhouse/client';
 
 const DIR = path.join(__dirname, 'migrations');
+
+export class BadDatabaseNameError extends Error {
+  override readonly name = 'BadDatabaseNameError';
+  readonly code = 'BAD_DATABASE_NAME';
+}
+
+/** The database name, checked once: it is the only name written into migration SQL. */
+export function databaseIdentifier(database: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database))
+    throw new BadDatabaseNameError(`database name must be an identifier, got ${JSON.stringify(database)}`);
+  return database;
+}
 
 export interface Migration {
   version: number;
@@ -40,23 +53,24 @@ export async function migrate(
   database: string,
   migrations = loadMigrations(),
 ): Promise<string[]> {
-  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` });
+  const db = databaseIdentifier(database);
+  await ch.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
   await ch.command({
-    query: `CREATE TABLE IF NOT EXISTS ${database}.schema_migrations
+    query: `CREATE TABLE IF NOT EXISTS ${db}.schema_migrations
             (version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3))
             ENGINE = ReplacingMergeTree ORDER BY version`,
   });
   const rs = await ch.query({
-    query: `SELECT version FROM ${database}.schema_migrations FINAL`,
+    query: `SELECT version FROM ${db}.schema_migrations FINAL`,
     format: 'JSONEachRow',
   });
   const done = new Set((await rs.json<{ version: number | string }>()).map((r) => Number(r.version)));
   const applied: string[] = [];
   for (const m of migrations) {
     if (done.has(m.version)) continue;
-    for (const stmt of m.statements) await ch.command({ query: stmt.replaceAll('{db}', database) });
+    for (const stmt of m.statements) await ch.command({ query: stmt.replaceAll('{db}', db) });
     await ch.insert({
-      table: `${database}.schema_migrations`,
+      table: `${db}.schema_migrations`,
       values: [{ version: m.version, name: m.name }],
       format: 'JSONEachRow',
     });

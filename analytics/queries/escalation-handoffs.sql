@@ -1,0 +1,7 @@
+-- Chat handoffs to a human agent by reason.
+-- {db:Identifier} the database; {producer:String} the handoffs of one producer ('' = all).
+SELECT JSONExtractString(properties, 'reason') AS reason, count() AS n
+FROM {db:Identifier}.events FINAL
+WHERE event_type = 'handoff_requested' AND ({producer:String} = '' OR producer_id = {producer:String})
+GROUP BY reason
+ORDER BY n DESC, reason
