@@ -6,8 +6,8 @@
 // Key: slots.<shop>.<user>.<YYYY-MM-DD>  value: {keys: [<message key>, ...]}
 // Day keys are not read again after the day: give the bucket a TTL (max age) of a few days.
 import type { KV, KvEntry } from 'nats';
-import { isKvConflict } from '../streams/nats';
-import { kvKeyPart } from './kv-coupon-ledger';
+import { isKvConflict } from '../infra/nats';
+import { kvKeyPart } from '../coupons/kv-coupon-ledger';
 import type { MessageSlots, SlotReservation } from './message-slots';
 
 export interface SlotDay {

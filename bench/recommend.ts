@@ -16,7 +16,7 @@ import { planShopper, type SimShopper } from '../demo/simulator';
 import { createLogger } from '../infra/logger';
 import { decodeEnvelope, encodeEnvelope } from '../schemas/codec';
 import { SCHEMA_VERSION, channelValue, payloadField } from '../schemas/events';
-import { connectNats } from '../streams/nats';
+import { connectNats } from '../infra/nats';
 import {
   applyEvent,
   emptyState,
@@ -34,8 +34,8 @@ import {
   type RecommendRequest,
 } from '../streams/processors/recommend/service';
 import { applyTopology, names } from '../streams/topology';
-import { startTestNats, type TestNats } from '../test/helpers/nats';
-import { testConfig } from '../test/helpers/pipeline';
+import { startTestNats, type TestNats } from '../infra/stack/test-nats';
+import { testConfig } from '../infra/stack/test-config';
 
 const USERS = Number(process.env['USERS'] ?? 1000);
 const REQUESTS = Number(process.env['REQUESTS'] ?? 10_000);

@@ -33,7 +33,7 @@ export interface Names {
   profilesBucket: string;
   /** JetStream KV: mined association rules per shop. */
   rulesBucket: string;
-  /** JetStream KV: coupon budgets and issued coupons (activities/kv-coupon-ledger.ts). */
+  /** JetStream KV: coupon budgets and issued coupons (coupons/kv-coupon-ledger.ts). */
   couponsBucket: string;
   /** JetStream KV: frequency-cap slots per user and local day (activities/kv-message-slots.ts). */
   slotsBucket: string;

@@ -2,7 +2,7 @@
 // definition in its start arguments and keeps the version it started with for its whole life.
 // Pure: no I/O, safe to import from workflow code.
 import type { Tier } from '../streams/processors/interest/tags';
-import { parseClock, parseDuration, type Duration, type QuietHours } from './time';
+import { parseClock, parseDuration, type Duration, type QuietHours } from '../schemas/time';
 
 export type { Duration, QuietHours, Tier };
 

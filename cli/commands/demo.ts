@@ -1,7 +1,7 @@
 // `make demo`: the local stack, the pipeline service, simulated shop traffic through the producer
 // SDK, then a report read from ClickHouse. Ends with `events sent: N` and `events stored: N`.
 import { requireSecret, type Config } from '../../infra/config';
-import { couponCode } from '../../activities/coupon-ledger';
+import { couponCode } from '../../coupons/coupon-ledger';
 import type { Tier } from '../../workflows/dsl';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
@@ -22,7 +22,7 @@ import type { Sql } from '../../infra/clickhouse/sql';
 import { fnv1a } from '../../workflows/holdout';
 import { createProducer } from '../../streams/producer/producer';
 import { summarizeDeadLetters } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { adminUrl } from '../sql';
 import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';

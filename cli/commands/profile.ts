@@ -1,7 +1,7 @@
 // `shopstream profile <userId>`: what shopstream knows about a shopper right now.
 import { loadCatalog } from '../../catalog';
 import type { Config } from '../../infra/config';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { topInterests } from '../../streams/processors/interest/model';
 import { ProfileStore } from '../../streams/processors/interest/store';
 import { segment } from '../../streams/processors/interest/tags';

@@ -19,9 +19,9 @@ import { newEventId } from '../../schemas/ulid';
 import { EventValidationError, validateEnvelope, type ValidationIssue } from '../../schemas/validate';
 import { ENVELOPE_JSON_CONTENT_TYPE, publishDeadLetter } from '../dlq';
 import type { Config } from '../../infra/config';
-import { connectNats } from '../nats';
+import { connectNats } from '../../infra/nats';
 import { checkTopology, eventSubject, names, partitionOf, userKey } from '../topology';
-import { timeZoneIssue } from './time-zone';
+import { timeZoneIssue } from '../../schemas/time-zone';
 import { InFlightWindow } from './window';
 
 export interface ProducerOptions {

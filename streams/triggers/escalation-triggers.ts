@@ -53,11 +53,11 @@ import {
   userLeft,
   type EscalationInput,
 } from '../../workflows/escalation';
-import type { Duration } from '../../workflows/time';
+import type { Duration } from '../../schemas/time';
 import { topInterests, type HalfLives } from '../processors/interest/model';
 import type { ProfileStore } from '../processors/interest/store';
 import { segment } from '../processors/interest/tags';
-import { isKvConflict } from '../nats';
+import { isKvConflict } from '../../infra/nats';
 import { checkTopology, names, userKey } from '../topology';
 import {
   createTriggerLoop,

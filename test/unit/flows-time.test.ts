@@ -10,7 +10,7 @@ import {
   parseDuration,
   quietHoursDelayMs,
   utcOffsetMinutes,
-} from '../../workflows/time';
+} from '../../schemas/time';
 
 const MINUTE = 60_000;
 const at = (iso: string): number => Date.parse(iso);

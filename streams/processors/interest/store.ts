@@ -1,7 +1,7 @@
 // Interest profiles in a JetStream KV bucket, one key per user, written with compare-and-set on the
 // revision: several processor instances can work on the same users without losing an update.
 import type { KV } from 'nats';
-import { isKvConflict } from '../../nats';
+import { isKvConflict } from '../../../infra/nats';
 import type { FeatureSpace } from '../../../catalog/types';
 import { emptyState, type ProfileState } from './model';
 import { decodeState, encodeStateBounded, MAX_STATE_BYTES } from './state-codec';

@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createClickHouse, type ClickHouseClient } from '../../infra/clickhouse/client';
-import { migrate } from '../../infra/clickhouse/migrate';
-import type { Config } from '../../infra/config';
+import { createClickHouse, type ClickHouseClient } from '../clickhouse/client';
+import { migrate } from '../clickhouse/migrate';
+import type { Config } from '../config';
 
 export interface TestClickHouse {
   ch: ClickHouseClient;

@@ -1,7 +1,7 @@
 // One way to connect to NATS, with errors that say where and how to fix it.
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { readFileSync } from 'node:fs';
-import type { Config } from '../infra/config';
+import type { Config } from './config';
 
 /** A KV compare-and-set lost to a concurrent writer (retry on the new revision). */
 export function isKvConflict(err: unknown): boolean {

@@ -18,9 +18,9 @@
 import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry } from 'nats';
 import { requireSecret } from '../infra/config';
-import { isKvConflict } from '../streams/nats';
+import { isKvConflict } from '../infra/nats';
 import { couponCode, couponRef, maskCode, type CouponLedger, type IssueOutcome } from './coupon-ledger';
-import type { IssueCouponRequest, IssuedCoupon } from './types';
+import type { IssueCouponRequest, IssuedCoupon } from '../activities/types';
 
 /** ApplicationFailure types of redemption errors (business errors: not retryable). */
 export const CouponErrorType = {
