@@ -17,12 +17,7 @@ import { createLogger } from '../infra/logger';
 import { decodeEnvelope, encodeEnvelope } from '../schemas/codec';
 import { SCHEMA_VERSION, channelValue, payloadField } from '../schemas/events';
 import { connectNats } from '../infra/nats';
-import {
-  applyEvent,
-  emptyState,
-  type HalfLives,
-  type ProfileState,
-} from '../streams/processors/interest/model';
+import { applyEvent, emptyState, halfLivesOf, type ProfileState } from '../streams/processors/interest/model';
 import { ProfileStore } from '../streams/processors/interest/store';
 import { createRecommender, type RecommendContext } from '../streams/processors/recommend/recommend';
 import { mineRules } from '../streams/processors/recommend/rules';
@@ -93,10 +88,7 @@ async function main(): Promise<void> {
   let server: TestNats | undefined;
   const url = process.env['NATS_URL'] ?? (server = await startTestNats()).url;
   const config = testConfig(url, { SHOPSTREAM_PREFIX: `benchrec${Date.now().toString(36)}` });
-  const halfLives: HalfLives = {
-    shortMs: config.interest.shortHalfLifeMs,
-    longMs: config.interest.longHalfLifeMs,
-  };
+  const halfLives = halfLivesOf(config.interest);
   const nc = await connectNats(config.nats, 'bench-recommend-service');
   const client = await connectNats(config.nats, 'bench-recommend-client');
   try {

@@ -14,6 +14,20 @@ export function isKvConflict(err: unknown): boolean {
   );
 }
 
+/**
+ * A NATS or JetStream "not found" answer: a stream (JetStream error 10059), a consumer (10014), a
+ * request with no such subject (code '404'), or a message that says so (a KV key, older servers).
+ */
+export function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.code === '404' ||
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    /not found/i.test(e?.message ?? '')
+  );
+}
+
 export class NatsUnavailableError extends Error {
   override readonly name = 'NatsUnavailableError';
   readonly code = 'NATS_UNAVAILABLE';

@@ -19,7 +19,7 @@ import {
   type ReportScope,
 } from '../../demo/report';
 import type { Sql } from '../../infra/clickhouse/sql';
-import { fnv1a } from '../../workflows/holdout';
+import { fnv1a } from '../../schemas/hash';
 import { createProducer } from '../../streams/producer/producer';
 import { summarizeDeadLetters } from '../../streams/dlq';
 import { connectNats } from '../../infra/nats';
@@ -34,6 +34,7 @@ import {
   heldOutOpenCarts,
   unredeemedCoupons,
 } from '../../demo/flows-report';
+import { sleep } from '../../infra/sleep';
 
 const GARBAGE = 3;
 
@@ -135,7 +136,6 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
 
 /** The demo tier flow's coupon campaign. */
 const TIER_CAMPAIGN = 'tier-coupons-demo';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the reminders of the run's carts stop coming (stable for `quietMs`), at most `maxMs`. */
 async function settleReminders(

@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { sleep } from '../sleep';
 
 export type StackErrorCode =
   'WAIT_TIMEOUT' | 'SPAWN_FAILED' | 'PROCESS_EXITED' | 'STOP_FAILED' | 'PORT_IN_USE';
@@ -18,8 +19,6 @@ export class StackError extends Error {
     super(message, options);
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** True if nothing listens on host:port (we could bind it ourselves). Errors other than EADDRINUSE are thrown. */
 export function isPortFree(host: string, port: number): Promise<boolean> {

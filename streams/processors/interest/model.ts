@@ -67,6 +67,11 @@ export interface HalfLives {
   longMs: number;
 }
 
+/** The half-lives the configuration sets (INTEREST_SHORT_HALF_LIFE, INTEREST_LONG_HALF_LIFE). */
+export function halfLivesOf(cfg: { shortHalfLifeMs: number; longHalfLifeMs: number }): HalfLives {
+  return { shortMs: cfg.shortHalfLifeMs, longMs: cfg.longHalfLifeMs };
+}
+
 /** A decayed vector over the catalog's feature space, valued at time `at` (epoch ms). */
 export interface DecayedVector {
   at: number;

@@ -3,18 +3,12 @@
 import type { KV } from 'nats';
 import { isKvConflict } from '../../../infra/nats';
 import type { FeatureSpace } from '../../../catalog/types';
+import { kvKey } from '../../../schemas/kv-keys';
 import { emptyState, type ProfileState } from './model';
 import { decodeState, encodeStateBounded, MAX_STATE_BYTES } from './state-codec';
 
-const RAW = /^[A-Za-z0-9_-]+$/;
-
-/** A KV-safe key part: the text itself, or `=` + base64url when it has other characters. */
-function keyPart(s: string): string {
-  return RAW.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
-}
-
 export function profileKey(shopId: string, userKey: string): string {
-  return `${keyPart(shopId)}.${keyPart(userKey)}`;
+  return kvKey(shopId, userKey);
 }
 
 export interface Loaded {
