@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { deriveEventId } from '../schemas/ulid';
 import type { Channel } from '../workflows/dsl';
 import type { MessageChannel } from './channels';
-import { withCouponRef, type CouponLedger } from './coupon-ledger';
+import { withCouponRef, type CouponLedger } from '../coupons/coupon-ledger';
 import {
   createEscalationActivities,
   unconfiguredAgentQueue,
@@ -99,6 +99,6 @@ export {
   withCouponRef,
   type CouponLedger,
   type IssueOutcome,
-} from './coupon-ledger';
+} from '../coupons/coupon-ledger';
 export { createMemoryMessageSlots, type MessageSlots } from './message-slots';
 export * from './types';

@@ -6,8 +6,8 @@
 // Key: slots.<shop>.<user>.<YYYY-MM-DD>  value: {keys: [<message key>, ...]}
 // Day keys are not read again after the day: give the bucket a TTL (max age) of a few days.
 import type { KV, KvEntry } from 'nats';
-import { isKvConflict } from '../streams/nats';
-import { kvKeyPart } from './kv-coupon-ledger';
+import { isKvConflict } from '../infra/nats';
+import { kvKey } from '../schemas/kv-keys';
 import type { MessageSlots, SlotReservation } from './message-slots';
 
 export interface SlotDay {
@@ -19,7 +19,7 @@ export interface KvMessageSlots extends MessageSlots {
 }
 
 export const slotKey = (shopId: string, userId: string, localDay: string): string =>
-  `slots.${kvKeyPart(shopId)}.${kvKeyPart(userId)}.${kvKeyPart(localDay)}`;
+  kvKey('slots', shopId, userId, localDay);
 
 /** A value to read: deleted and purged keys keep a revision (to update on) but have no value. */
 const live = (e: KvEntry): boolean => e.operation === 'PUT' && e.value.length > 0;

@@ -9,18 +9,18 @@ import { cpus } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection } from '@temporalio/worker';
 import { createLogChannel } from '../activities';
-import { createKvCouponLedger } from '../activities/kv-coupon-ledger';
+import { createKvCouponLedger } from '../coupons/kv-coupon-ledger';
 import { createKvMessageSlots } from '../activities/kv-message-slots';
-import { createNatsPublish } from '../activities/nats-publish';
+import { createNatsPublish } from '../streams/producer/flow-events';
 import { startWorker } from '../activities/worker';
 import { createLogger } from '../infra/logger';
-import { connectNats } from '../streams/nats';
+import { connectNats } from '../infra/nats';
 import { applyTopology, names } from '../streams/topology';
 import { cartRecoveryWorkflow, cartRecoveryWorkflowId } from '../workflows/cart-recovery';
 import { cartRecoveryDemo } from '../workflows/flows/cart-recovery-demo';
-import { startTestNats } from '../test/helpers/nats';
-import { testConfig } from '../test/helpers/pipeline';
-import { installQuietRuntime, startTestTemporal } from '../test/int/fixtures/temporal';
+import { startTestNats } from '../infra/stack/test-nats';
+import { testConfig } from '../infra/stack/test-config';
+import { installQuietRuntime, startTestTemporal } from '../infra/stack/test-temporal';
 
 const FLOW_SECONDS = 17; // abandonAfter 5s + waits 2s, 4s, 6s
 

@@ -4,14 +4,14 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createLogger } from '../infra/logger';
-import { connectNats } from '../streams/nats';
+import { connectNats } from '../infra/nats';
 import { createProducer } from '../streams/producer/producer';
 import { createClickHouseSink } from '../streams/sinks/clickhouse/sink';
 import { applyTopology } from '../streams/topology';
 import { planSimulation } from '../demo/simulator';
-import { startTestClickHouse } from '../test/helpers/clickhouse';
-import { startTestNats } from '../test/helpers/nats';
-import { testConfig } from '../test/helpers/pipeline';
+import { startTestClickHouse } from '../infra/stack/test-clickhouse';
+import { startTestNats } from '../infra/stack/test-nats';
+import { testConfig } from '../infra/stack/test-config';
 
 async function main(): Promise<void> {
   const target = Number(process.env['EVENTS'] ?? 50_000);

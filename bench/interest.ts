@@ -5,12 +5,12 @@ import { cpus } from 'node:os';
 import { loadCatalog } from '../catalog';
 import { planSimulation } from '../demo/simulator';
 import { createLogger } from '../infra/logger';
-import { connectNats } from '../streams/nats';
+import { connectNats } from '../infra/nats';
 import { createInterestProcessor } from '../streams/processors/interest/processor';
 import { createProducer } from '../streams/producer/producer';
 import { applyTopology } from '../streams/topology';
-import { startTestNats } from '../test/helpers/nats';
-import { testConfig } from '../test/helpers/pipeline';
+import { startTestNats } from '../infra/stack/test-nats';
+import { testConfig } from '../infra/stack/test-config';
 
 async function main(): Promise<void> {
   const target = Number(process.env['EVENTS'] ?? 50_000);

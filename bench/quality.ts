@@ -36,7 +36,7 @@ import {
   applyEvent,
   emptyState,
   topCategory,
-  type HalfLives,
+  halfLivesOf,
   type ProfileState,
 } from '../streams/processors/interest/model';
 import { createRecommender, type RecommendWeights } from '../streams/processors/recommend/recommend';
@@ -85,10 +85,7 @@ function main(): void {
   const started = performance.now();
   const catalog = loadCatalog();
   const config = loadConfig();
-  const halfLives: HalfLives = {
-    shortMs: config.interest.shortHalfLifeMs,
-    longMs: config.interest.longHalfLifeMs,
-  };
+  const halfLives = halfLivesOf(config.interest);
 
   // 1-2. simulate, split, build profiles
   const shoppers: Shopper[] = [];

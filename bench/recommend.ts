@@ -16,13 +16,8 @@ import { planShopper, type SimShopper } from '../demo/simulator';
 import { createLogger } from '../infra/logger';
 import { decodeEnvelope, encodeEnvelope } from '../schemas/codec';
 import { SCHEMA_VERSION, channelValue, payloadField } from '../schemas/events';
-import { connectNats } from '../streams/nats';
-import {
-  applyEvent,
-  emptyState,
-  type HalfLives,
-  type ProfileState,
-} from '../streams/processors/interest/model';
+import { connectNats } from '../infra/nats';
+import { applyEvent, emptyState, halfLivesOf, type ProfileState } from '../streams/processors/interest/model';
 import { ProfileStore } from '../streams/processors/interest/store';
 import { createRecommender, type RecommendContext } from '../streams/processors/recommend/recommend';
 import { mineRules } from '../streams/processors/recommend/rules';
@@ -34,8 +29,8 @@ import {
   type RecommendRequest,
 } from '../streams/processors/recommend/service';
 import { applyTopology, names } from '../streams/topology';
-import { startTestNats, type TestNats } from '../test/helpers/nats';
-import { testConfig } from '../test/helpers/pipeline';
+import { startTestNats, type TestNats } from '../infra/stack/test-nats';
+import { testConfig } from '../infra/stack/test-config';
 
 const USERS = Number(process.env['USERS'] ?? 1000);
 const REQUESTS = Number(process.env['REQUESTS'] ?? 10_000);
@@ -93,10 +88,7 @@ async function main(): Promise<void> {
   let server: TestNats | undefined;
   const url = process.env['NATS_URL'] ?? (server = await startTestNats()).url;
   const config = testConfig(url, { SHOPSTREAM_PREFIX: `benchrec${Date.now().toString(36)}` });
-  const halfLives: HalfLives = {
-    shortMs: config.interest.shortHalfLifeMs,
-    longMs: config.interest.longHalfLifeMs,
-  };
+  const halfLives = halfLivesOf(config.interest);
   const nc = await connectNats(config.nats, 'bench-recommend-service');
   const client = await connectNats(config.nats, 'bench-recommend-client');
   try {

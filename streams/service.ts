@@ -3,7 +3,7 @@
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';
-import { connectNats } from './nats';
+import { connectNats } from '../infra/nats';
 import { checkComponents, startComponents, type Component } from './pipeline/component';
 import { admin, collector } from './pipeline/http';
 import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';

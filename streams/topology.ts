@@ -20,6 +20,8 @@ import {
   type StreamConfig,
 } from 'nats';
 import type { Config } from '../infra/config';
+import { isNotFound } from '../infra/nats';
+import { fnv1a } from '../schemas/hash';
 import type { EventType } from '../schemas/events';
 
 export interface Names {
@@ -33,7 +35,7 @@ export interface Names {
   profilesBucket: string;
   /** JetStream KV: mined association rules per shop. */
   rulesBucket: string;
-  /** JetStream KV: coupon budgets and issued coupons (activities/kv-coupon-ledger.ts). */
+  /** JetStream KV: coupon budgets and issued coupons (coupons/kv-coupon-ledger.ts). */
   couponsBucket: string;
   /** JetStream KV: frequency-cap slots per user and local day (activities/kv-message-slots.ts). */
   slotsBucket: string;
@@ -102,16 +104,6 @@ export function redeliveryPolicy(
   const cap = Math.max(ackWaitMs, MAX_BACKOFF_MS);
   const backoff = Array.from({ length: steps }, (_, i) => nanos(Math.min(cap, ackWaitMs * 2 ** i)));
   return { ack_wait: backoff[0]!, max_deliver: maxDeliver, backoff };
-}
-
-/** FNV-1a, 32 bit: stable across processes and languages. */
-export function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
 }
 
 /** The key that orders a user's events: the customer id, or the anonymous id before login. */
@@ -293,16 +285,6 @@ export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: 
 export class TopologyError extends Error {
   override readonly name = 'TopologyError';
   readonly code = 'TOPOLOGY_MISSING';
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
-  return (
-    e?.code === '404' ||
-    e?.api_error?.err_code === 10059 ||
-    e?.api_error?.err_code === 10014 ||
-    /not found/i.test(e?.message ?? '')
-  );
 }
 
 /** Creates or updates every stream and consumer. Safe to run any number of times. */

@@ -19,7 +19,7 @@ import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
 import { acts, couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
-import { durationMs, isValidTimeZone } from './time';
+import { durationMs, isValidTimeZone } from '../schemas/time';
 
 export interface CartSnapshot {
   totalMinor: number;

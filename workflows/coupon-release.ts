@@ -25,7 +25,7 @@ import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
 import { couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
 import { attempt } from './outcome';
-import { durationMs, isValidTimeZone, msUntilNextLocalDay } from './time';
+import { durationMs, isValidTimeZone, msUntilNextLocalDay } from '../schemas/time';
 
 export type { OptedOutSignal, OrderPlacedSignal, TimelineEntry };
 

@@ -1,10 +1,11 @@
 // The marketers' flow DSL. A flow is plain data (JSON-serialisable), so a workflow receives the
 // definition in its start arguments and keeps the version it started with for its whole life.
 // Pure: no I/O, safe to import from workflow code.
-import type { Tier } from '../streams/processors/interest/tags';
-import { parseClock, parseDuration, type Duration, type QuietHours } from './time';
+import { TIERS, type Tier } from '../schemas/tiers';
+import { parseClock, parseDuration, type Duration, type QuietHours } from '../schemas/time';
 
 export type { Duration, QuietHours, Tier };
+export { TIERS };
 
 export const FLOW_CHANNELS = ['app_push', 'email', 'sms', 'wechat', 'log', 'webhook'] as const;
 export type Channel = (typeof FLOW_CHANNELS)[number];
@@ -15,7 +16,6 @@ export type Channel = (typeof FLOW_CHANNELS)[number];
  */
 export const FLOW_TRIGGERS = ['cart_abandoned', 'tier_reached'] as const;
 export type Trigger = (typeof FLOW_TRIGGERS)[number];
-export const TIERS = ['new', 'repeat', 'high_value'] as const satisfies readonly Tier[];
 export const EXITS = ['purchase', 'cart_emptied', 'opt_out', 'coupon_redeemed'] as const;
 export type ExitOn = (typeof EXITS)[number];
 

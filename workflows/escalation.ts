@@ -24,7 +24,7 @@ import type {
   TranscriptTurn,
 } from '../activities/types';
 import { attempt, type Outcome } from './outcome';
-import { parseDuration, type Duration } from './time';
+import { parseDuration, type Duration } from '../schemas/time';
 
 // The activity shapes live in activities/types.ts; re-exported for callers that import them from here.
 export type {

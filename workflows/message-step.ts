@@ -5,7 +5,7 @@ import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities, IssuedCoupon } from '../activities/types';
 import type { Channel, Flow } from './dsl';
 import { attempt } from './outcome';
-import { localTime, quietHoursDelayMs } from './time';
+import { localTime, quietHoursDelayMs } from '../schemas/time';
 
 /** Messages (a provider may be slow): regular activities. */
 export const acts = proxyActivities<Activities>({

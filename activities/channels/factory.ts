@@ -5,7 +5,7 @@
 import type { ChannelTarget, Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import type { Channel } from '../../workflows/dsl';
-import { maskCode } from '../coupon-ledger';
+import { maskCode } from '../../coupons/coupon-ledger';
 import { createAppPushChannel } from './app-push';
 import type { MessageChannel, Transport } from './channel';
 import { createEmailChannel } from './email';

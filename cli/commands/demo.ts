@@ -1,7 +1,7 @@
 // `make demo`: the local stack, the pipeline service, simulated shop traffic through the producer
 // SDK, then a report read from ClickHouse. Ends with `events sent: N` and `events stored: N`.
 import { requireSecret, type Config } from '../../infra/config';
-import { couponCode } from '../../activities/coupon-ledger';
+import { couponCode } from '../../coupons/coupon-ledger';
 import type { Tier } from '../../workflows/dsl';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
@@ -16,10 +16,10 @@ import {
 } from '../../analytics/report';
 import { buildRecoveryReport, formatRecoveryReport } from '../../analytics/recovery-report';
 import type { Sql } from '../../infra/clickhouse/sql';
-import { fnv1a } from '../../workflows/holdout';
+import { fnv1a } from '../../schemas/hash';
 import { createProducer } from '../../streams/producer/producer';
 import { summarizeDeadLetters } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { adminUrl } from '../sql';
 import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';
@@ -33,6 +33,7 @@ import {
   unredeemedCoupons,
   type RemindedCart,
 } from '../../demo/come-back';
+import { sleep } from '../../infra/sleep';
 
 const GARBAGE = 3;
 
@@ -131,7 +132,6 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
 
 /** The demo tier flow's coupon campaign. */
 const TIER_CAMPAIGN = 'tier-coupons-demo';
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until the reminders of the run's carts stop coming (stable for `quietMs`), at most `maxMs`. */
 async function settleReminders(

@@ -10,7 +10,7 @@ import {
   type ExportLine,
   type Repair,
 } from '../../streams/dlq-replay';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { createProducer } from '../../streams/producer/producer';
 import { DLQ_REASONS, type DlqReason } from '../../streams/topology';
 import { UsageError } from '../run';

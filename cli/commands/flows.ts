@@ -23,7 +23,7 @@ import {
 } from '../../workflows/dsl';
 import { flows } from '../../workflows/flows';
 import { isHeldOut } from '../../workflows/holdout';
-import { isValidTimeZone, localTime, parseClock } from '../../workflows/time';
+import { isValidTimeZone, localTime, parseClock } from '../../schemas/time';
 import type { ExitReason, TimelineEntry } from '../../workflows/cart-recovery';
 import type { CouponExitReason } from '../../workflows/coupon-release';
 import { UsageError } from '../run';

@@ -1,8 +1,8 @@
 // `shopstream profile <userId>`: what shopstream knows about a shopper right now.
 import { loadCatalog } from '../../catalog';
 import type { Config } from '../../infra/config';
-import { connectNats } from '../../streams/nats';
-import { topInterests } from '../../streams/processors/interest/model';
+import { connectNats } from '../../infra/nats';
+import { halfLivesOf, topInterests } from '../../streams/processors/interest/model';
 import { ProfileStore } from '../../streams/processors/interest/store';
 import { segment } from '../../streams/processors/interest/tags';
 import { names, userKey } from '../../streams/topology';
@@ -27,7 +27,7 @@ export async function profile(config: Config, opts: Record<string, unknown>): Pr
       return 1;
     }
     const now = Date.now();
-    const halfLives = { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs };
+    const halfLives = halfLivesOf(config.interest);
     const seg = segment(state, now, config.tiers);
     const c = state.counters;
     console.log(

@@ -3,7 +3,7 @@
 import type { NatsConnection } from 'nats';
 import type { Catalog } from '../../catalog/types';
 import type { Config } from '../../infra/config';
-import type { ProfileState } from '../../streams/processors/interest/model';
+import { halfLivesOf, type ProfileState } from '../../streams/processors/interest/model';
 import { createRecommender, type Recommendation } from '../../streams/processors/recommend/recommend';
 import { loadRules } from '../../streams/processors/recommend/rules-store';
 import { RecommendServiceError, requestRecommendations } from '../../streams/processors/recommend/service';
@@ -36,7 +36,7 @@ export async function recommendationsFor(
     profile: who.state,
     rules: { ...(category ? { category } : {}), ...(sku ? { sku } : {}) },
     now: who.now,
-    halfLives: { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs },
+    halfLives: halfLivesOf(config.interest),
     k: who.k,
   });
   return { items, via: 'computed locally: no recommendation service answered' };

@@ -1,5 +1,5 @@
 import type { Config } from '../../infra/config';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { mineAllShops } from '../../streams/processors/recommend/rules-job';
 import { names } from '../../streams/topology';
 import { openSql } from '../sql';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../../infra/config';
 import { runSimulation, type SimulationResult } from '../../demo/simulator';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { createProducer } from '../../streams/producer/producer';
 import { eventSubject } from '../../streams/topology';
 

@@ -1,5 +1,5 @@
 import type { Config } from '../../infra/config';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { applyTopology, checkTopology, names } from '../../streams/topology';
 
 export async function apply(config: Config): Promise<void> {

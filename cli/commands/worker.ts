@@ -5,12 +5,12 @@
 import { requireSecret, type Config } from '../../infra/config';
 import { createLogger, type Logger } from '../../infra/logger';
 import { createChannels, describeChannels } from '../../activities/channels';
-import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
+import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
 import { createKvMessageSlots } from '../../activities/kv-message-slots';
-import { createNatsPublish } from '../../activities/nats-publish';
+import { createNatsPublish } from '../../streams/producer/flow-events';
 import { createMemoryAgentQueue, createMemorySupervisorNotifier } from '../../activities/escalation';
 import { startWorker } from '../../activities/worker';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { applyTopology, names } from '../../streams/topology';
 
 export type WorkerQueues = 'all' | 'flows' | 'chat';

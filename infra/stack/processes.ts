@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { canConnect } from '../net';
 import * as path from 'node:path';
+import { sleep } from '../sleep';
 
 export type StackErrorCode =
   'WAIT_TIMEOUT' | 'SPAWN_FAILED' | 'PROCESS_EXITED' | 'STOP_FAILED' | 'PORT_IN_USE';
@@ -19,8 +20,6 @@ export class StackError extends Error {
     super(message, options);
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** True if nothing listens on host:port (we could bind it ourselves). Errors other than EADDRINUSE are thrown. */
 export function isPortFree(host: string, port: number): Promise<boolean> {

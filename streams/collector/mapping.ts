@@ -50,7 +50,7 @@ import {
 } from '../../schemas/events';
 import { createHash } from 'node:crypto';
 import { deriveEventId, isUlid, newEventId, ulidTime } from '../../schemas/ulid';
-import { timeZoneIssue } from '../producer/time-zone';
+import { timeZoneIssue } from '../../schemas/time-zone';
 
 export interface MappingContext {
   /** From the write key, never from the body. */

@@ -1,6 +1,6 @@
 // Components that keep events: the max-deliveries catcher (nothing a consumer gives up on is lost),
 // the ClickHouse database (migrated, shared with later components) and the ClickHouse sink.
-import { couponRef } from '../../activities/coupon-ledger';
+import { couponRef } from '../../coupons/coupon-ledger';
 import { createClickHouse } from '../../infra/clickhouse/client';
 import { migrate } from '../../analytics/migrate';
 import { startMaxDeliveriesCatcher } from '../advisories';

@@ -3,8 +3,8 @@
 // is down (a lazy connection; each trigger holds its events until it answers) and report their state
 // in /healthz without failing it: held events are safe. Which flows run is the flow registry's
 // choice (workflows/flows/index.ts shippedFlows), not this file's.
-import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
-import { flowEventPublisher } from '../../activities/nats-publish';
+import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
+import { flowEventPublisher } from '../producer/flow-events';
 import { requireSecret } from '../../infra/config';
 import { canConnect } from '../../infra/net';
 import { shippedFlows } from '../../workflows/flows';

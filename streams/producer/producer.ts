@@ -19,10 +19,11 @@ import { newEventId } from '../../schemas/ulid';
 import { EventValidationError, validateEnvelope, type ValidationIssue } from '../../schemas/validate';
 import { ENVELOPE_JSON_CONTENT_TYPE, publishDeadLetter } from '../dlq';
 import type { Config } from '../../infra/config';
-import { connectNats } from '../nats';
+import { connectNats } from '../../infra/nats';
 import { checkTopology, eventSubject, names, partitionOf, userKey } from '../topology';
-import { timeZoneIssue } from './time-zone';
+import { timeZoneIssue } from '../../schemas/time-zone';
 import { InFlightWindow } from './window';
+import { sleep } from '../../infra/sleep';
 
 export interface ProducerOptions {
   nats: Pick<Config['nats'], 'url' | 'prefix' | 'partitions'> & Partial<Config['nats']>;
@@ -122,8 +123,6 @@ export interface Producer {
   stats(): ProducerStats;
   readonly producerId: string;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown })?.code;

@@ -32,7 +32,7 @@ import {
 import type { Flow, Tier } from '../../workflows/dsl';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
 import { segment } from '../processors/interest/tags';
-import { isKnownTimeZone } from '../producer/time-zone';
+import { isKnownTimeZone } from '../../schemas/time-zone';
 import type { ProfileStore } from '../processors/interest/store';
 import { names, userKey } from '../topology';
 import {

@@ -22,13 +22,13 @@ import {
   type WorkflowClient,
 } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
-import { maskCode, withCouponRef } from '../../activities/coupon-ledger';
+import { maskCode, withCouponRef } from '../../coupons/coupon-ledger';
 import {
   CouponRedeemError,
   normalizeCode,
   type CouponErrorType,
   type KvCouponLedger,
-} from '../../activities/kv-coupon-ledger';
+} from '../../coupons/kv-coupon-ledger';
 import type { FlowEvent } from '../../activities/types';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
@@ -152,7 +152,7 @@ export interface CouponTriggerDeps {
   config: Config;
   logger: Logger;
   ledger: KvCouponLedger;
-  /** Publishes a flow event with Nats-Msg-Id = its event id (activities/nats-publish.ts). */
+  /** Publishes a flow event with Nats-Msg-Id = its event id (streams/producer/flow-events.ts). */
   publish(event: FlowEvent): Promise<void>;
   /** The tier_reached flows to run. */
   flows: readonly Flow[];

@@ -53,11 +53,12 @@ import {
   userLeft,
   type EscalationInput,
 } from '../../workflows/escalation';
-import type { Duration } from '../../workflows/time';
+import type { Duration } from '../../schemas/time';
 import { topInterests, type HalfLives } from '../processors/interest/model';
 import type { ProfileStore } from '../processors/interest/store';
 import { segment } from '../processors/interest/tags';
-import { isKvConflict } from '../nats';
+import { isKvConflict } from '../../infra/nats';
+import { kvKey } from '../../schemas/kv-keys';
 import { checkTopology, names, userKey } from '../topology';
 import {
   createTriggerLoop,
@@ -293,13 +294,8 @@ export function decodeConversation(bytes: Uint8Array): ConversationRecord | unde
   }
 }
 
-/** A KV-safe key part: the text itself, or `=` + base64url when it has other characters. */
-function keyPart(s: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
-}
-
 export function conversationKey(shopId: string, conversationId: string): string {
-  return `${keyPart(shopId)}.${keyPart(conversationId)}`;
+  return kvKey(shopId, conversationId);
 }
 
 // ---- pure: what the agent gets -------------------------------------------------------------------------

@@ -21,17 +21,12 @@ import {
 } from 'nats';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../infra/logger';
+import { isNotFound } from '../../infra/nats';
 import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
 import { publishDeadLetter } from '../dlq';
 import type { StepResult } from '../results';
 import { userKey, type DlqReason } from '../topology';
-
-/** A NATS "not found" (stream, consumer or key) answer. */
-export function isNotFound(err: unknown): boolean {
-  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
-  return e?.code === '404' || e?.api_error?.err_code === 10014 || /not found/i.test(e?.message ?? '');
-}
 
 /**
  * Temporal or NATS unreachable, overloaded or slow: wait and retry for as long as it takes. A

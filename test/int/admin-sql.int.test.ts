@@ -8,7 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
 import { createMetrics } from '../../infra/metrics';
 import { buildAdmin } from '../../streams/admin';
-import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
+import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
 
 const TOKEN = 't'.repeat(40);
 let chs: TestClickHouse;

@@ -6,12 +6,12 @@ import { createLogger } from '../../infra/logger';
 import { encodeEnvelope } from '../../schemas/codec';
 import { startMaxDeliveriesCatcher, type MaxDeliveriesCatcher } from '../../streams/advisories';
 import { readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { applyTopology, eventSubject, names, redeliveryPolicy } from '../../streams/topology';
 import { buildEnvelope } from '../helpers/events';
-import { eventually } from '../helpers/clickhouse';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { eventually } from '../../infra/stack/test-clickhouse';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 let nats: TestNats;
 let nc: NatsConnection;

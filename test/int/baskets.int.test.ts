@@ -5,7 +5,7 @@ import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import type { EnvelopeInit, Product } from '../../schemas/events';
 import { loadBaskets } from '../../streams/processors/recommend/baskets';
 import { toEventRow, type EventRow } from '../../streams/sinks/clickhouse/rows';
-import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
+import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
 
 let chs: TestClickHouse;

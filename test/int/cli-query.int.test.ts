@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { getFreePort } from '../../infra/stack/processes';
-import { startTestClickHouse } from '../helpers/clickhouse';
+import { startTestClickHouse } from '../../infra/stack/test-clickhouse';
 
 const run = promisify(execFile);
 const CLI = path.join(__dirname, '../../cli/shopstream.cjs');

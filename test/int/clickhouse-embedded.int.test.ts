@@ -1,7 +1,7 @@
 // The embedded ClickHouse behaves like a server where our code relies on it: settings given to one
 // call do not leak into the next (chDB keeps them in its session; infra/clickhouse/client.ts scopes
 // them), and insert deduplication works with a token.
-import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
+import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
 
 let chs: TestClickHouse;
 

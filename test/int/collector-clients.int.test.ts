@@ -16,12 +16,12 @@ import { createLogger } from '../../infra/logger';
 import type { Envelope, EventType } from '../../schemas/events';
 import { buildCollector, DEAD_LETTER_MAX_BYTES, type BatchResponse } from '../../streams/collector/server';
 import { publishDeadLetter, readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { createProducer, type Producer } from '../../streams/producer/producer';
 import { applyTopology } from '../../streams/topology';
-import { eventually } from '../helpers/clickhouse';
-import { eventsOnStream, startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { eventually } from '../../infra/stack/test-clickhouse';
+import { eventsOnStream, startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 jest.setTimeout(60_000);
 const SHOP = 'shop-clients';

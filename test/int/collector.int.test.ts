@@ -14,12 +14,12 @@ import type { EventType } from '../../schemas/events';
 import { isUlid, newEventId, ulidTime } from '../../schemas/ulid';
 import type { BatchResponse } from '../../streams/collector/server';
 import { readDeadLetters, summarizeDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { startService, type Service } from '../../streams/service';
 import { names } from '../../streams/topology';
-import { eventually, uniqueName } from '../helpers/clickhouse';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 // Jest ignores a project-level testTimeout (it is a global option): hooks and tests get this one.
 jest.setTimeout(60_000);

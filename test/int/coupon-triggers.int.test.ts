@@ -5,8 +5,8 @@
 import type { Client } from '@temporalio/client';
 import type { NatsConnection } from 'nats';
 import { createLogChannel, createMemoryMessageSlots } from '../../activities';
-import { createKvCouponLedger, type KvCouponLedger } from '../../activities/kv-coupon-ledger';
-import { flowEventPublisher, natsPublish } from '../../activities/nats-publish';
+import { createKvCouponLedger, type KvCouponLedger } from '../../coupons/kv-coupon-ledger';
+import { flowEventPublisher, natsPublish } from '../../streams/producer/flow-events';
 import type { Config } from '../../infra/config';
 import type { Producer } from '../../streams/producer/producer';
 import { names } from '../../streams/topology';
@@ -21,9 +21,9 @@ import {
   type CouponReleaseResult,
 } from '../../workflows/coupon-release';
 import { defineFlow, onCouponRedeemed, onOptOut, send, sendWithCoupon, wait } from '../../workflows/dsl';
-import { eventually } from '../helpers/clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
-import { eventsOnStream } from '../helpers/nats';
+import { eventsOnStream } from '../../infra/stack/test-nats';
 import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
 
 // the coupon at once, then a long wait: the flow is mid-wait while the test redeems

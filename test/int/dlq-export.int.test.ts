@@ -8,11 +8,11 @@ import { exportCommand } from '../../cli/commands/dlq';
 import type { Config } from '../../infra/config';
 import { encodeEnvelope } from '../../schemas/codec';
 import { publishDeadLetter, readDeadLetters } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { applyTopology } from '../../streams/topology';
 import { buildEnvelope } from '../helpers/events';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 const TOTAL = 1_148;
 

@@ -20,13 +20,13 @@ import {
   type StoredDeadLetter,
 } from '../../streams/dlq';
 import { toExportLine, type ExportLine } from '../../streams/dlq-replay';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { startService, type Service } from '../../streams/service';
 import { eventSubject, names, partitionOf } from '../../streams/topology';
-import { eventually, uniqueName } from '../helpers/clickhouse';
+import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope, sampleProduct } from '../helpers/events';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 // Jest ignores a project-level testTimeout (it is a global option): hooks and tests get this one.
 jest.setTimeout(60_000);

@@ -6,7 +6,7 @@ import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import type { EnvelopeInit, EventType, PayloadMap } from '../../schemas/events';
 import { toEventRow, type EventRow } from '../../streams/sinks/clickhouse/rows';
 import { buildEscalationReport, formatEscalationReport } from '../../analytics/escalation-report';
-import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
+import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
 
 let chs: TestClickHouse;

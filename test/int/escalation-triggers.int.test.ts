@@ -26,7 +26,7 @@ import {
 } from '../../streams/triggers/escalation-triggers';
 import { escalationState, escalationWorkflowId, type EscalationResult } from '../../workflows/escalation';
 import { readDeadLetters } from '../../streams/dlq';
-import { eventually } from '../helpers/clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
 import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
 

@@ -14,12 +14,12 @@ import { createLogger } from '../../infra/logger';
 import { getFreePort } from '../../infra/stack/processes';
 import { boundedJson } from '../../streams/collector/bounded-json';
 import { summarizeDeadLetters } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { startService, type Service } from '../../streams/service';
-import { eventually, uniqueName } from '../helpers/clickhouse';
+import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
 import { mixedBatch } from '../helpers/fuzz';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 const EVENTS = Number(process.env['FUZZ_EVENTS'] ?? 3000);
 const SHOP = 'fuzz-shop';

@@ -8,14 +8,14 @@ import { createLogger } from '../../infra/logger';
 import { encodeEnvelope } from '../../schemas/codec';
 import type { EnvelopeInit, EventType } from '../../schemas/events';
 import { readDeadLetters } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { valueAt } from '../../streams/processors/interest/model';
 import { createInterestProcessor, type InterestProcessor } from '../../streams/processors/interest/processor';
 import { applyTopology, eventSubject, interestConsumer, names, partitionOf } from '../../streams/topology';
-import { eventually } from '../helpers/clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 import { tinyCatalog as catalog } from '../helpers/tiny-catalog';
 
 let nats: TestNats;

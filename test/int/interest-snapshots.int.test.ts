@@ -6,8 +6,8 @@ import { snapshotChanged, snapshotRow, writeSnapshots } from '../../streams/proc
 import type { Loaded } from '../../streams/processors/interest/store';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import { buildEnvelope } from '../helpers/events';
-import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
-import { testConfig } from '../helpers/pipeline';
+import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
+import { testConfig } from '../../infra/stack/test-config';
 import { tinyCatalog as catalog } from '../helpers/tiny-catalog';
 
 let ch: TestClickHouse;

@@ -4,19 +4,19 @@
 // order and refuses expired and unknown codes, and the frequency cap holds under concurrency.
 import type { KV, NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
-import { couponCode, createMemoryCouponLedger } from '../../activities/coupon-ledger';
+import { couponCode, createMemoryCouponLedger } from '../../coupons/coupon-ledger';
 import {
   CouponErrorType,
   CouponRedeemError,
   budgetKey,
   createKvCouponLedger,
   type KvCouponLedger,
-} from '../../activities/kv-coupon-ledger';
+} from '../../coupons/kv-coupon-ledger';
 import { createKvMessageSlots } from '../../activities/kv-message-slots';
 import type { IssueCouponRequest } from '../../activities/types';
-import { connectNats } from '../../streams/nats';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { connectNats } from '../../infra/nats';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 let nats: TestNats;
 let config: Config;

@@ -12,12 +12,12 @@ import { getFreePort } from '../../infra/stack/processes';
 import { boundedJson } from '../../streams/collector/bounded-json';
 import type { BatchResponse } from '../../streams/collector/server';
 import { readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { startService, type Service } from '../../streams/service';
-import { eventually, uniqueName } from '../helpers/clickhouse';
+import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
 import { deeplyNested } from '../helpers/fuzz';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 jest.setTimeout(60_000);
 const SHOP = 'poison-shop';

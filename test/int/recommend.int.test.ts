@@ -7,7 +7,7 @@ import type { Config } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import type { EventType } from '../../schemas/events';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { applyEvent, emptyState } from '../../streams/processors/interest/model';
 import { ProfileStore } from '../../streams/processors/interest/store';
 import { mineRules } from '../../streams/processors/recommend/rules';
@@ -19,10 +19,10 @@ import {
   type RecommendService,
 } from '../../streams/processors/recommend/service';
 import { applyTopology, names } from '../../streams/topology';
-import { eventually } from '../helpers/clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 const catalog = loadCatalog();
 const logger = createLogger(process.env['TEST_LOG'] ?? 'silent', 'test');

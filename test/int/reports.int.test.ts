@@ -16,7 +16,7 @@ import {
   remindedOpenCarts,
   unredeemedCoupons,
 } from '../../demo/come-back';
-import { startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
+import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope, sampleProduct } from '../helpers/events';
 
 let chs: TestClickHouse;
@@ -28,7 +28,7 @@ const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
 const RUN = 'run-1';
 const WORKER = 'worker';
 const BACK = 'run-1-back';
-/** Coupon refs as the flows' events carry them (activities/coupon-ledger.ts couponRef). */
+/** Coupon refs as the flows' events carry them (coupons/coupon-ledger.ts couponRef). */
 const ref = (n: number): string => `cr_${String(n).padStart(20, '0')}`;
 const product = (sku: string, priceMinor: number): NonNullable<PayloadMap['product_viewed']['product']> => ({
   ...sampleProduct,

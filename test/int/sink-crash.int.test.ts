@@ -8,12 +8,12 @@ import type { NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import { getFreePort } from '../../infra/stack/processes';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { createProducer } from '../../streams/producer/producer';
 import { applyTopology, names } from '../../streams/topology';
-import { eventually, uniqueName } from '../helpers/clickhouse';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 const CLI = path.join(__dirname, '../../cli/shopstream.cjs');
 const TOTAL = 20_000;

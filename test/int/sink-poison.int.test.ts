@@ -7,13 +7,13 @@ import { createLogger } from '../../infra/logger';
 import { encodeEnvelope } from '../../schemas/codec';
 import type { EnvelopeInit } from '../../schemas/events';
 import { readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { createClickHouseSink, type ClickHouseSink } from '../../streams/sinks/clickhouse/sink';
 import { applyTopology, eventSubject, names } from '../../streams/topology';
 import { buildEnvelope, sampleProduct } from '../helpers/events';
-import { eventually, startTestClickHouse, type TestClickHouse } from '../helpers/clickhouse';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { eventually, startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 let nats: TestNats;
 let chs: TestClickHouse;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { loadConfig } from '../../infra/config';
 import { getFreePort, isAlive } from '../../infra/stack/processes';
 import { stackStatus, stackUp } from '../../infra/stack/stack';
-import { startTestNats, type TestNats } from '../helpers/nats';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 
 describe('startTestNats', () => {
   let server: TestNats | undefined;

@@ -1,11 +1,11 @@
 // Byte limits on the events and dead-letter streams (issue 8, finding 11): a full events stream
 // refuses new events with a clear error instead of dropping ones the sink has not stored.
 import { DiscardPolicy, type NatsConnection } from 'nats';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { createProducer, PublishError } from '../../streams/producer/producer';
 import { applyTopology, names, streamConfigs } from '../../streams/topology';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 let nats: TestNats;
 let nc: NatsConnection;

@@ -1,11 +1,11 @@
 // Topology as code against a real server: applied idempotently, and a missing piece fails fast with
 // a message that names it.
 import type { NatsConnection } from 'nats';
-import { connectNats } from '../../streams/nats';
+import { connectNats } from '../../infra/nats';
 import { applyTopology, checkTopology, names, TopologyError } from '../../streams/topology';
 import { createProducer } from '../../streams/producer/producer';
-import { startTestNats, type TestNats } from '../helpers/nats';
-import { testConfig } from '../helpers/pipeline';
+import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
+import { testConfig } from '../../infra/stack/test-config';
 
 let nats: TestNats;
 let nc: NatsConnection;

@@ -10,7 +10,7 @@ import {
   type LogChannel,
 } from '../../activities';
 import { createActivities } from '../../activities';
-import { natsPublish } from '../../activities/nats-publish';
+import { natsPublish } from '../../streams/producer/flow-events';
 import { decodeEnvelope } from '../../schemas/codec';
 import { couponIssued, reminderSent } from '../../workflows/flow-events';
 import type { Producer } from '../../streams/producer/producer';
@@ -27,16 +27,16 @@ import {
 } from '../../workflows/cart-recovery';
 import { defineFlow, onCartEmptied, onOptOut, onPurchase, send, wait } from '../../workflows/dsl';
 import { buildEnvelope } from '../helpers/events';
-import { eventually } from '../helpers/clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { createLogger } from '../../infra/logger';
 import { getFreePort } from '../../infra/stack/processes';
 import { readDeadLetters } from '../../streams/dlq';
 import { createProducer } from '../../streams/producer/producer';
 import { startService } from '../../streams/service';
 import { TRIGGER_MAX_DELIVER } from '../../streams/triggers/runner';
-import { testConfig } from '../helpers/pipeline';
+import { testConfig } from '../../infra/stack/test-config';
 import { startFlowStack, type FlowStack } from './fixtures/flow-stack';
-import { startTestTemporal } from './fixtures/temporal';
+import { startTestTemporal } from '../../infra/stack/test-temporal';
 
 // long windows: the flows stay in their abandonment wait while the test drives them
 const flow = defineFlow({

@@ -19,7 +19,7 @@ import {
   sendWithCoupon,
   wait,
 } from '../../workflows/dsl';
-import { eventually } from '../helpers/clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import {
   effectFiles,
   readLines,
@@ -27,7 +27,7 @@ import {
   type CouponEffect,
   type MessageEffect,
 } from './fixtures/file-effects';
-import { startTestTemporal, type TestTemporal } from './fixtures/temporal';
+import { startTestTemporal, type TestTemporal } from '../../infra/stack/test-temporal';
 
 const flow = defineFlow({
   name: 'cart-recovery-restart-test',

@@ -18,6 +18,7 @@ import { createMetrics } from '../../infra/metrics';
 import type { EnvelopeInit } from '../../schemas/events';
 import { EventValidationError } from '../../schemas/validate';
 import type { DeadLetter } from '../../streams/dlq';
+import { sleep } from '../../infra/sleep';
 
 // inject() loads light-my-request, which requires the ESM-only `cookie` 2 that Jest cannot load on Node 20.
 // Only its request-cookie support uses it, and these tests send no cookies.
@@ -97,8 +98,6 @@ async function post(app: FastifyInstance, payload: unknown, headers: Record<stri
     body: res.json<BatchResponse & { error?: string; message?: string }>(),
   };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('authentication', () => {
   it('answers 401 without a write key or with an unknown one', async () => {

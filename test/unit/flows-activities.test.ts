@@ -20,7 +20,7 @@ import {
   type PublishedFlowEvent,
 } from '../../activities';
 import type { KV } from 'nats';
-import { createKvCouponLedger } from '../../activities/kv-coupon-ledger';
+import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
 import { worker } from '../../cli/commands/worker';
 import { ConfigError, loadConfig } from '../../infra/config';
 import { createLogger } from '../../infra/logger';

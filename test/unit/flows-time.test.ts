@@ -1,7 +1,8 @@
 // Pure helpers the workflow computes with: durations, the user's local time (fixed offsets and IANA
 // zones, across DST), quiet hours, and the holdout buckets.
-import { fnv1a as topologyHash } from '../../streams/topology';
-import { fnv1a, holdoutBucket, isHeldOut } from '../../workflows/holdout';
+import { fnv1a } from '../../schemas/hash';
+import { partitionOf } from '../../streams/topology';
+import { holdoutBucket, isHeldOut } from '../../workflows/holdout';
 import {
   isValidTimeZone,
   localTime,
@@ -10,7 +11,7 @@ import {
   parseDuration,
   quietHoursDelayMs,
   utcOffsetMinutes,
-} from '../../workflows/time';
+} from '../../schemas/time';
 
 const MINUTE = 60_000;
 const at = (iso: string): number => Date.parse(iso);
@@ -129,7 +130,7 @@ describe('msUntilNextLocalDay', () => {
 
 describe('holdout', () => {
   it('hashes like the partitioner (FNV-1a) and keeps buckets stable: moving users between groups breaks uplift', () => {
-    expect(fnv1a('shop-1/user-1')).toBe(topologyHash('shop-1/user-1'));
+    expect(partitionOf('shop-1', 'user-1', 1 << 30)).toBe(fnv1a('shop-1/user-1') % (1 << 30));
     expect(holdoutBucket('cart-recovery', 'user-1')).toBe(fnv1a('cart-recovery:user-1') % 100);
     expect(['user-1', 'user-2', 'user-3'].map((u) => holdoutBucket('cart-recovery', u))).toEqual([
       16, 73, 54,

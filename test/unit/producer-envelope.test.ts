@@ -2,7 +2,7 @@
 // through to Envelope.time_zone, and the zone check the SDK runs before sending.
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import { trackEnvelope } from '../../streams/producer/producer';
-import { isKnownTimeZone, timeZoneIssue } from '../../streams/producer/time-zone';
+import { isKnownTimeZone, timeZoneIssue } from '../../schemas/time-zone';
 
 const ctx = { shopId: 'shop-1', producerId: 'p-1', sequence: 3 };
 const at = Date.UTC(2026, 10, 1);

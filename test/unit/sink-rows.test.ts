@@ -1,4 +1,4 @@
-import { couponRef } from '../../activities/coupon-ledger';
+import { couponRef } from '../../coupons/coupon-ledger';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import { toEventRow } from '../../streams/sinks/clickhouse/rows';
 import { buildEnvelope, samplePayloads } from '../helpers/events';

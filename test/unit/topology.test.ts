@@ -3,13 +3,13 @@ import {
   MAX_BACKOFF_MS,
   consumerConfigs,
   eventSubject,
-  fnv1a,
   names,
   partitionOf,
   redeliveryPolicy,
   streamConfigs,
   userKey,
 } from '../../streams/topology';
+import { fnv1a } from '../../schemas/hash';
 
 describe('topology', () => {
   it('puts every event of a user on one partition, and spreads users over all partitions', () => {

@@ -14,7 +14,7 @@ import {
   type CartRecoveryInput,
   type TimelineEntry,
 } from '../../workflows/cart-recovery';
-import { localTime } from '../../workflows/time';
+import { localTime } from '../../schemas/time';
 import { createFakes, uniqueId, useWorkflowTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
 const MINUTE = 60_000;

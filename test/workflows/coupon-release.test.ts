@@ -13,7 +13,7 @@ import {
   type CouponReleaseInput,
 } from '../../workflows/coupon-release';
 import { tierCoupons } from '../../workflows/flows/tier-coupons';
-import { localTime } from '../../workflows/time';
+import { localTime } from '../../schemas/time';
 import { createFakes, useWorkflowTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
 const HOUR = 3_600_000;

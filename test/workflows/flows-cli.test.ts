@@ -6,7 +6,7 @@ import path from 'node:path';
 import { list, simulate, validate } from '../../cli/commands/flows';
 import { loadConfig } from '../../infra/config';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
-import { durationMs } from '../../workflows/time';
+import { durationMs } from '../../schemas/time';
 
 const MINUTE = 60_000;
 const config = loadConfig();

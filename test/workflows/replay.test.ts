@@ -35,7 +35,7 @@ import {
 } from '../../workflows/coupon-release';
 import { cartRecovery } from '../../workflows/flows/cart-recovery';
 import { tierCoupons } from '../../workflows/flows/tier-coupons';
-import { localTime } from '../../workflows/time';
+import { localTime } from '../../schemas/time';
 import { bundleWorkflows, createFakes, startTestEnv, userIdFor, zoneWhere, type Fakes } from './helpers';
 
 const HISTORIES = path.join(__dirname, '../fixtures/histories');

@@ -57,7 +57,7 @@ import {
   type Product,
 } from '../../../schemas/events';
 import { MAX_FUTURE_SKEW_MS } from '../../../schemas/validate';
-import { isKnownTimeZone } from '../../producer/time-zone';
+import { isKnownTimeZone } from '../../../schemas/time-zone';
 import { userKey } from '../../topology';
 import type { Tier } from './tags';
 import { EVENT_WEIGHTS, MAX_QUANTITY_WEIGHT } from './weights';

@@ -35,10 +35,11 @@ import { publishDeadLetter } from '../../dlq';
 import type { Envelope, EnvelopeInit, EventType } from '../../../schemas/events';
 import { createProducer } from '../../producer/producer';
 import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
-import { advanceFloor, IGNORED_EVENT_TYPES, isTooFarAhead, type HalfLives, type TierChange } from './model';
+import { advanceFloor, halfLivesOf, IGNORED_EVENT_TYPES, isTooFarAhead, type TierChange } from './model';
 import { MAX_STATE_BYTES } from './state-codec';
 import { ProfileStore, type Loaded } from './store';
 import { applyAndTrackTier, INTEREST_PRODUCER_ID, tierChangedEnvelope, tierChangesFor } from './tier-changes';
+import { sleep } from '../../../infra/sleep';
 
 export interface InterestStats {
   batches: number;
@@ -112,7 +113,6 @@ const MAX_CAS_RETRIES = 20;
 /** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
 const KV_HEADROOM_BYTES = 256;
 const WRITE_CONCURRENCY = 32;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class ProcessorError extends Error {
   override readonly name = 'ProcessorError';
@@ -180,10 +180,7 @@ export async function createInterestProcessor(deps: {
         connection: nc,
       });
   const publish = deps.publish ?? ((envelope: EnvelopeInit) => producer!.publish(envelope));
-  const halfLives: HalfLives = {
-    shortMs: config.interest.shortHalfLifeMs,
-    longMs: config.interest.longHalfLifeMs,
-  };
+  const halfLives = halfLivesOf(config.interest);
   const stats: InterestStats = {
     batches: 0,
     applied: 0,

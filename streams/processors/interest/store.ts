@@ -1,20 +1,14 @@
 // Interest profiles in a JetStream KV bucket, one key per user, written with compare-and-set on the
 // revision: several processor instances can work on the same users without losing an update.
 import type { KV } from 'nats';
-import { isKvConflict } from '../../nats';
+import { isKvConflict } from '../../../infra/nats';
 import type { FeatureSpace } from '../../../catalog/types';
+import { kvKey } from '../../../schemas/kv-keys';
 import { emptyState, type ProfileState } from './model';
 import { decodeState, encodeStateBounded, MAX_STATE_BYTES } from './state-codec';
 
-const RAW = /^[A-Za-z0-9_-]+$/;
-
-/** A KV-safe key part: the text itself, or `=` + base64url when it has other characters. */
-function keyPart(s: string): string {
-  return RAW.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
-}
-
 export function profileKey(shopId: string, userKey: string): string {
-  return `${keyPart(shopId)}.${keyPart(userKey)}`;
+  return kvKey(shopId, userKey);
 }
 
 export interface Loaded {

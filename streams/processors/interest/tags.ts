@@ -1,10 +1,11 @@
 // Behaviour tags and value tiers, derived from a profile state at a time `now`. Pure; every tag
 // says why, so marketers (and the coupon and recovery flows that read them) can trust it.
 import type { Config } from '../../../infra/config';
+import type { Tier } from '../../../schemas/tiers';
 import type { Counters, ProfileState } from './model';
 
 export type Tag = 'price_sensitive' | 'style_hesitant' | 'high_intent' | 'churn_risk';
-export type Tier = 'new' | 'repeat' | 'high_value';
+export type { Tier };
 
 export interface TagResult {
   tag: Tag;

@@ -1,14 +1,12 @@
 // Mined rule sets in the JetStream KV rules bucket, one key per shop and level, so every
 // recommender instance reads the same rules the scheduled job mined.
 import type { KV } from 'nats';
+import { kvKeyPart } from '../../../schemas/kv-keys';
 import type { BasketLevel } from './baskets';
 import type { RuleSet } from './rules';
 
-const RAW = /^[A-Za-z0-9_-]+$/;
-const keyPart = (s: string): string => (RAW.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`);
-
 export function rulesKey(shopId: string, level: BasketLevel): string {
-  return `${keyPart(shopId)}.${level}`;
+  return `${kvKeyPart(shopId)}.${level}`;
 }
 
 export async function saveRules(kv: KV, shopId: string, level: BasketLevel, rules: RuleSet): Promise<void> {

@@ -26,7 +26,7 @@ import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import { checkTopology, names, userKey } from '../../topology';
-import type { HalfLives, ProfileState } from '../interest/model';
+import { halfLivesOf, type ProfileState } from '../interest/model';
 import { ProfileStore } from '../interest/store';
 import type { BasketLevel } from './baskets';
 import {
@@ -222,10 +222,7 @@ export async function startRecommendService(opts: RecommendServiceOptions): Prom
   );
   const rulesKv: KV = await js.views.kv(n.rulesBucket, { bindOnly: true });
   const recommender = createRecommender(catalog, opts.weights);
-  const halfLives: HalfLives = {
-    shortMs: config.interest.shortHalfLifeMs,
-    longMs: config.interest.longHalfLifeMs,
-  };
+  const halfLives = halfLivesOf(config.interest);
   const stats: RecommendServiceStats = {
     requests: 0,
     badRequests: 0,

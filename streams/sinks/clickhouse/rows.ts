@@ -94,7 +94,7 @@ export type CouponCodeView = (code: string) => string;
 /** Without the coupon secret: the code masked, as in logs ('K7QF***'). */
 export const maskCouponCode: CouponCodeView = (code) => (code === '' ? '' : `${code.slice(0, 4)}***`);
 
-/** Flows' events already carry a ref ('cr_...', activities/coupon-ledger.ts couponRef): kept as is. */
+/** Flows' events already carry a ref ('cr_...', coupons/coupon-ledger.ts couponRef): kept as is. */
 const COUPON_REF = /^cr_[0-9a-z]{20}$/;
 
 /**

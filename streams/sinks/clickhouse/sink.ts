@@ -42,6 +42,7 @@ import type { EventRow } from './rows';
 import type { CouponCodeView } from './rows';
 import { messageToRow } from './steps';
 import { byPartitionGroups, classifyInsertError } from './store';
+import { sleep } from '../../../infra/sleep';
 
 export interface SinkStats {
   batches: number;
@@ -110,8 +111,6 @@ class SinkStopping extends Error {
 
 type Good = { m: JsMsg; row: EventRow };
 type Dead = { m: JsMsg; reason: DlqReason; detail: string };
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class SinkStartupError extends Error {
   override readonly name = 'SinkStartupError';

@@ -4,12 +4,12 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { NatsConnection } from 'nats';
-import { loadConfig, type Config } from '../../infra/config';
+import { loadConfig, type Config } from '../config';
 import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
 import { names } from '../../streams/topology';
-import { startNatsServer } from '../../infra/stack/stack';
-import { findTools } from '../../infra/stack/tools';
+import { startNatsServer } from './stack';
+import { findTools } from './tools';
 
 export interface TestNats {
   url: string;

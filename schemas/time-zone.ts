@@ -1,8 +1,8 @@
 // The time zone an event may carry (Envelope.time_zone): 'UTC', a fixed offset ('+08:00') or an IANA
-// name ('Asia/Shanghai'), as the flows accept it (workflows/time.ts). One check for the producer SDK,
+// name ('Asia/Shanghai'), as the flows accept it (schemas/time.ts). One check for the producer SDK,
 // the collector and the interest processor, so a zone is judged the same everywhere.
-import type { ValidationIssue } from '../../schemas/validate';
-import { isValidTimeZone } from '../../workflows/time';
+import type { ValidationIssue } from './validate';
+import { isValidTimeZone } from './time';
 
 const known = new Map<string, boolean>();
 const MAX_CACHED = 1000;

@@ -1,8 +1,8 @@
 // A configuration for one test file: a random prefix (streams, subjects, consumers) on a test NATS,
 // small batches and short waits.
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type Config } from '../../infra/config';
-import { uniqueName } from './clickhouse';
+import { loadConfig, type Config } from '../config';
+import { uniqueName } from './test-clickhouse';
 
 export function testConfig(natsUrl: string, overrides: Record<string, string> = {}): Config {
   return loadConfig({

@@ -18,9 +18,10 @@
 import { randomUUID } from 'node:crypto';
 import type { KV, KvEntry } from 'nats';
 import { requireSecret } from '../infra/config';
-import { isKvConflict } from '../streams/nats';
+import { isKvConflict } from '../infra/nats';
+import { kvKey } from '../schemas/kv-keys';
 import { couponCode, couponRef, maskCode, type CouponLedger, type IssueOutcome } from './coupon-ledger';
-import type { IssueCouponRequest, IssuedCoupon } from './types';
+import type { IssueCouponRequest, IssuedCoupon } from '../activities/types';
 
 /** ApplicationFailure types of redemption errors (business errors: not retryable). */
 export const CouponErrorType = {
@@ -95,16 +96,8 @@ export interface KvCouponLedger extends CouponLedger {
   budget(shopId: string, campaign: string): Promise<BudgetRecord>;
 }
 
-const RAW = /^[A-Za-z0-9_-]+$/;
-
-/** A KV-safe key part: the text itself, or `=` + base64url when it has other characters. */
-export function kvKeyPart(s: string): string {
-  return RAW.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
-}
-
-export const budgetKey = (shopId: string, campaign: string): string =>
-  `budget.${kvKeyPart(shopId)}.${kvKeyPart(campaign)}`;
-export const couponKey = (code: string): string => `coupon.${kvKeyPart(code)}`;
+export const budgetKey = (shopId: string, campaign: string): string => kvKey('budget', shopId, campaign);
+export const couponKey = (code: string): string => kvKey('coupon', code);
 
 /** Codes as customers type them: case and spaces do not matter. */
 export function normalizeCode(code: string): string {

@@ -3,9 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { createClickHouse, type ClickHouseClient } from '../../infra/clickhouse/client';
+import { createClickHouse, type ClickHouseClient } from '../clickhouse/client';
 import { migrate } from '../../analytics/migrate';
-import type { Config } from '../../infra/config';
+import type { Config } from '../config';
 
 export interface TestClickHouse {
   ch: ClickHouseClient;

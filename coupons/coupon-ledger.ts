@@ -9,7 +9,7 @@
 // reach the events table carry couponRef(code), a keyed hash analysts can join issued to redeemed on
 // without being able to use it.
 import { createHmac, randomBytes } from 'node:crypto';
-import type { FlowEvent, IssueCouponRequest, IssuedCoupon } from './types';
+import type { FlowEvent, IssueCouponRequest, IssuedCoupon } from '../activities/types';
 
 export type IssueOutcome =
   { ok: true; coupon: IssuedCoupon } | { ok: false; reason: 'budget_exhausted'; detail: string };

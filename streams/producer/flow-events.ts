@@ -7,11 +7,11 @@
 // replayed workflow) publishes a duplicate that JetStream drops within the stream's duplicate window.
 import { ApplicationFailure } from '@temporalio/activity';
 import type { NatsConnection } from 'nats';
-import type { Config } from '../infra/config';
-import { EventValidationError } from '../schemas/validate';
-import { createProducer, type Producer, type TrackReceipt } from '../streams/producer/producer';
-import { deriveEventId } from '../schemas/ulid';
-import type { FlowEvent, PublishedFlowEvent } from './types';
+import type { Config } from '../../infra/config';
+import { EventValidationError } from '../../schemas/validate';
+import { createProducer, type Producer, type TrackReceipt } from './producer';
+import { deriveEventId } from '../../schemas/ulid';
+import type { FlowEvent, PublishedFlowEvent } from '../../activities/types';
 
 /** ApplicationFailure type of a flow event the schema rejects (a bug: retrying will not help). */
 export const INVALID_FLOW_EVENT = 'InvalidFlowEvent';

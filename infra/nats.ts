@@ -1,7 +1,7 @@
 // One way to connect to NATS, with errors that say where and how to fix it.
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { readFileSync } from 'node:fs';
-import type { Config } from '../infra/config';
+import type { Config } from './config';
 
 /** A KV compare-and-set lost to a concurrent writer (retry on the new revision). */
 export function isKvConflict(err: unknown): boolean {
@@ -11,6 +11,20 @@ export function isKvConflict(err: unknown): boolean {
     e?.api_error?.err_code === 10071 ||
     e?.api_error?.err_code === 10164 ||
     /wrong last sequence|key exists/i.test(e?.message ?? '')
+  );
+}
+
+/**
+ * A NATS or JetStream "not found" answer: a stream (JetStream error 10059), a consumer (10014), a
+ * request with no such subject (code '404'), or a message that says so (a KV key, older servers).
+ */
+export function isNotFound(err: unknown): boolean {
+  const e = err as { code?: string; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.code === '404' ||
+    e?.api_error?.err_code === 10059 ||
+    e?.api_error?.err_code === 10014 ||
+    /not found/i.test(e?.message ?? '')
   );
 }
 
