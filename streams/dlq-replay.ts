@@ -5,7 +5,16 @@ import { decodeEnvelope, envelopeFromJson, envelopeToJson } from '../schemas/cod
 import type { EnvelopeInit } from '../schemas/events';
 import { validateEnvelope } from '../schemas/validate';
 import { mapIncomingEvent } from './collector/mapping';
-import { ENVELOPE_JSON_CONTENT_TYPE, type StoredDeadLetter } from './dlq';
+import type { NatsConnection } from 'nats';
+import {
+  deadLetterExists,
+  deleteDeadLetter,
+  ENVELOPE_JSON_CONTENT_TYPE,
+  readDeadLetters,
+  type StoredDeadLetter,
+} from './dlq';
+import type { Producer } from './producer/producer';
+import type { DlqReason } from './topology';
 
 export type Repair = { ok: true; envelope: EnvelopeInit } | { ok: false; why: string };
 
@@ -120,4 +129,73 @@ export function repairLine(line: ExportLine, sequence: number): Repair {
   if (line.event !== undefined)
     return fromHttpEvent(line.event, line.shop_id, line.seq, line.failed_at, sequence);
   return { ok: false, why: 'raw bytes cannot be replayed: write an "envelope" or "event" for this line' };
+}
+
+export interface ReplayTally {
+  replayed: number;
+  /** Replayed events the events stream already had (stored before). */
+  duplicates: number;
+  /** Still failing after repair: kept in the dead-letter stream, with why. */
+  stillFailing: number;
+  /** Lines of an export file whose dead letter is gone (replayed by an earlier run). */
+  alreadyReplayed: number;
+  why: Map<string, number>;
+}
+
+/**
+ * Re-publishes repaired dead letters (from an export file's lines, or straight from the stream, of one
+ * reason or all) and deletes each dead letter once its fixed event is on the events stream; a dry run
+ * publishes and deletes nothing. Running the same file twice changes nothing.
+ */
+export async function replayDeadLetters(
+  nc: NatsConnection,
+  prefix: string,
+  source: { lines: () => AsyncIterable<string> } | { reason?: DlqReason },
+  opts: { dryRun?: boolean; producer: Pick<Producer, 'publish' | 'flush'> },
+): Promise<ReplayTally> {
+  const jsm = await nc.jetstreamManager();
+  const tally: ReplayTally = {
+    replayed: 0,
+    duplicates: 0,
+    stillFailing: 0,
+    alreadyReplayed: 0,
+    why: new Map(),
+  };
+  let sequence = 0;
+  const handle = async (seq: number, repair: Repair): Promise<void> => {
+    if (!repair.ok) {
+      tally.stillFailing++;
+      const why = repair.why.slice(0, 120);
+      tally.why.set(why, (tally.why.get(why) ?? 0) + 1);
+      return;
+    }
+    if (opts.dryRun) {
+      tally.replayed++;
+      return;
+    }
+    // not the event_id: the events stream already saw it, on the bad original, and would drop this one
+    const r = await opts.producer.publish(repair.envelope, { msgId: `replay:${repair.envelope.eventId!}` });
+    if (r.duplicate) tally.duplicates++;
+    else tally.replayed++;
+    await deleteDeadLetter(jsm, prefix, seq);
+  };
+  if ('lines' in source) {
+    // opened only now: a readline interface loses the lines it reads before iteration starts
+    for await (const text of source.lines()) {
+      if (!text.trim()) continue;
+      const line = JSON.parse(text) as ExportLine;
+      // a line whose dead letter is gone was replayed before: running a file twice changes nothing
+      if (!(await deadLetterExists(jsm, prefix, line.seq))) {
+        tally.alreadyReplayed++;
+        continue;
+      }
+      await handle(line.seq, repairLine(line, ++sequence));
+    }
+  } else {
+    const filter = source.reason ? { reason: source.reason } : {};
+    for await (const dl of readDeadLetters(nc.jetstream(), jsm, prefix, filter))
+      await handle(dl.seq, repairStored(dl, ++sequence));
+  }
+  await opts.producer.flush();
+  return tally;
 }

@@ -2,14 +2,8 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Config } from '../../infra/config';
-import { deadLetterExists, deleteDeadLetter, readDeadLetters, summarizeDeadLetters } from '../../streams/dlq';
-import {
-  repairLine,
-  repairStored,
-  toExportLine,
-  type ExportLine,
-  type Repair,
-} from '../../streams/dlq-replay';
+import { readDeadLetters, summarizeDeadLetters } from '../../streams/dlq';
+import { replayDeadLetters, toExportLine, type ExportLine } from '../../streams/dlq-replay';
 import { connectNats } from '../../infra/nats';
 import { createProducer } from '../../streams/producer/producer';
 import { DLQ_REASONS, type DlqReason } from '../../streams/topology';
@@ -85,53 +79,21 @@ export async function exportCommand(config: Config, opts: Record<string, unknown
 export async function replay(config: Config, opts: Record<string, unknown>): Promise<number> {
   const dryRun = opts['dryRun'] === true;
   const nc = await connectNats(config.nats, 'shopstream-dlq');
-  const producer = await createProducer({
-    nats: config.nats,
-    shopId: 'dlq-replay',
-    producerId: 'dlq-replay',
-    connection: nc,
-  });
-  const jsm = await nc.jetstreamManager();
-  const tally = { replayed: 0, duplicates: 0, stillFailing: 0, alreadyReplayed: 0 };
-  const why = new Map<string, number>();
-  let sequence = 0;
-  const handle = async (seq: number, repair: Repair): Promise<void> => {
-    if (!repair.ok) {
-      tally.stillFailing++;
-      why.set(repair.why.slice(0, 120), (why.get(repair.why.slice(0, 120)) ?? 0) + 1);
-      return;
-    }
-    if (dryRun) {
-      tally.replayed++;
-      return;
-    }
-    // not the event_id: the events stream already saw it, on the bad original, and would drop this one
-    const r = await producer.publish(repair.envelope, { msgId: `replay:${repair.envelope.eventId!}` });
-    if (r.duplicate) tally.duplicates++;
-    else tally.replayed++;
-    await deleteDeadLetter(jsm, config.nats.prefix, seq);
-  };
+  let tally;
   try {
-    if (opts['file']) {
-      const rl = createInterface({ input: createReadStream(opts['file'] as string), crlfDelay: Infinity });
-      for await (const text of rl) {
-        if (!text.trim()) continue;
-        const line = JSON.parse(text) as ExportLine;
-        // a line whose dead letter is gone was replayed before: running a file twice changes nothing
-        if (!(await deadLetterExists(jsm, config.nats.prefix, line.seq))) {
-          tally.alreadyReplayed++;
-          continue;
+    const producer = await createProducer({
+      nats: config.nats,
+      shopId: 'dlq-replay',
+      producerId: 'dlq-replay',
+      connection: nc,
+    });
+    const source = opts['file']
+      ? {
+          lines: () =>
+            createInterface({ input: createReadStream(opts['file'] as string), crlfDelay: Infinity }),
         }
-        await handle(line.seq, repairLine(line, ++sequence));
-      }
-    } else {
-      for await (const dl of readDeadLetters(nc.jetstream(), jsm, config.nats.prefix, {
-        reason: reasonOpt(opts),
-      })) {
-        await handle(dl.seq, repairStored(dl, ++sequence));
-      }
-    }
-    await producer.flush();
+      : { reason: reasonOpt(opts) };
+    tally = await replayDeadLetters(nc, config.nats.prefix, source, { dryRun, producer });
   } finally {
     await nc.drain();
   }
@@ -139,6 +101,6 @@ export async function replay(config: Config, opts: Record<string, unknown>): Pro
     `${dryRun ? 'would replay' : 'replayed'}: ${tally.replayed}, already stored: ${tally.duplicates}, still failing (kept): ${tally.stillFailing}` +
       (tally.alreadyReplayed ? `, replayed before (skipped): ${tally.alreadyReplayed}` : ''),
   );
-  for (const [w, c] of why) console.log(`  ${c} x ${w}`);
+  for (const [w, c] of tally.why) console.log(`  ${c} x ${w}`);
   return 0;
 }
