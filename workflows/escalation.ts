@@ -6,8 +6,9 @@
 // agent_assigned with the wait, escalation_ended with the SLA verdicts), keyed by workflow id and step, so a retried activity or a replayed
 // workflow publishes the same event. Deterministic: time is workflow time, every side effect is an
 // activity. Ends on resolved or user left.
+//
+// The input, result, SLA and timeline shapes and the input check are in escalation-model.ts.
 import {
-  ApplicationFailure,
   condition,
   defineQuery,
   defineSignal,
@@ -16,15 +17,26 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type {
-  EscalationActivities,
-  EscalationBreach,
-  EscalationReason,
-  ProfileSummary,
-  TranscriptTurn,
-} from '../activities/types';
+import type { EscalationActivities, EscalationBreach } from '../activities/types';
+import {
+  validateEscalationInput,
+  type EscalationExit,
+  type EscalationInput,
+  type EscalationPhase,
+  type EscalationResult,
+  type EscalationSla,
+  type EscalationTimelineEntry,
+} from './escalation-model';
 import { attempt, type Outcome } from './outcome';
-import { parseDuration, type Duration } from '../schemas/time';
+
+export type {
+  EscalationExit,
+  EscalationInput,
+  EscalationPhase,
+  EscalationResult,
+  EscalationSla,
+  EscalationTimelineEntry,
+} from './escalation-model';
 
 // The activity shapes live in activities/types.ts; re-exported for callers that import them from here.
 export type {
@@ -75,47 +87,6 @@ export interface UserLeftSignal {
 /** The user left: ends the escalation (abandoned). */
 export const userLeft = defineSignal<[UserLeftSignal?]>('userLeft');
 
-export type EscalationExit = 'resolved' | 'abandoned';
-export type EscalationPhase = 'waiting_for_agent' | 'assigned' | 'done';
-
-export interface EscalationTimelineEntry {
-  at: number;
-  event:
-    | 'escalated'
-    | 'enqueued'
-    | 'priority_raised'
-    | 'supervisor_notified'
-    | 'accepted'
-    | 'accept_ignored'
-    | 'message'
-    | 'ticket_closed'
-    | 'activity_failed'
-    | 'exited';
-  level?: number;
-  agentId?: string;
-  from?: 'agent' | 'user';
-  detail?: string;
-}
-
-/**
- * SLA figures, all from the handoff (its event time). The first response is the agent accepting
- * (joining the conversation); `firstAgentMessageMs` is the agent's first message, for reference. A
- * `...Met` flag is absent while undecided (and stays absent if the flow ended before its deadline
- * without the response). The verdicts go by the desk events' own times: a deadline the workflow acted
- * on (level 2 or 3) because the desk's event reached it late is still met if the event says so; the
- * level reached records what was acted on.
- */
-export interface EscalationSla {
-  escalatedAt: number;
-  firstResponseDueAt: number;
-  resolutionDueAt: number;
-  firstResponseMs?: number;
-  firstAgentMessageMs?: number;
-  resolutionMs?: number;
-  slaFirstResponseMet?: boolean;
-  slaResolutionMet?: boolean;
-}
-
 export interface EscalationState extends EscalationSla {
   phase: EscalationPhase;
   level: number;
@@ -126,60 +97,14 @@ export interface EscalationState extends EscalationSla {
 }
 export const escalationState = defineQuery<EscalationState>('escalationState');
 
-export interface EscalationInput {
-  shopId: string;
-  conversationId: string;
-  userId: string;
-  reason: EscalationReason;
-  /** From the handoff: an agent must accept within it, or level 2. */
-  firstResponseDeadline: Duration;
-  /** From the handoff: the conversation must be resolved within it, or level 3. */
-  resolutionDeadline: Duration;
-  profileSummary?: ProfileSummary;
-  transcript?: TranscriptTurn[];
-  suggestedReplies?: string[];
-  /**
-   * When the handoff was requested (its event time), epoch ms: the SLA clocks start there, not when
-   * a worker first runs the workflow. Default: the workflow's start. Never later than the start.
-   */
-  requestedAt?: number;
-}
-
-export interface EscalationResult extends EscalationSla {
-  exit: EscalationExit;
-  level: number;
-  agentId?: string;
-  timeline: EscalationTimelineEntry[];
-}
-
 const acts = proxyActivities<EscalationActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
-function validate(input: EscalationInput): { firstResponseMs: number; resolutionMs: number } {
-  const problems: string[] = [];
-  const positive = (name: string, d: string): number => {
-    const ms = parseDuration(d);
-    if (ms === undefined) problems.push(`${name}: malformed duration '${d}' (expected e.g. 2m, 30m, 1h)`);
-    else if (ms <= 0) problems.push(`${name}: must be longer than zero`);
-    return ms ?? 0;
-  };
-  const firstResponseMs = positive('firstResponseDeadline', input.firstResponseDeadline);
-  const resolutionMs = positive('resolutionDeadline', input.resolutionDeadline);
-  if (problems.length === 0 && resolutionMs < firstResponseMs)
-    problems.push('resolutionDeadline: must not be shorter than firstResponseDeadline');
-  if (problems.length > 0)
-    throw ApplicationFailure.nonRetryable(
-      `cannot escalate conversation '${input.conversationId}': ${problems.join('; ')}`,
-      'EscalationInvalid',
-    );
-  return { firstResponseMs, resolutionMs };
-}
-
 export async function escalationWorkflow(input: EscalationInput): Promise<EscalationResult> {
   const { shopId, conversationId, userId } = input;
-  const deadlines = validate(input);
+  const deadlines = validateEscalationInput(input);
   const { workflowId } = workflowInfo();
   const escalatedAt = Math.min(Date.now(), input.requestedAt ?? Date.now());
   const sla: EscalationSla = {

@@ -4,6 +4,8 @@
 // tracking API). Each event is mapped, checked against the key's trust level (trust.ts), validated and
 // published on its own; every rejected event is kept in the dead-letter stream with its JSON (a copy
 // cut at DEAD_LETTER_MAX_BYTES, with its size and digest in the detail, when it is larger).
+// This file: the Fastify wiring and one batch's path. request.ts reads the body, auth.ts checks keys and
+// user tokens, outcome.ts publishes and answers, dead-letter.ts keeps rejected events, cors.ts.
 //
 // Retry contract for clients:
 //   200  each event was stored, was a duplicate, or was rejected and dead-lettered: do not resend the
@@ -16,10 +18,7 @@
 //   429  the write key is over COLLECTOR_RATE_LIMIT events per second: resend after Retry-After.
 //   4xx  the request itself is wrong (401 key, 400 body or invalid UTF-8, 408 too slow, 413 size):
 //        resending it unchanged will not help.
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, {
   type FastifyError,
@@ -30,15 +29,29 @@ import Fastify, {
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import type { Metrics } from '../../infra/metrics';
-import { payloadTypeOf, type EnvelopeInit } from '../../schemas/events';
-import { EventValidationError, type ValidationIssue } from '../../schemas/validate';
+import type { EnvelopeInit } from '../../schemas/events';
 import type { DeadLetter } from '../dlq';
 import { userKey } from '../topology';
-import { boundedJson } from './bounded-json';
+import { eventRefusal, NO_KEYS_MESSAGE, UNAUTHORIZED_MESSAGE, writeKeyFrom } from './auth';
+import { registerCors } from './cors';
+import { deadLetterFor, withTimeout } from './dead-letter';
 import { mapIncomingEvent } from './mapping';
+import {
+  describe,
+  forEachLimit,
+  Outcome,
+  publishInOrder,
+  respond,
+  type BatchResponse,
+  type UserQueue,
+} from './outcome';
 import { TokenBuckets } from './rate-limit';
-import { KeyTable, publicKeyRefusal, type KeyOwner } from './trust';
-import { verifyUserToken } from './user-token';
+import { readBatch, type Batch } from './request';
+import { KeyTable, type KeyOwner } from './trust';
+
+export { DEAD_LETTER_MAX_BYTES } from './dead-letter';
+export type { BatchResponse, EventResult, EventStatus, RejectReason } from './outcome';
+export { writeKeyFrom } from './auth';
 
 export interface CollectorDeps {
   config: Config['collector'];
@@ -53,35 +66,6 @@ export interface CollectorDeps {
   producerId?: string;
 }
 
-export type EventStatus = 'accepted' | 'duplicate' | 'rejected';
-export type RejectReason =
-  | 'invalid_event'
-  | 'unmappable'
-  | 'publish_failed'
-  /** A public write key sent an event only a server key may send. */
-  | 'forbidden_event'
-  /** The shop requires signed user tokens and this event's token is missing, wrong or expired. */
-  | 'unauthenticated_user';
-
-export interface EventResult {
-  index: number;
-  status: EventStatus;
-  event_id?: string;
-  reason?: RejectReason;
-  errors?: ValidationIssue[];
-  message?: string;
-}
-
-export interface BatchResponse {
-  accepted: number;
-  duplicates: number;
-  rejected: number;
-  results: EventResult[];
-  /** Only on 503. */
-  error?: 'publish_failed' | 'dead_letter_failed';
-  message?: string;
-}
-
 export const BATCH_ROUTES = ['/v1/events', '/v1/batch'] as const;
 /** Segment's single-call routes, and the call type each implies. */
 export const CALL_ROUTES = {
@@ -92,243 +76,7 @@ export const CALL_ROUTES = {
   '/v1/group': 'group',
   '/v1/alias': 'alias',
 } as const;
-/** Longest dead-letter copy of a rejected event: well under NATS's 1 MiB max payload with headers. */
-export const DEAD_LETTER_MAX_BYTES = 256 * 1024;
 const RETRY_AFTER_SECONDS = '5';
-const gunzipAsync = promisify(gunzip);
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
-type Obj = Record<string, unknown>;
-const isObject = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** The write key from `Authorization: Basic base64(key:)` (Segment), `Bearer <key>` or `X-Write-Key`. */
-export function writeKeyFrom(headers: IncomingHttpHeaders): string | undefined {
-  const [scheme = '', value = ''] = (headers.authorization ?? '').trim().split(/\s+/, 2);
-  if (/^basic$/i.test(scheme))
-    return Buffer.from(value, 'base64').toString('utf8').split(':')[0] || undefined;
-  if (/^bearer$/i.test(scheme)) return value || undefined;
-  const header = headers['x-write-key'];
-  return typeof header === 'string' && header !== '' ? header : undefined;
-}
-
-/** Runs fn over items, at most `limit` at a time. fn must not throw. */
-async function forEachLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-}
-
-type Refusal = { ok: false; status: 400 | 413 | 415; error: string; message: string };
-/** A parsed request: its events, the batch's sentAt and the write key sent in the body, if any. */
-type Batch = { ok: true; events: unknown[]; sentAt?: unknown; bodyKey?: string; digest: string } | Refusal;
-
-const refuse = (status: Refusal['status'], error: string, message: string): Refusal => ({
-  ok: false,
-  status,
-  error,
-  message,
-});
-
-async function decodeBody(req: FastifyRequest, maxBytes: number): Promise<Buffer | Refusal> {
-  const body = req.body;
-  if (!Buffer.isBuffer(body) || body.length === 0) {
-    return refuse(400, 'empty_body', 'the request body must be JSON');
-  }
-  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-  if (encoding === 'identity') return body;
-  if (encoding !== 'gzip') {
-    return refuse(
-      415,
-      'unsupported_encoding',
-      `Content-Encoding ${encoding} is not supported: use gzip or none`,
-    );
-  }
-  try {
-    return await gunzipAsync(body, { maxOutputLength: maxBytes });
-  } catch (err) {
-    return (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
-      ? refuse(413, 'payload_too_large', `the decompressed body is larger than ${maxBytes} bytes`)
-      : refuse(400, 'invalid_gzip', 'Content-Encoding is gzip but the body is not valid gzip');
-  }
-}
-
-/**
- * The body's JSON. Bytes that are not UTF-8 refuse the whole request (400 invalid_utf8): JSON is UTF-8
- * (RFC 8259), events cannot be told apart before parsing, and replacing bytes would store text the
- * client never sent.
- */
-async function readJson(
-  req: FastifyRequest,
-  cfg: Config['collector'],
-): Promise<{ json: unknown; digest: string } | Refusal> {
-  const body = await decodeBody(req, cfg.maxBodyBytes);
-  if (!Buffer.isBuffer(body)) return body;
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    return refuse(400, 'invalid_utf8', 'the request body is not valid UTF-8');
-  }
-  try {
-    return { json: JSON.parse(text), digest: createHash('sha256').update(body).digest('hex') };
-  } catch (err) {
-    return refuse(400, 'invalid_json', `the request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
-
-const bodyKeyOf = (json: unknown): string | undefined =>
-  isObject(json) && typeof json['writeKey'] === 'string' && json['writeKey'] !== ''
-    ? json['writeKey']
-    : undefined;
-
-async function readBatch(req: FastifyRequest, cfg: Config['collector'], call?: string): Promise<Batch> {
-  const parsed = await readJson(req, cfg);
-  if ('ok' in parsed) return parsed;
-  const { json, digest } = parsed;
-  if (call !== undefined) {
-    // Segment's single-call routes: one event, its type implied by the route.
-    if (!isObject(json))
-      return refuse(400, 'not_an_event', `the body must be one ${call} call as a JSON object`);
-    const { writeKey: _key, ...event } = json;
-    return { ok: true, events: [{ ...event, type: call }], bodyKey: bodyKeyOf(json), digest };
-  }
-  const batch: unknown = Array.isArray(json) ? json : isObject(json) ? json['batch'] : undefined;
-  if (!Array.isArray(batch)) {
-    return refuse(400, 'not_a_batch', 'the body must be {"batch": [events...]} or a JSON array of events');
-  }
-  if (batch.length > cfg.maxBatch) {
-    const message = `the batch has ${batch.length} events; the limit is ${cfg.maxBatch} per request`;
-    return refuse(400, 'batch_too_large', message);
-  }
-  const events: unknown[] = batch;
-  const sentAt = isObject(json) ? json['sentAt'] : undefined;
-  const base = { ok: true as const, sentAt, bodyKey: bodyKeyOf(json), digest };
-  // Segment: a batch-level context is merged into each event's own context.
-  const context = isObject(json) ? json['context'] : undefined;
-  if (!isObject(context)) return { ...base, events };
-  const withContext = (e: unknown): unknown =>
-    isObject(e) && (e['context'] === undefined || isObject(e['context']))
-      ? { ...e, context: { ...context, ...e['context'] } }
-      : e;
-  return { ...base, events: events.map(withContext) };
-}
-
-/** Per-event results of one batch, and the rejected events still to dead-letter. */
-class Outcome {
-  readonly results: EventResult[];
-  readonly rejections: { index: number; detail: string }[] = [];
-  constructor(size: number) {
-    this.results = new Array<EventResult>(size);
-  }
-
-  settle(index: number, status: 'accepted' | 'duplicate', event_id: string): void {
-    this.results[index] = { index, status, event_id };
-  }
-
-  reject(r: Omit<EventResult, 'status'> & { reason: RejectReason }, detail: string): void {
-    this.results[r.index] = { ...r, status: 'rejected' };
-    this.rejections.push({ index: r.index, detail: `${r.reason}: ${detail}` });
-  }
-
-  count(status: EventStatus): number {
-    return this.results.filter((r) => r.status === status).length;
-  }
-
-  reasons(): Partial<Record<RejectReason, number>> {
-    const out: Partial<Record<RejectReason, number>> = {};
-    for (const r of this.results) if (r.reason) out[r.reason] = (out[r.reason] ?? 0) + 1;
-    return out;
-  }
-}
-
-type UserQueue = { index: number; envelope: EnvelopeInit }[];
-
-/**
- * Publishes each user's events one at a time in batch order, up to `concurrency` users at once. After a
- * publish failure no new publish starts in this batch (the stream is in trouble: the request is
- * answered within about one publish timeout rather than one per user), and that user's later events
- * are never sent ahead of the failed one. Returns the first publish error message, if any.
- */
-async function publishInOrder(
-  queues: UserQueue[],
-  publish: CollectorDeps['publish'],
-  concurrency: number,
-  outcome: Outcome,
-): Promise<string | undefined> {
-  let firstError: string | undefined;
-  await forEachLimit(queues, concurrency, async (queue) => {
-    let failed = false;
-    for (const { index, envelope } of queue) {
-      const event_id = envelope.eventId!;
-      if (failed || firstError !== undefined) {
-        const message = failed
-          ? 'not sent: an earlier event of the same user in this batch failed to publish'
-          : 'not sent: another event of this batch failed to publish; send it again later';
-        outcome.reject(
-          { index, event_id, reason: 'publish_failed', message },
-          `${message}; event_id=${event_id}`,
-        );
-        continue;
-      }
-      try {
-        const receipt = await publish(envelope);
-        outcome.settle(index, receipt.duplicate ? 'duplicate' : 'accepted', event_id);
-      } catch (err) {
-        if (err instanceof EventValidationError) {
-          outcome.reject(
-            { index, event_id, reason: 'invalid_event', errors: err.issues },
-            describe(err.issues),
-          );
-          continue;
-        }
-        failed = true;
-        firstError ??= (err as Error).message;
-        const message = 'the event could not be stored right now; send it again later';
-        const detail = `${(err as Error).message}; event_id=${event_id}`;
-        outcome.reject({ index, event_id, reason: 'publish_failed', message }, detail);
-      }
-    }
-  });
-  return firstError;
-}
-
-function respond(outcome: Outcome, deadLetterErrors: number): { status: number; body: BatchResponse } {
-  const body: BatchResponse = {
-    accepted: outcome.count('accepted'),
-    duplicates: outcome.count('duplicate'),
-    rejected: outcome.count('rejected'),
-    results: outcome.results,
-  };
-  if (deadLetterErrors > 0) {
-    const message = `${deadLetterErrors} rejected event(s) could not be kept; send the batch again later`;
-    return { status: 503, body: { ...body, error: 'dead_letter_failed', message } };
-  }
-  if ((outcome.reasons().publish_failed ?? 0) > 0 && body.accepted + body.duplicates === 0) {
-    const message = 'no event could be stored right now; send the batch again later';
-    return { status: 503, body: { ...body, error: 'publish_failed', message } };
-  }
-  return { status: 200, body };
-}
-
-const UNAUTHORIZED_MESSAGE =
-  'a valid write key is required: Authorization: Basic base64(<write key>:), Bearer <write key>, X-Write-Key, or "writeKey" in the body';
-const NO_KEYS_MESSAGE =
-  'this collector has no write keys configured: set COLLECTOR_WRITE_KEYS (public) or COLLECTOR_SERVER_KEYS (server) as shop_id:key pairs';
-
-/** The user token of an event: its context.userToken, else the request's X-User-Token header. */
-function userTokenOf(raw: unknown, headers: IncomingHttpHeaders): string | undefined {
-  const context = isObject(raw) ? raw['context'] : undefined;
-  const inEvent = isObject(context) ? (context['userToken'] ?? context['user_token']) : undefined;
-  if (typeof inEvent === 'string' && inEvent !== '') return inEvent;
-  const header = headers['x-user-token'];
-  return typeof header === 'string' && header !== '' ? header : undefined;
-}
 
 export function buildCollector(deps: CollectorDeps): FastifyInstance {
   const { config, logger, metrics } = deps;
@@ -338,15 +86,6 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
   const keys = new KeyTable(config.writeKeys, config.serverKeys);
   if (keys.size === 0) logger.warn(NO_KEYS_MESSAGE);
   const buckets = new TokenBuckets(config.rateLimit, Math.max(config.rateBurst, config.maxBatch), now);
-  const corsOrigins =
-    config.corsOrigins.trim() === '*'
-      ? '*'
-      : new Set(
-          config.corsOrigins
-            .split(',')
-            .map((o) => o.trim())
-            .filter(Boolean),
-        );
   let sequence = 0;
   let inFlight = 0;
   const releases = new WeakMap<FastifyRequest, () => void>();
@@ -380,27 +119,7 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
     return { error: 'internal', message: 'internal error' };
   });
 
-  // CORS: browsers post from the shop's pages; the write key is public, no cookies are read.
-  app.addHook('onRequest', async (req, reply) => {
-    const origin = req.headers.origin;
-    if (origin === undefined) return;
-    if (corsOrigins === '*') reply.header('access-control-allow-origin', '*');
-    else if (corsOrigins.has(origin))
-      reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
-    else return;
-    reply.header('access-control-expose-headers', 'Retry-After');
-  });
-  app.options('/v1/*', async (_req, reply) => {
-    reply
-      .code(204)
-      .header('access-control-allow-methods', 'POST, OPTIONS')
-      .header(
-        'access-control-allow-headers',
-        'Authorization, Content-Type, Content-Encoding, X-Write-Key, X-User-Token',
-      )
-      .header('access-control-max-age', '86400');
-    return reply.send();
-  });
+  registerCors(app, config.corsOrigins);
 
   app.get('/healthz', () => ({ ok: true }));
 
@@ -482,20 +201,8 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
   for (const [route, call] of Object.entries(CALL_ROUTES)) app.post(route, routeOptions(call));
 
   /** Why this event may not come from this key (trust level, user token); undefined when it may. */
-  function refusal(
-    owner: KeyOwner,
-    envelope: EnvelopeInit,
-    raw: unknown,
-    headers: IncomingHttpHeaders,
-  ): { reason: RejectReason; message: string } | undefined {
-    if (owner.trust === 'server') return undefined;
-    const forbidden = publicKeyRefusal(payloadTypeOf(envelope)!, envelope);
-    if (forbidden) return { reason: 'forbidden_event', message: forbidden };
-    const secret = config.userTokenSecrets[owner.shopId];
-    if (secret === undefined || !envelope.userId) return undefined;
-    const check = verifyUserToken(secret, userTokenOf(raw, headers), owner.shopId, envelope.userId, now());
-    return check.ok ? undefined : { reason: 'unauthenticated_user', message: check.message };
-  }
+  const refusal = (owner: KeyOwner, envelope: EnvelopeInit, raw: unknown, headers: IncomingHttpHeaders) =>
+    eventRefusal(owner, envelope, raw, headers, config.userTokenSecrets, now());
 
   async function collect(
     batch: Extract<Batch, { ok: true }>,
@@ -581,48 +288,4 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
   }
 
   return app;
-}
-
-/** p, or a rejection after `ms` (p itself is left to settle on its own). */
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function describe(issues: ValidationIssue[]): string {
-  return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
-}
-
-/**
- * The event's JSON as received (with a Segment batch-level context merged in, so it stands alone),
- * whatever its depth. A copy larger than DEAD_LETTER_MAX_BYTES is cut there, and the detail says so:
- * a dead letter must always fit in a NATS message, or the good events of its batch would be retried.
- */
-function deadLetterFor(raw: unknown, detail: string, shopId: string, position: string): DeadLetter {
-  const { text, truncated } = boundedJson(raw, DEAD_LETTER_MAX_BYTES);
-  const data = Buffer.from(text, 'utf8');
-  const note = truncated
-    ? ` [dead-letter copy truncated to its first ${data.length} bytes; the event was larger]`
-    : '';
-  // A resent batch dead-letters the same event once (within the DLQ duplicate window): keyed by its
-  // JSON, or, for a cut copy, by the request body and the event's place in it.
-  const id = createHash('sha256').update(shopId).update('\0');
-  if (truncated) id.update('truncated\0').update(position);
-  else id.update(data);
-  return {
-    reason: 'collector_rejected',
-    detail: `${detail.slice(0, 800)}${note}`,
-    data,
-    contentType: 'application/json',
-    shopId,
-    sourceSubject: 'http:/v1/events',
-    msgId: `collector:${id.digest('hex')}`,
-  };
 }

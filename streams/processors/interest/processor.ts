@@ -24,22 +24,33 @@
 // sequence) and acked, and the rest of the batch goes on. A transient error (NATS unavailable or
 // slow, compare-and-set lost too often) fails the batch as before: nak'd, redelivered, and the
 // per-user watermark skips what was applied.
+//
+// Here: the consumer loop and the batch path; failures.ts says which errors are retried.
 import type { Consumer, JsMsg, NatsConnection } from 'nats';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
+import { sleep } from '../../../infra/sleep';
 import { decodeEnvelope } from '../../../schemas/codec';
 import { validateEnvelope } from '../../../schemas/validate';
 import { publishDeadLetter } from '../../dlq';
-import type { Envelope, EnvelopeInit, EventType } from '../../../schemas/events';
+import type { EnvelopeInit } from '../../../schemas/events';
 import { createProducer } from '../../producer/producer';
 import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
 import { advanceFloor, halfLivesOf, IGNORED_EVENT_TYPES, isTooFarAhead, type TierChange } from './model';
 import { MAX_STATE_BYTES } from './state-codec';
 import { ProfileStore, type Loaded } from './store';
 import { applyAndTrackTier, INTEREST_PRODUCER_ID, tierChangedEnvelope, tierChangesFor } from './tier-changes';
-import { sleep } from '../../../infra/sleep';
+import {
+  interestDeadLetterId,
+  isTransientError,
+  ProcessorError,
+  UnstorableProfileError,
+  type Item,
+} from './failures';
+
+export { interestDeadLetterId, isTransientError, ProcessorError, UnstorableProfileError } from './failures';
 
 export interface InterestStats {
   batches: number;
@@ -71,68 +82,10 @@ export interface InterestProcessor {
   readonly store: ProfileStore;
 }
 
-interface Item {
-  m: JsMsg;
-  e: Envelope;
-  type: EventType;
-  /** When the message reached JetStream (epoch ms): bounds the event's time (model.ts). */
-  arrivedAt: number;
-}
-
-/** NATS error codes that say "not now" rather than "never": the batch is retried. */
-const TRANSIENT_CODES = new Set<string>([
-  'TIMEOUT',
-  '503',
-  '408',
-  'CONNECTION_CLOSED',
-  'CONNECTION_DRAINING',
-  'CONNECTION_REFUSED',
-  'CONNECTION_TIMEOUT',
-  'DISCONNECT',
-  'AUTHORIZATION_VIOLATION',
-  'PERMISSIONS_VIOLATION',
-  'INTEREST_WRITE_CONFLICT',
-]);
-
-/**
- * Whether retrying later can fix an error: NATS unavailable, slow or misconfigured for everyone,
- * a JetStream 5xx, compare-and-set lost too often. Anything else (a value too large, a state that
- * does not decode, a 4xx from JetStream) is about the one user's data.
- */
-export function isTransientError(err: unknown): boolean {
-  const e = err as { code?: unknown; api_error?: { code?: number }; cause?: unknown } | undefined;
-  if (TRANSIENT_CODES.has(String(e?.code))) return true;
-  if ((e?.api_error?.code ?? 0) >= 500) return true;
-  return e?.cause !== undefined && e.cause !== err ? isTransientError(e.cause) : false;
-}
-
-/** The dead-letter message id of a message the interest processor gave up on: one per stream sequence. */
-export const interestDeadLetterId = (seq: number): string => `interest-processor:${seq}`;
-
 const MAX_CAS_RETRIES = 20;
 /** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
 const KV_HEADROOM_BYTES = 256;
 const WRITE_CONCURRENCY = 32;
-
-export class ProcessorError extends Error {
-  override readonly name = 'ProcessorError';
-  readonly code = 'INTEREST_WRITE_CONFLICT';
-}
-
-/** A user's profile write failed for a reason retrying will not fix (the cause says which). */
-export class UnstorableProfileError extends Error {
-  override readonly name = 'UnstorableProfileError';
-  readonly code = 'INTEREST_PROFILE_UNSTORABLE';
-  constructor(
-    /** The events the write would have applied: to dead-letter. */
-    readonly pending: Item[],
-    /** Events of the batch that were already applied (stored before). */
-    readonly alreadyApplied: number,
-    cause: unknown,
-  ) {
-    super(`profile could not be stored: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-  }
-}
 
 export async function createInterestProcessor(deps: {
   nc: NatsConnection;

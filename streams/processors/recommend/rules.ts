@@ -24,38 +24,14 @@
 // length d hold at most N * C(m, d) * m nodes together. Time and memory are therefore
 // O(N * m^L) in the worst case (minSupport -> 0), and far less in practice, since support prunes.
 // Rules add at most 2^L per itemset. Raising `minSupport` is the lever when the itemset count grows.
+//
+// This file: the miner. rule-set.ts holds the Rule and RuleSet shapes and their order, fp-tree.ts the
+// FP-tree, complements.ts the lookup of complements for a cart (rulesFor).
+import { FpTree } from './fp-tree';
+import { cmpStr, type RuleSet } from './rule-set';
 
-export interface Rule {
-  /** Sorted (code-unit order). */
-  antecedent: string[];
-  /** Sorted (code-unit order); disjoint from the antecedent. */
-  consequent: string[];
-  /** count / baskets: the share of baskets holding antecedent and consequent together. */
-  support: number;
-  /** count / count(antecedent): P(consequent | antecedent). */
-  confidence: number;
-  /** confidence / support(consequent): > 1 when buying the antecedent makes the consequent likelier. */
-  lift: number;
-  /** Baskets holding antecedent and consequent together. */
-  count: number;
-}
-
-export interface RuleSet {
-  /** Best first: lift, then confidence, then support (all descending), then antecedent, consequent. */
-  rules: Rule[];
-  /** Baskets mined (N, the support denominator). */
-  baskets: number;
-  /** Distinct items in the baskets after deduplication and the size cap. */
-  items: number;
-  /** Baskets cut to `maxBasketSize` items. */
-  truncatedBaskets: number;
-  /** Frequent itemsets found (all lengths, singletons included), before the confidence filter. */
-  itemsets: number;
-  minSupport: number;
-  minConfidence: number;
-  /** Set by the caller that mined the rules (this module reads no clock). */
-  minedAt?: string;
-}
+export { rulesFor, type Complement, type RulesForOptions } from './complements';
+export { compareItemLists, compareRules, type Rule, type RuleSet } from './rule-set';
 
 export interface MineOptions {
   /** Fraction of baskets, 0..1: an itemset is frequent when count / N >= minSupport. */
@@ -74,30 +50,6 @@ export const DEFAULT_MAX_BASKET_SIZE = 20;
 export const DEFAULT_MAX_ITEMSET_LENGTH = 3;
 /** Bit masks enumerate antecedents; longer itemsets would also be unreasonable to enumerate. */
 const MAX_ITEMSET_LENGTH_LIMIT = 30;
-
-/** Code-unit order, independent of locale. */
-const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Lexicographic order of sorted string arrays; a prefix comes first. */
-export function compareItemLists(a: readonly string[], b: readonly string[]): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const c = cmpStr(a[i]!, b[i]!);
-    if (c !== 0) return c;
-  }
-  return a.length - b.length;
-}
-
-/** The rule order: lift, confidence, support descending, then antecedent, then consequent. */
-export function compareRules(a: Rule, b: Rule): number {
-  return (
-    b.lift - a.lift ||
-    b.confidence - a.confidence ||
-    b.support - a.support ||
-    compareItemLists(a.antecedent, b.antecedent) ||
-    compareItemLists(a.consequent, b.consequent)
-  );
-}
 
 function checkFraction(name: string, v: number): void {
   if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw new RangeError(`${name} must be in [0, 1], got ${v}`);
@@ -143,71 +95,6 @@ function minCountFor(minSupport: number, n: number): number {
   while (c > 0 && (c - 1) / n >= minSupport) c--;
   while (c / n < minSupport) c++;
   return Math.max(1, c);
-}
-
-// ---- FP-tree over item ids (0 = most frequent). Paths from the root have ascending ids. ----
-
-/**
- * Nodes live in typed arrays (node 0 is the root); a child is found through one numeric map keyed
- * by parent * itemCount + item. Items of the tree are listed in first-insertion order.
- */
-class FpTree {
-  item = new Int32Array(64);
-  parent = new Int32Array(64);
-  count = new Float64Array(64);
-  /** next node with the same item (the header's node-link list), -1 at the end */
-  next = new Int32Array(64);
-  size = 1;
-  readonly child = new Map<number, number>();
-  /** item -> first node of its node-link list, -1 when absent */
-  readonly heads: Int32Array;
-  /** item -> total count in this tree */
-  readonly totals: Float64Array;
-  readonly items: number[] = [];
-
-  constructor(readonly itemCount: number) {
-    this.heads = new Int32Array(itemCount).fill(-1);
-    this.totals = new Float64Array(itemCount);
-    this.item[0] = -1;
-    this.parent[0] = -1;
-  }
-
-  private grow(): void {
-    const cap = this.item.length * 2;
-    const copy = <A extends Int32Array | Float64Array>(a: A, make: (n: number) => A): A => {
-      const b = make(cap);
-      b.set(a);
-      return b;
-    };
-    this.item = copy(this.item, (n) => new Int32Array(n));
-    this.parent = copy(this.parent, (n) => new Int32Array(n));
-    this.count = copy(this.count, (n) => new Float64Array(n));
-    this.next = copy(this.next, (n) => new Int32Array(n));
-  }
-
-  /** Inserts the first `length` ids of `path` (ascending; descending when `reversed`) with a count. */
-  insert(path: readonly number[], length: number, count: number, reversed = false): void {
-    let node = 0;
-    for (let i = 0; i < length; i++) {
-      const it = path[reversed ? length - 1 - i : i]!;
-      const key = node * this.itemCount + it;
-      let c = this.child.get(key);
-      if (c === undefined) {
-        if (this.size === this.item.length) this.grow();
-        c = this.size++;
-        this.item[c] = it;
-        this.parent[c] = node;
-        this.count[c] = 0;
-        this.next[c] = this.heads[it]!;
-        if (this.heads[it] === -1) this.items.push(it);
-        this.heads[it] = c;
-        this.child.set(key, c);
-      }
-      this.count[c]! += count;
-      this.totals[it]! += count;
-      node = c;
-    }
-  }
 }
 
 /**
@@ -405,76 +292,4 @@ export function mineRules(baskets: readonly (readonly string[])[], opts: MineOpt
     });
   }
   return result;
-}
-
-export interface Complement {
-  item: string;
-  /** lift * confidence of `rule` (see rulesFor). */
-  score: number;
-  /** The best rule recommending `item`. */
-  rule: Rule;
-}
-
-export interface RulesForOptions {
-  /** Items never to recommend (already bought, out of stock...), besides `items` themselves. */
-  exclude?: readonly string[];
-  /** At most this many complements. Default: all. */
-  limit?: number;
-  /** Only rules with lift strictly above this (default 1: positively associated). */
-  minLift?: number;
-}
-
-/** Rules indexed by their first antecedent item, per rules array (RuleSets are treated as immutable). */
-const indexes = new WeakMap<readonly Rule[], Map<string, Rule[]>>();
-
-function indexOf(rules: readonly Rule[]): Map<string, Rule[]> {
-  let index = indexes.get(rules);
-  if (!index) {
-    index = new Map();
-    for (const r of rules) {
-      const first = r.antecedent[0];
-      if (first === undefined) continue;
-      let list = index.get(first);
-      if (!list) index.set(first, (list = []));
-      list.push(r);
-    }
-    indexes.set(rules, index);
-  }
-  return index;
-}
-
-/**
- * Complements for what is in a cart or being discussed: rules whose whole antecedent is among
- * `items`, and whose consequent items are neither in `items` nor in `exclude`. Each consequent item
- * gets its best rule by score = lift * confidence (= P(c|A)^2 / P(c)): confidence alone favours
- * best-sellers that go with anything, lift alone favours rare items seen together a few times; the
- * product asks for a consequent that is both likely given the cart and much likelier than usual.
- * Ties between rules go to rule order. Results: score descending, then item name; deterministic.
- */
-export function rulesFor(
-  ruleSet: RuleSet,
-  items: readonly string[],
-  opts: RulesForOptions = {},
-): Complement[] {
-  const have = new Set(items);
-  const excluded = new Set(opts.exclude ?? []);
-  const minLift = opts.minLift ?? 1;
-  const best = new Map<string, Complement>();
-  const index = indexOf(ruleSet.rules);
-  for (const first of have) {
-    for (const rule of index.get(first) ?? []) {
-      if (!(rule.lift > minLift)) continue;
-      if (!rule.antecedent.every((x) => have.has(x))) continue;
-      const score = rule.lift * rule.confidence;
-      for (const item of rule.consequent) {
-        if (have.has(item) || excluded.has(item)) continue;
-        const cur = best.get(item);
-        if (!cur || score > cur.score || (score === cur.score && compareRules(rule, cur.rule) < 0))
-          best.set(item, { item, score, rule });
-      }
-    }
-  }
-  const out = [...best.values()].sort((a, b) => b.score - a.score || cmpStr(a.item, b.item));
-  if (opts.limit !== undefined && out.length > opts.limit) out.length = Math.max(0, opts.limit);
-  return out;
 }

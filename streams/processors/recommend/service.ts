@@ -12,7 +12,8 @@
 // on a shop's first request, refreshed in the background (default every 30 s), and replaced as soon
 // as the mining job writes new ones (a KV watch on the bucket).
 //
-// The typed client is `requestRecommendations(nc, prefix, request)`.
+// The typed client is `requestRecommendations(nc, prefix, request)` (client.ts); the request and reply
+// shapes are in protocol.ts.
 import {
   KvWatchInclude,
   type KV,
@@ -21,7 +22,6 @@ import {
   type NatsConnection,
   type Subscription,
 } from 'nats';
-import { z } from 'zod';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
@@ -29,145 +29,31 @@ import { checkTopology, names, userKey } from '../../topology';
 import { halfLivesOf, type ProfileState } from '../interest/model';
 import { ProfileStore } from '../interest/store';
 import type { BasketLevel } from './baskets';
-import {
-  createRecommender,
-  DEFAULT_K,
-  MAX_K,
-  type RecommendContext,
-  type Recommendation,
-  type RecommendWeights,
-} from './recommend';
+import { createRecommender, DEFAULT_K, type RecommendWeights } from './recommend';
 import { loadRules, rulesKey } from './rules-store';
 import type { RuleSet } from './rules';
+import {
+  parseRecommendRequest,
+  type RecommendErrorReply,
+  type RecommendReply,
+  type RecommendRequest,
+} from './protocol';
+import { TtlLru } from './ttl-lru';
+
+export { DEFAULT_REQUEST_TIMEOUT_MS, RecommendServiceError, requestRecommendations } from './client';
+export {
+  parseRecommendRequest,
+  RecommendRequestError,
+  type RecommendErrorCode,
+  type RecommendErrorReply,
+  type RecommendReply,
+  type RecommendRequest,
+} from './protocol';
 
 export const RECOMMEND_QUEUE = 'recommend';
 export const DEFAULT_CACHE_TTL_MS = 2_000;
 export const DEFAULT_CACHE_SIZE = 10_000;
 export const DEFAULT_RULES_REFRESH_MS = 30_000;
-export const DEFAULT_REQUEST_TIMEOUT_MS = 2_000;
-const MAX_SKUS_IN_CONTEXT = 100;
-const MAX_TEXT_LENGTH = 2_000;
-
-export interface RecommendRequest {
-  shopId: string;
-  /** The customer; or `anonymousId` before login; neither: recommendations from context and rules only. */
-  userId?: string;
-  anonymousId?: string;
-  context?: RecommendContext;
-  /** 1..100, default 10. */
-  k?: number;
-}
-
-export interface RecommendReply {
-  items: Recommendation[];
-  /** Time the service spent on the request (ms). */
-  tookMs: number;
-}
-
-export type RecommendErrorCode = 'BAD_REQUEST' | 'INTERNAL';
-
-export interface RecommendErrorReply {
-  error: string;
-  code: RecommendErrorCode;
-}
-
-const skuList = z
-  .array(z.string().min(1, 'must not contain empty skus'), { error: 'must be an array of sku strings' })
-  .max(MAX_SKUS_IN_CONTEXT, `must list at most ${MAX_SKUS_IN_CONTEXT} skus`);
-
-const requestSchema = z.strictObject(
-  {
-    shopId: z
-      .string({ error: 'is required: the shop to recommend for (a non-empty string)' })
-      .trim()
-      .min(1, 'is required: the shop to recommend for (a non-empty string)'),
-    userId: z.string({ error: 'must be a string' }).optional(),
-    anonymousId: z.string({ error: 'must be a string' }).optional(),
-    context: z
-      .strictObject(
-        {
-          cartSkus: skuList.optional(),
-          viewingSkus: skuList.optional(),
-          text: z
-            .string({ error: 'must be a string' })
-            .max(MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`)
-            .optional(),
-        },
-        { error: 'must be an object with cartSkus, viewingSkus and text (all optional)' },
-      )
-      .optional(),
-    k: z
-      .number({ error: `must be an integer from 1 to ${MAX_K}` })
-      .int(`must be an integer from 1 to ${MAX_K}`)
-      .min(1, `must be an integer from 1 to ${MAX_K}`)
-      .max(MAX_K, `must be an integer from 1 to ${MAX_K}`)
-      .optional(),
-  },
-  { error: 'the request must be a JSON object such as {"shopId":"demo-shop","userId":"u1","k":10}' },
-);
-
-export class RecommendRequestError extends Error {
-  override readonly name = 'RecommendRequestError';
-  readonly code = 'BAD_REQUEST';
-}
-
-/**
- * Parses and checks a request (bytes or an already parsed value); throws RecommendRequestError
- * with one message listing every problem by field, e.g. `k: must be an integer from 1 to 100`.
- */
-export function parseRecommendRequest(raw: unknown): RecommendRequest {
-  let value: unknown = raw;
-  if (raw instanceof Uint8Array) {
-    const text = Buffer.from(raw).toString('utf8');
-    if (!text.trim())
-      throw new RecommendRequestError('empty request: send a JSON object with at least shopId');
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      throw new RecommendRequestError(`the request is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  const parsed = requestSchema.safeParse(value);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      if (i.code === 'unrecognized_keys')
-        return `${[...i.path, ''].join('.')}unknown field(s) ${i.keys.join(', ')} (expected shopId, userId, anonymousId, context{cartSkus, viewingSkus, text}, k)`;
-      return i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message;
-    });
-    throw new RecommendRequestError(problems.join('; '));
-  }
-  const r = parsed.data;
-  const out: RecommendRequest = { shopId: r.shopId };
-  if (r.userId) out.userId = r.userId;
-  if (r.anonymousId) out.anonymousId = r.anonymousId;
-  if (r.context) out.context = r.context;
-  if (r.k !== undefined) out.k = r.k;
-  return out;
-}
-
-/** A small LRU with a TTL per entry (Map keeps insertion order: re-inserting moves a key to the end). */
-class TtlLru<V> {
-  private readonly entries = new Map<string, { value: V; expires: number }>();
-  constructor(
-    private readonly size: number,
-    private readonly ttlMs: number,
-  ) {}
-
-  get(key: string, now: number): V | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    this.entries.delete(key);
-    if (e.expires <= now) return undefined;
-    this.entries.set(key, e);
-    return e.value;
-  }
-
-  set(key: string, value: V, now: number): void {
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: now + this.ttlMs });
-    while (this.entries.size > this.size) this.entries.delete(this.entries.keys().next().value!);
-  }
-}
 
 export interface RecommendServiceStats {
   requests: number;
@@ -397,45 +283,4 @@ export async function startRecommendService(opts: RecommendServiceOptions): Prom
       })()),
     stats: () => ({ ...stats }),
   };
-}
-
-export class RecommendServiceError extends Error {
-  override readonly name = 'RecommendServiceError';
-  constructor(
-    message: string,
-    readonly code: RecommendErrorCode | 'NO_SERVICE' | 'TIMEOUT',
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Asks the recommendation service (any instance) for recommendations. Throws RecommendServiceError:
- * `BAD_REQUEST` (the message says which field), `INTERNAL`, `NO_SERVICE` (nobody listens on the
- * subject), `TIMEOUT`.
- */
-export async function requestRecommendations(
-  nc: NatsConnection,
-  prefix: string,
-  req: RecommendRequest,
-  timeoutMs: number = DEFAULT_REQUEST_TIMEOUT_MS,
-): Promise<RecommendReply> {
-  const subject = names(prefix).recommendSubject;
-  let m: Msg;
-  try {
-    m = await nc.request(subject, Buffer.from(JSON.stringify(req)), { timeout: timeoutMs });
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e.code === '503')
-      throw new RecommendServiceError(
-        `no recommendation service is listening on ${subject} (start the pipeline service: npx shopstream serve)`,
-        'NO_SERVICE',
-      );
-    if (e.code === 'TIMEOUT')
-      throw new RecommendServiceError(`no reply on ${subject} within ${timeoutMs} ms`, 'TIMEOUT');
-    throw err;
-  }
-  const body = JSON.parse(Buffer.from(m.data).toString('utf8')) as RecommendReply | RecommendErrorReply;
-  if ('error' in body) throw new RecommendServiceError(body.error, body.code);
-  return body;
 }
