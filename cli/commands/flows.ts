@@ -22,20 +22,26 @@ import {
   type Tier,
 } from '../../workflows/dsl';
 import { flows } from '../../workflows/flows';
-import { isHeldOut } from '../../workflows/holdout';
-import { isValidTimeZone, localTime, parseClock } from '../../schemas/time';
-import type { ExitReason, TimelineEntry } from '../../workflows/cart-recovery';
-import type { CouponExitReason } from '../../workflows/coupon-release';
+import { isValidTimeZone, localTime } from '../../schemas/time';
+import type { TimelineEntry } from '../../workflows/cart-recovery';
 import { UsageError } from '../run';
+import { SCRIPTS, TIER_SCRIPTS } from '../flows-simulate/scripts';
+import {
+  EXIT_TEXT,
+  localClock,
+  relative,
+  rowFor,
+  untilLocal,
+  money,
+  type Row,
+  type RunResult,
+} from '../flows-simulate/timeline';
+import { installRuntime, load, userIdFor } from '../flows-simulate/runtime';
 
 const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 // ---------------------------------------------------------------------------------------------------
 // list
-
-const money = (minor: number): string => (minor / 100).toFixed(2);
 
 function describeCoupon(c: CouponSpec): string {
   const offers = TIERS.flatMap((t) => {
@@ -165,238 +171,8 @@ export function validate(_config: Config, opts: Record<string, unknown> = {}): P
 // ---------------------------------------------------------------------------------------------------
 // simulate
 
-type CustomerAction = 'order' | 'empty_cart' | 'opt_out' | 'change_cart' | 'redeem';
-
-interface ScriptAction {
-  /** After this many messages have been sent (0: after the first cart change or the tier change)... */
-  afterSent: number;
-  /** ...and this much more time. */
-  delayMs: number;
-  do: CustomerAction;
-}
-
-export interface CustomerScript {
-  description: string;
-  /** User-local clock time of the first cart change (or of reaching the tier). */
-  startsAt: `${number}:${number}`;
-  heldOut?: boolean;
-  /** Already used every frequency-cap slot of the first day on other flows. */
-  busyDay?: boolean;
-  actions: ScriptAction[];
-}
-
-export const SCRIPTS: Readonly<Record<string, CustomerScript>> = {
-  abandon: {
-    description: 'adds to cart at 08:30, never comes back',
-    startsAt: '08:30',
-    actions: [],
-  },
-  'buys-after-first-reminder': {
-    description: 'adds to cart at 08:30, orders 2h after the first reminder',
-    startsAt: '08:30',
-    actions: [{ afterSent: 1, delayMs: 2 * HOUR, do: 'order' }],
-  },
-  'night-owl': {
-    description: 'adds to cart at 22:30 and leaves: reminders fall in quiet hours',
-    startsAt: '22:30',
-    actions: [],
-  },
-  'empties-cart': {
-    description: 'adds to cart at 08:30, empties it 3h after the first reminder',
-    startsAt: '08:30',
-    actions: [{ afterSent: 1, delayMs: 3 * HOUR, do: 'empty_cart' }],
-  },
-  'opts-out': {
-    description: 'adds to cart at 08:30, opts out 1h after the first reminder',
-    startsAt: '08:30',
-    actions: [{ afterSent: 1, delayMs: HOUR, do: 'opt_out' }],
-  },
-  'comes-back': {
-    description:
-      'adds to cart at 08:30, changes it 2h after the first reminder (the flow waits again), then leaves',
-    startsAt: '08:30',
-    actions: [{ afterSent: 1, delayMs: 2 * HOUR, do: 'change_cart' }],
-  },
-  'held-out': {
-    description: 'adds to cart at 08:30, never comes back; the user is in the holdout group',
-    startsAt: '08:30',
-    heldOut: true,
-    actions: [],
-  },
-  'busy-day': {
-    description: 'adds to cart at 08:30 after other flows used all of today’s message slots',
-    startsAt: '08:30',
-    busyDay: true,
-    actions: [],
-  },
-};
-
-/** Scripts for tier_reached flows: the customer has just reached a tier. */
-export const TIER_SCRIPTS: Readonly<Record<string, CustomerScript>> = {
-  ignores: {
-    description: 'reaches the tier at 10:00, never uses the coupon',
-    startsAt: '10:00',
-    actions: [],
-  },
-  redeems: {
-    description: 'reaches the tier at 10:00, orders with the coupon 2 days later',
-    startsAt: '10:00',
-    actions: [{ afterSent: 1, delayMs: 2 * DAY, do: 'redeem' }],
-  },
-  'night-owl': {
-    description: 'reaches the tier at 22:30 (a late order): the coupon message waits for the morning',
-    startsAt: '22:30',
-    actions: [],
-  },
-  'opts-out': {
-    description: 'reaches the tier at 10:00, opts out a day later',
-    startsAt: '10:00',
-    actions: [{ afterSent: 1, delayMs: DAY, do: 'opt_out' }],
-  },
-  'held-out': {
-    description: 'reaches the tier at 10:00; the user is in the holdout group',
-    startsAt: '10:00',
-    heldOut: true,
-    actions: [],
-  },
-  'busy-day': {
-    description: 'reaches the tier at 10:00 after other flows used all of today’s message slots',
-    startsAt: '10:00',
-    busyDay: true,
-    actions: [],
-  },
-};
-
-const EXIT_TEXT: Record<ExitReason | CouponExitReason, string> = {
-  purchased: 'purchase',
-  cart_emptied: 'cart emptied',
-  opted_out: 'opt-out',
-  completed: 'flow completed',
-  not_in_audience: 'not in audience',
-  redeemed: 'coupon redeemed',
-  coupon_expired: 'coupon expired',
-  no_coupon: 'no coupon issued (campaign budget spent)',
-};
-
-/** How a run ended, whichever workflow ran it. */
-interface RunResult {
-  exit: ExitReason | CouponExitReason;
-  orderId?: string;
-  timeline: TimelineEntry[];
-}
-
-/** '+0m', '+1h30m', '+72h30m'. */
-export function relative(ms: number): string {
-  const minutes = Math.round(ms / MINUTE);
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  if (h === 0) return `+${m}m`;
-  return m === 0 ? `+${h}h` : `+${h}h${m}m`;
-}
-
-const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-function localClock(at: number, timeZone: string): string {
-  const { day, minuteOfDay } = localTime(at, timeZone);
-  const weekday = WEEKDAYS[new Date(`${day}T00:00:00Z`).getUTCDay()]!;
-  return `${weekday} ${pad(Math.floor(minuteOfDay / 60))}:${pad(minuteOfDay % 60)}`;
-}
-
-/** Milliseconds from `now` to the next instant the user-local clock reads `hhmm` (0 if it does now). */
-function untilLocal(now: number, timeZone: string, hhmm: string): number {
-  const target = parseClock(hhmm) ?? 0;
-  const diffMin = (target - localTime(now, timeZone).minuteOfDay + 1440) % 1440;
-  return (diffMin * MINUTE - (now % MINUTE) + DAY) % DAY;
-}
-
-interface Row {
-  at: number;
-  kind: string;
-  text: string;
-}
-
-function stepLabel(flow: Flow, index: number | undefined): string {
-  const s = index !== undefined ? flow.steps[index] : undefined;
-  return s && s.kind !== 'wait' && s.kind !== 'end' ? `${s.channel} ${s.template}` : `step ${index ?? '?'}`;
-}
-
-function rowFor(flow: Flow, e: TimelineEntry, result: RunResult, timeZone: string): Row {
-  const what = e.channel ? `${e.channel} ${e.template ?? ''}`.trim() : stepLabel(flow, e.step);
-  const c = e.coupon;
-  const coupon = !c
-    ? ''
-    : c.code
-      ? ` + coupon ${c.code} (${c.tier}, ${money(c.amountMinor)} off)`
-      : ` + coupon (${c.tier}, ${money(c.amountMinor)} off; not issued)`;
-  switch (e.event) {
-    case 'abandoned':
-      return {
-        at: e.at,
-        kind: 'abandoned',
-        text: `cart unchanged for ${flow.abandonAfter}: ${e.step ? `resumes at step ${e.step}` : 'steps start'}`,
-      };
-    case 'sent':
-      return { at: e.at, kind: 'sent', text: `${what}${coupon}` };
-    case 'quiet_hours': {
-      const q = flow.quietHours ? ` (${flow.quietHours.start}-${flow.quietHours.end})` : '';
-      const minutes = Number(/waiting (\d+)m/.exec(e.detail ?? '')?.[1] ?? NaN);
-      const held = Number.isFinite(minutes)
-        ? `held ${relative(minutes * MINUTE).slice(1)} until ${localClock(e.at + minutes * MINUTE, timeZone).slice(4)}`
-        : (e.detail ?? '');
-      return { at: e.at, kind: 'waits', text: `${stepLabel(flow, e.step)}: due in quiet hours${q}, ${held}` };
-    }
-    case 'held_out':
-      return {
-        at: e.at,
-        kind: 'skipped',
-        text: `${what}${coupon}: holdout (user in the ${flow.audience?.holdoutPercent ?? 0}% holdout group)`,
-      };
-    case 'capped':
-      return { at: e.at, kind: 'skipped', text: `${what}: frequency cap (${e.detail ?? ''})` };
-    case 'deferred':
-      return { at: e.at, kind: 'waits', text: `${what}: ${e.detail ?? ''}` };
-    case 'coupon_skipped':
-      return { at: e.at, kind: 'no coupon', text: `${stepLabel(flow, e.step)}: ${e.detail ?? ''}` };
-    case 'send_failed':
-      return { at: e.at, kind: 'failed', text: `${what}: ${e.detail ?? ''}` };
-    case 'exited': {
-      const reason = EXIT_TEXT[result.exit] ?? result.exit;
-      return { at: e.at, kind: 'end', text: result.orderId ? `${reason} (order ${result.orderId})` : reason };
-    }
-  }
-}
-
-let runtimeInstalled = false;
-
-// Lazy: `flows list` and `flows validate` do not pay for the Temporal SDK.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const load = <T>(id: string): T => require(id) as T;
-
-function installRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  const { DefaultLogger, Runtime } = load<typeof import('@temporalio/worker')>('@temporalio/worker');
-  try {
-    Runtime.install({
-      logger: new DefaultLogger('WARN'),
-      telemetryOptions: { logging: { filter: { core: 'ERROR', other: 'ERROR' } } },
-    });
-  } catch {
-    // already installed in this process
-  }
-}
-
-function userIdFor(flow: Flow, heldOut: boolean): string {
-  const percent = flow.audience?.holdoutPercent ?? 0;
-  for (let i = 1; i <= 10_000; i++) {
-    const id = `sim-user-${i}`;
-    if (isHeldOut(flow.name, id, percent) === heldOut) return id;
-  }
-  throw new UsageError(
-    `flow '${flow.name}' has a ${percent}% holdout: no user ${heldOut ? 'in' : 'outside'} it`,
-  );
-}
+export { SCRIPTS, TIER_SCRIPTS, type CustomerScript } from '../flows-simulate/scripts';
+export { relative } from '../flows-simulate/timeline';
 
 /** Runs a shipped flow on the time-skipping test server against a scripted customer; prints the timeline. */
 export async function simulate(config: Config, opts: Record<string, unknown>): Promise<number> {
