@@ -3,23 +3,16 @@
 // service (collector, NATS, ClickHouse sink, interest processor). Every request is answered, every good
 // event arrives, the service never stops, and stored plus dead-lettered equals sent.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import fc from 'fast-check';
-import type { JetStreamManager, NatsConnection } from 'nats';
+import type { JetStreamManager } from 'nats';
 import type { Config } from '../../infra/config';
-import { sqlOverHttp, type Sql } from '../../infra/clickhouse/sql';
-import { createLogger } from '../../infra/logger';
-import { getFreePort } from '../../infra/stack/processes';
+import { type Sql } from '../../infra/clickhouse/sql';
 import { boundedJson } from '../../streams/collector/bounded-json';
 import { summarizeDeadLetters } from '../../streams/dlq';
-import { connectNats } from '../../infra/nats';
-import { startService, type Service } from '../../streams/service';
-import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
+import { type Service } from '../../streams/service';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { mixedBatch } from '../helpers/fuzz';
-import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
-import { testConfig } from '../../infra/stack/test-config';
+import { startCollectorService, type CollectorService } from './fixtures/collector-service';
 
 const EVENTS = Number(process.env['FUZZ_EVENTS'] ?? 3000);
 const SHOP = 'fuzz-shop';
@@ -27,42 +20,23 @@ const WRITE_KEY = 'fuzz-public-key';
 const BATCH = 100;
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261203);
 
-let nats: TestNats;
-let nc: NatsConnection;
 let jsm: JetStreamManager;
 let config: Config;
 let service: Service;
 let serviceFailed: Error | undefined;
 let sql: Sql;
-let dataDir: string;
 let collectorUrl: string;
 
+let fixture: CollectorService;
+
 beforeAll(async () => {
-  nats = await startTestNats();
-  dataDir = mkdtempSync(path.join(tmpdir(), 'shopstream-fuzz-'));
-  const [collectorPort, adminPort] = [await getFreePort(), await getFreePort()];
-  config = testConfig(nats.url, {
-    CLICKHOUSE_URL: '',
-    CLICKHOUSE_DATA_DIR: dataDir,
-    CLICKHOUSE_DATABASE: uniqueName('fuzz'),
-    COLLECTOR_PORT: String(collectorPort),
-    COLLECTOR_WRITE_KEYS: `${SHOP}:${WRITE_KEY}`,
-    ADMIN_PORT: String(adminPort),
-  });
-  service = await startService({ config, logger: createLogger('silent', 'test') });
+  fixture = await startCollectorService('fuzz', `${SHOP}:${WRITE_KEY}`);
+  ({ config, service, sql, jsm } = fixture);
+  collectorUrl = fixture.batchUrl;
   void service.failed.then((err) => (serviceFailed = err));
-  collectorUrl = `http://127.0.0.1:${collectorPort}/v1/batch`;
-  sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`, config.admin.token);
-  nc = await connectNats(config.nats, 'fuzz-test');
-  jsm = await nc.jetstreamManager();
 }, 120_000);
 
-afterAll(async () => {
-  await service?.stop();
-  await nc?.drain();
-  await nats?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.stop());
 
 interface Result {
   index: number;

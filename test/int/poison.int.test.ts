@@ -1,61 +1,34 @@
 // The acceptance of issue 8: a poison event of each class the review found, sent through the collector
 // with the public write key, lands in the dead-letter stream with its reason, while the good events
 // posted after it are stored within seconds. Real NATS, real embedded ClickHouse, one service.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
-import { sqlOverHttp, type Sql } from '../../infra/clickhouse/sql';
-import { createLogger } from '../../infra/logger';
-import { getFreePort } from '../../infra/stack/processes';
+import { type Sql } from '../../infra/clickhouse/sql';
 import { boundedJson } from '../../streams/collector/bounded-json';
 import type { BatchResponse } from '../../streams/collector/server';
 import { readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
-import { connectNats } from '../../infra/nats';
-import { startService, type Service } from '../../streams/service';
-import { eventually, uniqueName } from '../../infra/stack/test-clickhouse';
+import { eventually } from '../../infra/stack/test-clickhouse';
 import { deeplyNested } from '../helpers/fuzz';
-import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
-import { testConfig } from '../../infra/stack/test-config';
+import { startCollectorService, type CollectorService } from './fixtures/collector-service';
 
 jest.setTimeout(60_000);
 const SHOP = 'poison-shop';
 const PUBLIC_KEY = 'pk-poison';
-let nats: TestNats;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 let config: Config;
-let service: Service;
 let sql: Sql;
-let dataDir: string;
 let url: string;
 
+let fixture: CollectorService;
+
 beforeAll(async () => {
-  nats = await startTestNats();
-  dataDir = mkdtempSync(path.join(tmpdir(), 'shopstream-poison-'));
-  const [collectorPort, adminPort] = [await getFreePort(), await getFreePort()];
-  config = testConfig(nats.url, {
-    CLICKHOUSE_URL: '',
-    CLICKHOUSE_DATA_DIR: dataDir,
-    CLICKHOUSE_DATABASE: uniqueName('poison'),
-    COLLECTOR_PORT: String(collectorPort),
-    COLLECTOR_WRITE_KEYS: `${SHOP}:${PUBLIC_KEY}`,
-    ADMIN_PORT: String(adminPort),
-  });
-  service = await startService({ config, logger: createLogger('silent', 'test'), interest: false });
-  url = `http://127.0.0.1:${collectorPort}/v1/batch`;
-  sql = sqlOverHttp(`http://127.0.0.1:${adminPort}`, config.admin.token);
-  nc = await connectNats(config.nats, 'poison-test');
-  jsm = await nc.jetstreamManager();
+  fixture = await startCollectorService('poison', `${SHOP}:${PUBLIC_KEY}`, { interest: false });
+  ({ config, sql, nc, jsm } = fixture);
+  url = fixture.batchUrl;
 }, 120_000);
 
-afterAll(async () => {
-  await service?.stop();
-  await nc?.drain();
-  await nats?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => fixture?.stop());
 
 let n = 0;
 const NOW = Date.now();

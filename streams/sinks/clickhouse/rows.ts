@@ -104,9 +104,7 @@ const COUPON_REF = /^cr_[0-9a-z]{20}$/;
 function withCouponView(p: Record<string, unknown>, view: CouponCodeView): Record<string, unknown> {
   const code = p['couponCode'];
   if (typeof code !== 'string' || code === '' || COUPON_REF.test(code)) return p;
-  return Object.assign(Object.create(Object.getPrototypeOf(p) as object) as object, p, {
-    couponCode: view(code),
-  });
+  return { ...p, couponCode: view(code) }; // the row reads own fields only: defaults read as absent
 }
 
 export function toEventRow(
