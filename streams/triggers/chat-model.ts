@@ -95,6 +95,8 @@ export type ChatAction =
       intent: string;
       confidence: number;
       turnIndex: number;
+      /** The bot's suggestions for the agent, in the user's language (empty: none given). */
+      suggestions: string[];
     })
   | (ConversationRef & { kind: 'accepted'; agentId: string })
   | (ConversationRef & { kind: 'closed'; exit: CloseExit; agentId?: string })
@@ -151,6 +153,7 @@ export function triggerFor(envelope: Envelope, type: EventType): ChatAction {
         intent: h.intent ?? '',
         confidence: h.confidence ?? 0,
         turnIndex: h.turnIndex ?? 0,
+        suggestions: h.suggestedReplies ?? [],
       };
     }
     case 'agent_accepted': {
@@ -300,7 +303,9 @@ export function escalationInputFor(
     resolutionDeadline: deadlines.resolutionDeadline,
     ...(profileSummary ? { profileSummary } : {}),
     transcript: transcriptOf(record),
-    suggestedReplies: suggestedReplies(action.reason, action.intent),
+    // the bot's own, from its understanding of the conversation; fixed lines when nobody gave any
+    suggestedReplies:
+      action.suggestions.length > 0 ? action.suggestions : suggestedReplies(action.reason, action.intent),
     requestedAt: action.at,
   };
 }

@@ -210,4 +210,15 @@ describe('escalationInputFor', () => {
     });
     expect(escalationInputFor(action, undefined, ESCALATION_DEADLINES).transcript).toEqual([]);
   });
+
+  it("uses the bot's own suggestions when the handoff carries them", () => {
+    const e = buildEnvelope('handoff_requested');
+    e.handoffRequested!.suggestedReplies = ['您的订单A1已发货', '退货说明'];
+    const action = triggerFor(env(e), 'handoff_requested');
+    if (action.kind !== 'handoff') throw new Error(action.kind);
+    expect(escalationInputFor(action, undefined, ESCALATION_DEADLINES).suggestedReplies).toEqual([
+      '您的订单A1已发货',
+      '退货说明',
+    ]);
+  });
 });
