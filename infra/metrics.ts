@@ -85,6 +85,18 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    chatTurns: new Counter({
+      name: 'shopstream_chat_turns_total',
+      help: 'Chat and desk events the bot handled, by outcome (replied, replayed, assisted, recorded, ignored, dead_lettered, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    chatReplySeconds: new Histogram({
+      name: 'shopstream_chat_reply_seconds',
+      help: 'From a user turn reaching JetStream to the bot reply published, seconds',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
     collectorEvents: new Counter({
       name: 'shopstream_collector_events_total',
       help: 'Events received by the HTTP collector, by result (accepted, duplicate, rejected)',

@@ -43,6 +43,8 @@ export interface Names {
   conversationsBucket: string;
   /** Durable consumer of the chat triggers (streams/triggers/escalation-triggers.ts). */
   chatTriggerConsumer: string;
+  /** JetStream KV: the bot's dialogue state per user (streams/processors/chat/). */
+  botBucket: string;
   /** Request-reply subject of the recommendation service. */
   recommendSubject: string;
   /** Stream keeping JetStream's max-deliveries advisories about the events stream's consumers. */
@@ -52,6 +54,19 @@ export interface Names {
   /** Durable consumer of the advisories stream: dead-letters exhausted messages (streams/advisories.ts). */
   maxDeliveriesConsumer: string;
 }
+
+/** The chat bot's durable consumer of one partition. */
+export function chatConsumer(partition: number): string {
+  return `chat_p${partition}`;
+}
+
+/** What the chat bot reads: the turns and the desk's events (escalation state). */
+export const CHAT_BOT_EVENT_TYPES = [
+  'chat_turn',
+  'handoff_requested',
+  'agent_accepted',
+  'conversation_closed',
+] as const satisfies readonly EventType[];
 
 /** The interest processor's durable consumer of one partition. */
 export function interestConsumer(partition: number): string {
@@ -73,6 +88,7 @@ export function names(prefix: string): Names {
     slotsBucket: `${upper}_MSG_SLOTS`,
     conversationsBucket: `${upper}_CONVERSATIONS`,
     chatTriggerConsumer: 'triggers_chat',
+    botBucket: `${upper}_BOT`,
     recommendSubject: `${prefix}.svc.recommend`,
     advisoriesStream: `${upper}_ADVISORIES`,
     maxDeliveriesSubject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${upper}_EVENTS.*`,
@@ -232,8 +248,23 @@ export function consumerConfigs(cfg: Config): { stream: string; config: Partial<
       max_waiting: 64,
     } satisfies Partial<ConsumerConfig>,
   }));
+  const chat = Array.from({ length: cfg.nats.partitions }, (_, p) => ({
+    stream: n.eventsStream,
+    config: {
+      durable_name: chatConsumer(p),
+      description: `chat bot, partition ${p}: one user's turns in order`,
+      ack_policy: AckPolicy.Explicit,
+      // a bot started on a stream holding days of chat does not answer yesterday's questions
+      deliver_policy: DeliverPolicy.New,
+      filter_subjects: CHAT_BOT_EVENT_TYPES.map((t) => eventSubject(cfg.nats.prefix, p, t)),
+      ...redeliveryPolicy(10_000, cfg.nats.maxDeliver),
+      max_ack_pending: 1000,
+      max_waiting: 64,
+    } satisfies Partial<ConsumerConfig>,
+  }));
   return [
     ...interest,
+    ...chat,
     {
       stream: n.eventsStream,
       config: {
@@ -279,6 +310,8 @@ export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: 
       description: 'chat conversations: last turns and escalation status',
       ttl: 86_400_000,
     },
+    // what a user told the bot (sizes, budget) is kept half a year after their last turn
+    { bucket: n.botBucket, description: 'chat bot: dialogue state per user', ttl: 180 * 86_400_000 },
   ];
 };
 

@@ -3,6 +3,7 @@
 // Also: the migrations are found from analytics/.
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { buildBotReport } from '../../analytics/bot-report';
 import { buildFlowsReport } from '../../analytics/flows-report';
 import { BadDatabaseNameError, loadMigrations, migrate } from '../../analytics/migrate';
 import {
@@ -77,6 +78,7 @@ it('the code passes each file exactly the parameters it names, and runs every fi
   await remindedOpenCarts(recording, scope);
   await heldOutOpenCarts(recording, 'shop', 'run-1');
   await unredeemedCoupons(recording, 'shop', 'tier-coupons', Date.now());
+  await buildBotReport(recording, { database: 'shop', from: 0, to: Date.now() });
 
   expect(unknown).toEqual([]);
   for (const c of calls) expect({ file: c.file, params: c.given }).toEqual({ file: c.file, params: c.named });
@@ -152,6 +154,7 @@ it('finds the migrations in analytics/migrations, in order', () => {
     '0001_events',
     '0002_interest_snapshots',
     '0003_events_time_zone',
+    '0004_chat_turns',
   ]);
   expect(migrations.every((m) => m.statements.length > 0)).toBe(true);
 });
