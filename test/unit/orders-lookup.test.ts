@@ -13,7 +13,6 @@ const base: OrderView = {
   itemCount: 1,
   totalMinor: 129900,
   currency: 'CNY',
-  lastAt: at(6, 10),
 };
 const shipped: OrderView = {
   ...base,

@@ -10,12 +10,13 @@
 //    reached (placed < paid < shipped < delivered < refunded): a delivered arriving before its shipped
 //    still ends delivered, and a status never goes backwards.
 //  * What the order holds (items, total, currency) comes from order_placed, the latest by event time
-//    when it was sent again (equal times: the first one kept); order_paid fills total and currency only
-//    while no order_placed was seen.
+//    when it was sent again (equal times: the greater by content); while no order_placed was seen, the
+//    total and currency come from order_paid (the latest in the same way).
 //  * The shipment shown is the latest by event time (a re-shipment with a new waybill replaces it;
 //    equal times: the greater tracking number), with its carrier and estimated delivery.
 //  * Refunds add up once each, keyed by time and amount (a refund re-published under a new event id
-//    counts once); at most MAX_REFUNDS are kept.
+//    counts once); the MAX_REFUNDS earliest are kept.
+//  * The time zone is the latest (by event time) an event of the order carried.
 //
 // Idempotent: merging a fact already in the view changes nothing, so a redelivered or re-published
 // event makes no write; `recentEvents` (the last MAX_RECENT_EVENTS event ids applied) recognises a
@@ -85,15 +86,17 @@ export interface OrderView {
   currency?: string;
   /** Event time of the order_placed the items and total come from. */
   placedFrom?: number;
+  /** The latest payment's amount: the total while no order_placed was seen. */
+  payment?: { at: number; totalMinor?: number; currency?: string };
   shipment?: Shipment;
   /** Sum of the distinct refunds. */
   refundedMinor?: number;
   /** Keys of the refunds counted (time and amount). */
   refunds?: string[];
-  /** The user's time zone as the order's latest event carried it, for dates in answers. */
+  /** The user's time zone as the order's latest event carrying one had it, for dates in answers. */
   timeZone?: string;
-  /** Event time of the latest fact merged (for timeZone). */
-  lastAt: number;
+  /** Event time of that event. */
+  timeZoneAt?: number;
 }
 
 export interface OrdersState {
@@ -255,14 +258,27 @@ function laterShipment(a: Shipment | undefined, b: Shipment): Shipment {
   return b.trackingNumber > a.trackingNumber ? b : a;
 }
 
+/** Whether an order_placed replaces what the view holds: later, or as late and greater by content. */
+function laterPlaced(view: OrderView, at: number, placed: NonNullable<OrderFact['placed']>): boolean {
+  if (view.placedFrom === undefined || at > view.placedFrom) return true;
+  if (at < view.placedFrom) return false;
+  const held = {
+    items: view.items,
+    itemCount: view.itemCount,
+    totalMinor: view.totalMinor,
+    currency: view.currency,
+  };
+  return JSON.stringify(placed) > JSON.stringify(held);
+}
+
 /** The order with one fact merged in (a new object; `o` is not changed). */
 export function mergeFact(o: OrderView | undefined, f: OrderFact): OrderView {
   const view: OrderView = o
     ? { ...o, at: { ...o.at } }
-    : { orderId: f.orderId, status: f.status, at: {}, items: [], itemCount: 0, lastAt: f.at };
+    : { orderId: f.orderId, status: f.status, at: {}, items: [], itemCount: 0 };
   const prior = view.at[f.status];
   if (prior === undefined || f.at < prior) view.at[f.status] = f.at;
-  if (f.placed && (view.placedFrom === undefined || f.at > view.placedFrom)) {
+  if (f.placed && laterPlaced(view, f.at, f.placed)) {
     view.items = f.placed.items;
     view.itemCount = f.placed.itemCount;
     delete view.totalMinor;
@@ -271,21 +287,34 @@ export function mergeFact(o: OrderView | undefined, f: OrderFact): OrderView {
     if (f.placed.currency) view.currency = f.placed.currency;
     view.placedFrom = f.at;
   }
-  if (f.paid && view.placedFrom === undefined) {
-    if (view.totalMinor === undefined && f.paid.totalMinor !== undefined) view.totalMinor = f.paid.totalMinor;
-    if (!view.currency && f.paid.currency) view.currency = f.paid.currency;
+  if (f.paid) {
+    const payment = { at: f.at, ...f.paid };
+    const held = view.payment;
+    const later =
+      !held || f.at > held.at || (f.at === held.at && JSON.stringify(payment) > JSON.stringify(held));
+    const chosen = later ? payment : held;
+    view.payment = chosen;
+    if (view.placedFrom === undefined) {
+      delete view.totalMinor;
+      delete view.currency;
+      if (chosen.totalMinor !== undefined) view.totalMinor = chosen.totalMinor;
+      if (chosen.currency) view.currency = chosen.currency;
+    }
   }
   if (f.shipment) view.shipment = laterShipment(view.shipment, f.shipment);
   if (f.refund) {
-    const key = `${f.at}:${f.refund.amountMinor}`;
+    const key = `${String(f.at).padStart(16, '0')}:${f.refund.amountMinor}`;
     const refunds = view.refunds ?? [];
-    if (!refunds.includes(key) && refunds.length < MAX_REFUNDS) {
-      view.refunds = [...refunds, key].sort();
-      view.refundedMinor = (view.refundedMinor ?? 0) + f.refund.amountMinor;
+    if (!refunds.includes(key)) {
+      view.refunds = [...refunds, key].sort().slice(0, MAX_REFUNDS);
+      view.refundedMinor = view.refunds.reduce((sum, k) => sum + Number(k.split(':')[1]), 0);
     }
   }
-  if (f.timeZone && (f.at > view.lastAt || !view.timeZone)) view.timeZone = f.timeZone;
-  view.lastAt = Math.max(view.lastAt, f.at);
+  const tzAt = view.timeZoneAt ?? -Infinity;
+  if (f.timeZone && (f.at > tzAt || (f.at === tzAt && f.timeZone > (view.timeZone ?? '')))) {
+    view.timeZone = f.timeZone;
+    view.timeZoneAt = f.at;
+  }
   view.status = statusOf(view.at);
   return view;
 }
