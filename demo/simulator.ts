@@ -15,6 +15,7 @@ import {
   type Lang,
   type LoadedCatalog,
 } from './catalog';
+import { planFulfilment } from './fulfilment';
 import { intBetween, mulberry32, pick } from './random';
 
 export interface PlannedEvent<T extends EventType = EventType> {
@@ -215,7 +216,8 @@ export function planUser(
   const deskRnd = mulberry32(seed * 7_919_993 + index * 31 + 5);
   const pushDesk = <T extends EventType>(type: T, properties: PayloadMap[T], afterMs?: number): void => {
     t += intBetween(deskRnd, 2, 20) * 1000;
-    const input = { ...events[events.length - 1]!.input, occurredAt: t, properties } as TrackInput<T>;
+    // the visit's user and channel (the order's fulfilment events come from the shop's server)
+    const input = { userId, sessionId, channel, occurredAt: t, timeZone, properties } as TrackInput<T>;
     events.push({ type, input, ...(afterMs !== undefined ? { afterMs } : {}) });
   };
   let handedOff: { handoff: PayloadMap['handoff_requested']; lang: Lang } | undefined;
@@ -251,13 +253,15 @@ export function planUser(
     const products = [...cart.values()].map((x) => asProduct(x.p, x.qty));
     push('checkout_started', { cartId, products, totalMinor: total(), currency: 'USD' });
     if (rnd() < 0.7) {
-      push('order_placed', {
-        orderId: `o-${userId}-1${cartTag}`,
-        cartId,
-        products,
-        totalMinor: total(),
-        currency: 'USD',
-      });
+      const orderId = `o-${userId}-1${cartTag}`;
+      push('order_placed', { orderId, cartId, products, totalMinor: total(), currency: 'USD' });
+      // paid, shipped, delivered as the shop's server reports them, up to the simulated now (t0 + 2 h)
+      const shipRnd = mulberry32(seed * 3_000_017 + index * 13 + 11);
+      const order = { orderId, placedAt: t, totalMinor: total(), currency: 'USD' };
+      for (const f of planFulfilment(shipRnd, order, t0 + 2 * 3_600_000)) {
+        const input = { userId, sessionId, channel: 'server' as const, occurredAt: f.at, timeZone };
+        events.push({ type: f.type, input: { ...input, properties: f.properties } });
+      }
     }
   }
   if (handedOff) {

@@ -224,6 +224,10 @@ const spec = {
     highValueSpendMinor: ['TIER_HIGH_VALUE_SPEND_MINOR', positiveInt, '100000'],
     churnAfterMs: ['TAG_CHURN_AFTER', duration, '30d'],
   },
+  /** The order view (streams/processors/orders): each user's recent orders for the bot. */
+  orders: {
+    batchSize: ['ORDERS_BATCH_SIZE', positiveInt.max(10_000), '200'],
+  },
   /** Message channels of the flows: `log` (the demo's), `off`, or the URL of a signed HTTP relay. */
   channels: {
     email: ['CHANNEL_EMAIL', channelTarget, 'log'],

@@ -97,6 +97,18 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    orderViewEvents: new Counter({
+      name: 'shopstream_order_view_events_total',
+      help: 'Order events seen by the order view, by result (applied, duplicate, unchanged, invalid, ignored, refused)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    orderViewApplySeconds: new Histogram({
+      name: 'shopstream_order_view_apply_duration_seconds',
+      help: "Time to apply one order event to the user's order view (KV read and compare-and-set write)",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
     collectorEvents: new Counter({
       name: 'shopstream_collector_events_total',
       help: 'Events received by the HTTP collector, by result (accepted, duplicate, rejected)',

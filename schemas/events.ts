@@ -34,6 +34,9 @@ export interface PayloadMap {
   flow_entered: shopstream.events.v1.IFlowEntered;
   tier_changed: shopstream.events.v1.ITierChanged;
   escalation_ended: shopstream.events.v1.IEscalationEnded;
+  order_paid: shopstream.events.v1.IOrderPaid;
+  order_shipped: shopstream.events.v1.IOrderShipped;
+  order_delivered: shopstream.events.v1.IOrderDelivered;
 }
 
 export type EventType = keyof PayloadMap;
@@ -60,6 +63,9 @@ export const CLIENT_EVENT_TYPES = [
   'user_identified',
   'group_joined',
   'user_aliased',
+  'order_paid',
+  'order_shipped',
+  'order_delivered',
 ] as const satisfies readonly EventType[];
 export type PayloadField = NonNullable<Envelope['payload']>;
 

@@ -6,6 +6,7 @@ import { createMetrics, type Metrics } from '../infra/metrics';
 import { connectNats } from '../infra/nats';
 import { checkComponents, startComponents, type Component } from './pipeline/component';
 import { admin, collector } from './pipeline/http';
+import { orders } from './pipeline/orders';
 import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';
 import { clickhouse, maxDeliveriesCatcher, sink } from './pipeline/storage';
 import { triggers } from './pipeline/triggers';
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   topology?: 'apply' | 'check';
   /** Cart, chat and coupon triggers (need the interest processor and COUPON_SECRET). Default on. */
   triggers?: boolean;
+  /** The order view (each user's recent orders in KV, for the bot). Default on. */
+  orders?: boolean;
 }
 
 export interface Service {
@@ -42,6 +45,7 @@ export function components(opts: Omit<ServiceOptions, 'config' | 'logger'>): Com
     ...(withInterest ? [interest, ...(withSink ? [snapshots, rulesJob] : [])] : []),
     ...(withInterest && opts.triggers !== false ? [triggers] : []),
     ...(withInterest ? [recommend] : []),
+    ...(opts.orders !== false ? [orders] : []),
     ...(opts.collector !== false ? [collector] : []),
     admin,
   ];

@@ -41,6 +41,10 @@ export interface Names {
   slotsBucket: string;
   /** JetStream KV: the last turns of each chat conversation and whether it is escalated (chat triggers). */
   conversationsBucket: string;
+  /** JetStream KV: each user's recent orders and their status (streams/processors/orders). */
+  ordersBucket: string;
+  /** Durable consumer of the order view: the order events of every partition. */
+  ordersConsumer: string;
   /** Durable consumer of the chat triggers (streams/triggers/escalation-triggers.ts). */
   chatTriggerConsumer: string;
   /** JetStream KV: the bot's dialogue state per user (streams/processors/chat/). */
@@ -87,6 +91,8 @@ export function names(prefix: string): Names {
     couponsBucket: `${upper}_COUPONS`,
     slotsBucket: `${upper}_MSG_SLOTS`,
     conversationsBucket: `${upper}_CONVERSATIONS`,
+    ordersBucket: `${upper}_ORDERS`,
+    ordersConsumer: 'orders_view',
     chatTriggerConsumer: 'triggers_chat',
     botBucket: `${upper}_BOT`,
     recommendSubject: `${prefix}.svc.recommend`,
@@ -233,6 +239,20 @@ export function parsePartitions(spec: string, partitions: number): number[] {
   return [...out].sort((x, y) => x - y);
 }
 
+/** The events the order view is built from (streams/processors/orders/model.ts). */
+export const ORDER_VIEW_EVENTS = [
+  'order_placed',
+  'order_paid',
+  'order_shipped',
+  'order_delivered',
+  'order_refunded',
+] as const satisfies readonly EventType[];
+
+/** The order view's filter: its events on every partition. */
+export function orderViewSubjects(prefix: string): string[] {
+  return ORDER_VIEW_EVENTS.map((t) => `${prefix}.events.*.${t}`);
+}
+
 export function consumerConfigs(cfg: Config): { stream: string; config: Partial<ConsumerConfig> }[] {
   const n = names(cfg.nats.prefix);
   const interest = Array.from({ length: cfg.nats.partitions }, (_, p) => ({
@@ -279,6 +299,20 @@ export function consumerConfigs(cfg: Config): { stream: string; config: Partial<
       },
     },
     {
+      stream: n.eventsStream,
+      config: {
+        durable_name: n.ordersConsumer,
+        description: "order view: order events to each user's recent orders in KV",
+        ack_policy: AckPolicy.Explicit,
+        // every order the stream still holds: the view knows orders placed before it started
+        deliver_policy: DeliverPolicy.All,
+        filter_subjects: orderViewSubjects(cfg.nats.prefix),
+        ...redeliveryPolicy(30_000, cfg.nats.maxDeliver),
+        max_ack_pending: 1000,
+        max_waiting: 64,
+      },
+    },
+    {
       stream: n.advisoriesStream,
       config: {
         durable_name: n.maxDeliveriesConsumer,
@@ -312,6 +346,8 @@ export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: 
     },
     // what a user told the bot (sizes, budget) is kept half a year after their last turn
     { bucket: n.botBucket, description: 'chat bot: dialogue state per user', ttl: 180 * 86_400_000 },
+    // an order view is kept 90 days after its last change (the bot answers about recent orders)
+    { bucket: n.ordersBucket, description: "order view: each user's recent orders", ttl: 90 * 86_400_000 },
   ];
 };
 

@@ -3,7 +3,8 @@
 //     a visitor does: browse, search, cart, checkout started, page / screen views, identify, a handoff
 //     request, and the user's own chat turns (role user).
 //   server (COLLECTOR_SERVER_KEYS): kept on the shop's servers. Everything a client may send, including
-//     orders, refunds, desk events (agent_accepted, conversation_closed) and chat turns of any role.
+//     orders, payments, shipments, deliveries, refunds, desk events (agent_accepted,
+//     conversation_closed) and chat turns of any role.
 // Keys are compared in constant time over their SHA-256 digests, so neither a key's length nor its
 // first differing byte shows in the response time.
 import { createHash, timingSafeEqual } from 'node:crypto';

@@ -112,6 +112,14 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
     tier: 'new',
   },
   tier_changed: { tier: 'repeat', previousTier: 'new', reason: '2 orders' },
+  order_paid: { orderId: 'o1', totalMinor: 49999, currency: 'USD', paymentMethod: 'alipay' },
+  order_shipped: {
+    orderId: 'o1',
+    carrier: 'SF',
+    trackingNumber: 'SF1234567890',
+    estimatedDeliveryAt: Date.UTC(2026, 10, 26, 18, 0, 0),
+  },
+  order_delivered: { orderId: 'o1' },
 };
 
 let seq = 0;

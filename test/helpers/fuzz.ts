@@ -121,3 +121,41 @@ export const mixedBatch = (maxLength = 40): fc.Arbitrary<{ event: unknown; good:
     ),
     { minLength: 1, maxLength },
   );
+
+/**
+ * A native order event of one shop's server (placed, paid, shipped, delivered, refunded) for a few
+ * order ids, with hostile values mixed into its fields: what the collector maps (and may refuse).
+ */
+export const orderLifecycleEvent: fc.Arbitrary<Record<string, unknown>> = fc
+  .record({
+    type: fc.constantFrom('order_placed', 'order_paid', 'order_shipped', 'order_delivered', 'order_refunded'),
+    order: fc.oneof(
+      { weight: 5, arbitrary: fc.constantFrom('A1', 'A2', 'b-3') },
+      { weight: 1, arbitrary: hostileString },
+    ),
+    at: fc.oneof(
+      { weight: 5, arbitrary: fc.integer({ min: FUZZ_NOW - 20 * DAY, max: FUZZ_NOW }) },
+      { weight: 1, arbitrary: hostileTime },
+    ),
+    tracking: fc.oneof(
+      fc.constantFrom('SF1234567890', 'sf 1234 5678 90', 'YT0472701492531', 'E417182865CN'),
+      hostileString,
+    ),
+    carrier: fc.oneof(fc.constantFrom('SF', 'YTO', 'zto', 'JD'), hostileString),
+    amount: fc.oneof(fc.integer({ min: 0, max: 1e9 }), hostileValue),
+    skus: fc.array(fc.oneof(sku, hostileString), { maxLength: 15 }),
+  })
+  .map(({ type, order, at, tracking, carrier, amount, skus }) => ({
+    type,
+    user_id: 'u-1',
+    channel: 'server',
+    occurred_at: at,
+    properties: {
+      order_id: order,
+      ...(type === 'order_placed'
+        ? { products: skus.map((s) => ({ sku: s, name: s })), total_minor: amount }
+        : {}),
+      ...(type === 'order_paid' || type === 'order_refunded' ? { total_minor: amount, currency: 'CNY' } : {}),
+      ...(type === 'order_shipped' ? { carrier, tracking_number: tracking, estimated_delivery_at: at } : {}),
+    },
+  }));

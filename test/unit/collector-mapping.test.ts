@@ -149,6 +149,29 @@ describe('native events', () => {
       { orderId: 'o-1', products: [mapped], totalMinor: 1999 },
     ],
     [
+      'order_paid',
+      'orderPaid',
+      { order_id: 'o-1', total_minor: 1999, currency: 'CNY', payment_method: 'alipay' },
+      { orderId: 'o-1', totalMinor: 1999, currency: 'CNY', paymentMethod: 'alipay' },
+    ],
+    [
+      'order_shipped',
+      'orderShipped',
+      {
+        order_id: 'o-1',
+        carrier: 'SF',
+        tracking_number: 'SF1234567890',
+        estimated_delivery_at: 1_781_000_000_000,
+      },
+      {
+        orderId: 'o-1',
+        carrier: 'SF',
+        trackingNumber: 'SF1234567890',
+        estimatedDeliveryAt: 1_781_000_000_000,
+      },
+    ],
+    ['order_delivered', 'orderDelivered', { order_id: 'o-1' }, { orderId: 'o-1' }],
+    [
       'chat_turn',
       'chatTurn',
       { conversation_id: 'conv-1', role: 'user', text: 'hello', channel: 'app', turn_index: 0 },

@@ -432,6 +432,9 @@ const nativeEvent = (
 const serverOnly = [
   segment('Order Completed', { order_id: 'o-1', products: [{ sku: 'A', price: 1 }], total: 1 }),
   segment('Order Refunded', { order_id: 'o-1', total: 1 }),
+  nativeEvent('order_paid', { order_id: 'o-1', total_minor: 100, currency: 'CNY' }),
+  nativeEvent('order_shipped', { order_id: 'o-1', carrier: 'SF', tracking_number: 'SF1234567890' }),
+  nativeEvent('order_delivered', { order_id: 'o-1' }),
   nativeEvent('agent_accepted', { conversation_id: 'c-1', agent_id: 'a-1' }),
   nativeEvent('conversation_closed', { conversation_id: 'c-1', reason: 'resolved' }),
   nativeEvent('chat_turn', { conversation_id: 'c-1', role: 'agent', text: 'hi' }),

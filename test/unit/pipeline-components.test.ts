@@ -93,14 +93,19 @@ describe('the pipeline components', () => {
       'rules',
       'triggers',
       'recommend',
+      'orders',
       'collector',
       'admin',
     ]);
-    expect(names({ sink: false, interest: false, collector: false })).toEqual(['max-deliveries', 'admin']);
+    expect(names({ sink: false, interest: false, collector: false, orders: false })).toEqual([
+      'max-deliveries',
+      'admin',
+    ]);
     expect(names({ triggers: false, sink: false })).toEqual([
       'max-deliveries',
       'interest',
       'recommend',
+      'orders',
       'collector',
       'admin',
     ]);

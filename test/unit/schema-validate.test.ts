@@ -27,6 +27,20 @@ describe('validateEnvelope', () => {
     ]);
   });
 
+  it('requires what tracks a shipment: the order, the carrier and the tracking number, within bounds', () => {
+    const issues = validateEnvelope(
+      buildEnvelope('order_shipped', {}, { orderId: '', carrier: 'X'.repeat(33), estimatedDeliveryAt: -1 }),
+    );
+    expect(issues.map((i) => [i.path, i.code])).toEqual(
+      expect.arrayContaining([
+        ['order_shipped.order_id', 'required'],
+        ['order_shipped.carrier', 'max_len'],
+        ['order_shipped.tracking_number', 'required'],
+        ['order_shipped.estimated_delivery_at', 'min'],
+      ]),
+    );
+  });
+
   it('requires an event id that is a ULID, a shop, a channel and a time', () => {
     const issues = validateEnvelope(
       buildEnvelope('product_viewed', { eventId: 'not-a-ulid', shopId: '', channel: 0, occurredAt: 0 }),

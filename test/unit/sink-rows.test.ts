@@ -29,3 +29,13 @@ describe('coupon codes in the events table', () => {
     expect(rowOf('coupon_redeemed', ref, () => 'changed').coupon_code).toBe(ref);
   });
 });
+
+describe('shipment events in the events table', () => {
+  it('an order_shipped row carries the order id in its column, the carrier and tracking in properties', () => {
+    const d = decodeEnvelope(encodeEnvelope(buildEnvelope('order_shipped')));
+    if (!d.ok) throw new Error(d.detail);
+    const row = toEventRow(d.envelope, d.type, 7);
+    expect(row).toMatchObject({ event_type: 'order_shipped', order_id: 'o1', stream_seq: 7 });
+    expect(JSON.parse(row.properties)).toMatchObject({ carrier: 'SF', tracking_number: 'SF1234567890' });
+  });
+});
