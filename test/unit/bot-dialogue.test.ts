@@ -23,7 +23,7 @@ function order(orderId: string, status: string, tracking?: string): OrderSummary
 
 function ports(orders: OrderSummary[] = []): BotPorts {
   return {
-    orders: async () => orders,
+    orders: () => Promise.resolve(orders),
     kbSearch: (text) =>
       /return|退/.test(text)
         ? [{ id: 'returns.seven-day', version: 2, answer: 'RETURNS', score: 9, confident: true }]
@@ -31,9 +31,9 @@ function ports(orders: OrderSummary[] = []): BotPorts {
     kbVersion: () => 'kb-1',
     product: (sku) => catalog.bySku.get(sku),
     productsIn: (text) => catalog.products.filter((p) => text.includes(p.sku)),
-    recommend: async () => [{ product: shirt, reason: 'r' }],
-    complements: async () => [],
-    coupons: async () => ({ tier: 'new', coupons: [] }),
+    recommend: () => Promise.resolve([{ product: shirt, reason: 'r' }]),
+    complements: () => Promise.resolve([]),
+    coupons: () => Promise.resolve({ tier: 'new', coupons: [] }),
   };
 }
 
