@@ -3,7 +3,13 @@
 // through the producer SDK, one user's events in order, many users at once. Products come from the
 // shipped catalog (catalog/products.json); searches and chat use its vocabulary, in English, Chinese
 // or both.
-import type { ChannelName, EventType, PayloadMap, Product } from '../schemas/events';
+import {
+  channelValue,
+  type ChannelName,
+  type EventType,
+  type PayloadMap,
+  type Product,
+} from '../schemas/events';
 import type { Producer, TrackInput } from '../streams/producer/producer';
 import {
   demoCatalog,
@@ -16,6 +22,7 @@ import {
   type LoadedCatalog,
 } from './catalog';
 import { planFulfilment } from './fulfilment';
+import { chatScript } from './chat-script';
 import { intBetween, mulberry32, pick } from './random';
 
 export interface PlannedEvent<T extends EventType = EventType> {
@@ -62,9 +69,6 @@ const INTEREST_LINES: Record<Lang, string[]> = {
   ],
   zh: ['这个{p}怎么样?', '有没有{p}推荐一下?', '想买{p},有什么推荐吗?', '{p}有现货吗?'],
 };
-/** What the bot recognised in each CHAT_LINES entry (same order); interest lines ask for advice. */
-const CHAT_INTENTS = ['product_availability', 'order_status', 'coupon_question', 'return_item'];
-const HANDOFF_REASONS = ['explicit_request', 'low_confidence', 'negative_sentiment'] as const;
 const AGENT_LINES: Record<Lang, [string, string]> = {
   en: [
     'Hi, this is the support team: let me look into this for you.',
@@ -220,33 +224,29 @@ export function planUser(
     const input = { userId, sessionId, channel, occurredAt: t, timeZone, properties } as TrackInput<T>;
     events.push({ type, input, ...(afterMs !== undefined ? { afterMs } : {}) });
   };
-  let handedOff: { handoff: PayloadMap['handoff_requested']; lang: Lang } | undefined;
+  // A conversation with the bot (15% of visits): only the user's turns; the bot answers on the
+  // stream. Its own random stream, so the rest of the journey stays as seeded.
+  let wantsHuman: { conversationId: string; lang: Lang; turnIndex: number } | undefined;
   if (rnd() < 0.15) {
+    const chatRnd = mulberry32(seed * 5_003_003 + index * 17 + 3);
     const conversationId = `conv-${userId}-1${cartTag}`;
-    let intent = '';
-    let l: Lang = 'en';
-    let turns = 0;
-    for (let turn = 0, n = intBetween(rnd, 1, 3); turn < n; turn++) {
-      l = lang();
-      const text =
-        rnd() < 0.5 ? pick(rnd, INTEREST_LINES[l]).replace('{p}', phrase(l)) : pick(rnd, CHAT_LINES[l]);
-      intent = CHAT_INTENTS[CHAT_LINES[l].indexOf(text)] ?? 'product_recommendation';
-      push('chat_turn', { conversationId, role: 1, text, channel: 0, turnIndex: turn * 2 });
-      push('chat_turn', {
+    const script = chatScript(chatRnd, { lang: language, channel, productPhrase: phrase(lang()) });
+    script.turns.forEach((turn, turnIndex) => {
+      t += intBetween(chatRnd, 5, 40) * 1000;
+      const properties = {
         conversationId,
-        role: 2,
-        text: ASSISTANT_LINES[l],
-        channel: 0,
-        turnIndex: turn * 2 + 1,
+        role: 1,
+        text: turn.text,
+        channel: channelValue(turn.channel),
+        turnIndex,
+      };
+      events.push({
+        type: 'chat_turn',
+        input: { userId, sessionId, channel: turn.channel, occurredAt: t, timeZone, properties },
       });
-      turns = turn * 2 + 2;
-    }
-    // 15% of conversations end with a handoff to a human (sent at the end of the visit, below)
-    if (deskRnd() < 0.15) {
-      const reason = pick(deskRnd, HANDOFF_REASONS);
-      const confidence = reason === 'low_confidence' ? 0.2 + deskRnd() * 0.3 : 0.6 + deskRnd() * 0.35;
-      handedOff = { handoff: { conversationId, reason, confidence, intent, turnIndex: turns }, lang: l };
-    }
+    });
+    if (script.wantsHuman)
+      wantsHuman = { conversationId, lang: language === 'en' ? 'en' : 'zh', turnIndex: script.turns.length };
   }
 
   if (cart.size > 0 && rnd() < 0.6) {
@@ -264,16 +264,13 @@ export function planUser(
       }
     }
   }
-  if (handedOff) {
-    // In real time (afterMs), seconds apart, after the visit (so no cart event waits for the desk):
-    // the handoff 8-15 s after the visit (the demo's burst of new cart flows has passed by then), an
-    // agent accepts (85%) 1-9 s later, answers, and the conversation is resolved (80%) or the user
-    // leaves; some never get an agent and leave.
-    const { handoff, lang: l } = handedOff;
-    const conversationId = handoff.conversationId!;
-    let turnIndex = (handoff.turnIndex ?? 0) + 1;
+  if (wantsHuman) {
+    // The desk, in real time (afterMs), after the visit (so no cart event waits for it): the bot
+    // hands the conversation over when the user asks for a human or is angry; an agent accepts (85%)
+    // 8-15 s later, answers, and it is resolved (80%) or the user leaves; some never get an agent.
+    const { conversationId, lang: l } = wantsHuman;
+    let turnIndex = wantsHuman.turnIndex * 2;
     const secs = (lo: number, hi: number): number => intBetween(deskRnd, lo, hi) * 1000;
-    pushDesk('handoff_requested', handoff, secs(8, 15));
     if (deskRnd() < 0.85) {
       const agentId = `agent-${intBetween(deskRnd, 1, 4)}`;
       const agentTurn = (text: string, afterMs: number): void =>
@@ -282,7 +279,7 @@ export function planUser(
           { conversationId, role: 3, text, channel: 0, turnIndex: turnIndex++, agentId },
           afterMs,
         );
-      pushDesk('agent_accepted', { conversationId, agentId }, secs(1, 9));
+      pushDesk('agent_accepted', { conversationId, agentId }, secs(8, 15));
       agentTurn(AGENT_LINES[l][0], secs(1, 3));
       if (deskRnd() < 0.8) {
         agentTurn(AGENT_LINES[l][1], secs(2, 8));
@@ -296,7 +293,7 @@ export function planUser(
         pushDesk('conversation_closed', { conversationId, reason: 'user_left' }, secs(2, 10));
       }
     } else {
-      pushDesk('conversation_closed', { conversationId, reason: 'user_left' }, secs(3, 12));
+      pushDesk('conversation_closed', { conversationId, reason: 'user_left' }, secs(10, 20));
     }
   }
   return { userId, preferredCategory, preferredAttribute, language, events };
