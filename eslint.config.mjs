@@ -10,6 +10,9 @@
 //   2b. analytics/  the ClickHouse model (migrations) and the reports: schemas/ and infra/ only (its own
 //                   rule at the end); the pipeline's sink and the CLI use it.
 //   3. catalog/     the product data and its loader. (catalog/generate.ts is dev tooling: level 7.)
+//   3b. bot/        the assistant's understanding, pure: NLU (intents, slots, sentiment), knowledge
+//                   base, dialogue state and policy. schemas/, infra/ and catalog/ only; the chat
+//                   processor (streams/) runs it over the stream.
 //   4. workflows/   deterministic flow code (Temporal replays it): schemas/ and workflows/ only, and
 //                   activities/types.ts (the activity contract) as types only. No I/O, no Node built-ins.
 //   5. coupons/     the coupon ledger, the one piece of state both sides of level 6 share: codes, refs,
@@ -83,7 +86,17 @@ const layerRules = [
   {
     files: ['schemas/**/*.ts'],
     patterns: [
-      above('schemas/', 'infra', 'analytics', 'catalog', 'workflows', 'coupons', 'streams', 'activities'),
+      above(
+        'schemas/',
+        'infra',
+        'analytics',
+        'catalog',
+        'bot',
+        'workflows',
+        'coupons',
+        'streams',
+        'activities',
+      ),
       ...always,
     ],
   },
@@ -91,14 +104,21 @@ const layerRules = [
     files: ['infra/**/*.ts'],
     ignores: ['infra/stack/**'],
     patterns: [
-      above('infra/', 'analytics', 'catalog', 'workflows', 'coupons', 'streams', 'activities'),
+      above('infra/', 'analytics', 'catalog', 'bot', 'workflows', 'coupons', 'streams', 'activities'),
       ...always,
     ],
   },
   {
     files: ['catalog/**/*.ts'],
     ignores: ['catalog/generate.ts'],
-    patterns: [above('catalog/', 'analytics', 'workflows', 'coupons', 'streams', 'activities'), ...always],
+    patterns: [
+      above('catalog/', 'analytics', 'bot', 'workflows', 'coupons', 'streams', 'activities'),
+      ...always,
+    ],
+  },
+  {
+    files: ['bot/**/*.ts'],
+    patterns: [above('bot/', 'analytics', 'workflows', 'coupons', 'streams', 'activities'), ...always],
   },
   {
     files: ['workflows/**/*.ts'],
@@ -111,7 +131,7 @@ const layerRules = [
     patterns: [
       forbid(
         'workflows import schemas/ and workflow code only',
-        under('infra', 'analytics', 'catalog', 'coupons', 'streams'),
+        under('infra', 'analytics', 'catalog', 'bot', 'coupons', 'streams'),
         'workflows must be deterministic: no platform, data or stream code',
       ),
       activities('workflows/'),
@@ -192,12 +212,20 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          patterns: ['streams', 'workflows', 'activities', 'cli', 'demo', 'bench', 'test', 'catalog'].map(
-            (dir) => ({
-              group: [`**/${dir}`, `**/${dir}/**`],
-              message: 'analytics/ imports schemas/ and infra/ only',
-            }),
-          ),
+          patterns: [
+            'streams',
+            'workflows',
+            'activities',
+            'cli',
+            'demo',
+            'bench',
+            'test',
+            'catalog',
+            'bot',
+          ].map((dir) => ({
+            group: [`**/${dir}`, `**/${dir}/**`],
+            message: 'analytics/ imports schemas/ and infra/ only',
+          })),
         },
       ],
     },
