@@ -17,12 +17,19 @@ import { createLogger } from '../infra/logger';
 import { connectNats } from '../infra/nats';
 import { applyTopology, names } from '../streams/topology';
 import { cartRecoveryWorkflow, cartRecoveryWorkflowId } from '../workflows/cart-recovery';
-import { cartRecoveryDemo } from '../workflows/flows/cart-recovery-demo';
+import { cartRecovery, withTiming } from '../workflows/flows';
 import { startTestNats } from '../infra/stack/test-nats';
 import { testConfig } from '../infra/stack/test-config';
 import { installQuietRuntime, startTestTemporal } from '../infra/stack/test-temporal';
 
-const FLOW_SECONDS = 17; // abandonAfter 5s + waits 2s, 4s, 6s
+/** The shipped cart flow with the demo's timing: abandonAfter 5s + waits of 6s, 6s, 6s. */
+const benchFlow = withTiming(cartRecovery, {
+  timeScale: 360,
+  maxWaitMs: 6000,
+  quietHours: false,
+  frequencyCapPerDay: 10,
+});
+const FLOW_SECONDS = 23;
 
 async function main(): Promise<void> {
   const flows = Number(process.env['FLOWS'] ?? 500);
@@ -67,7 +74,7 @@ async function main(): Promise<void> {
           workflowId: cartRecoveryWorkflowId('bench', userId, cartId),
           args: [
             {
-              flow: cartRecoveryDemo,
+              flow: benchFlow,
               shopId: 'bench',
               userId,
               cartId,

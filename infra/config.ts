@@ -134,8 +134,25 @@ const spec = {
      * backlog of marketing flows (the worker polls both).
      */
     chatTaskQueue: ['TEMPORAL_CHAT_TASK_QUEUE', z.string().min(1), 'shopstream-chat'],
-    /** 1: cart triggers start the demo's cart-recovery flow (seconds instead of hours). */
-    demoFlowWindows: ['DEMO_FLOW_WINDOWS', z.enum(['0', '1']).transform((v) => v === '1'), '0'],
+  },
+  /**
+   * Timing applied to the shipped flows when the triggers start them (workflows/flows/timing.ts). As
+   * written by default; `make demo` runs the same flows in seconds (scale 1800, waits capped at 6s, no
+   * quiet hours).
+   */
+  flows: {
+    /** Every flow duration is divided by this: 1 leaves them as written. */
+    timeScale: ['FLOW_TIME_SCALE', z.coerce.number().min(1).max(1_000_000), '1'],
+    /** The longest wait after scaling; 0s: no cap. */
+    maxWaitMs: ['FLOW_MAX_WAIT', duration, '0s'],
+    /** off: messages go out at any hour of the user's day. */
+    quietHours: ['FLOW_QUIET_HOURS', z.enum(['on', 'off']), 'on'],
+    /** Messages per user and day across flows; 0 keeps each flow's own cap. */
+    frequencyCapPerDay: ['FLOW_FREQUENCY_CAP', z.coerce.number().int().min(0).max(1000), '0'],
+    /** Escalations: an agent accepts within this long of the handoff (else level 2). */
+    escalationFirstResponseMs: ['ESCALATION_FIRST_RESPONSE', duration, '5m'],
+    /** Escalations: resolved within this long of the handoff (else level 3). */
+    escalationResolutionMs: ['ESCALATION_RESOLUTION', duration, '1h'],
   },
   clickhouse: {
     /** Empty: embedded chDB in this process. Set: a ClickHouse server (http(s)://host:port). */
@@ -227,6 +244,15 @@ const spec = {
   /** The order view (streams/processors/orders): each user's recent orders for the bot. */
   orders: {
     batchSize: ['ORDERS_BATCH_SIZE', positiveInt.max(10_000), '200'],
+  },
+  /** The customer-service bot (streams/processors/chat, bot/). */
+  bot: {
+    /** Knowledge-base entries (YAML, one file per area), reloaded when they change. */
+    kbDir: ['BOT_KB_DIR', z.string().min(1), path.join(ROOT, 'bot', 'kb', 'entries')],
+    /** Watch the knowledge base and reload it on change: on | off. */
+    kbWatch: ['BOT_KB_WATCH', z.enum(['on', 'off']), 'on'],
+    /** The trained intent model, cached; retrained at start when the shipped training data changed. */
+    nluCache: ['BOT_NLU_CACHE', z.string().min(1), path.join(ROOT, '.data', 'nlu-model.json')],
   },
   /** Message channels of the flows: `log` (the demo's), `off`, or the URL of a signed HTTP relay. */
   channels: {

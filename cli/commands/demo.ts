@@ -37,6 +37,20 @@ import { sleep } from '../../infra/sleep';
 
 const GARBAGE = 3;
 
+/**
+ * The demo's flow timing: the shipped flows with their durations divided by 360 and waits capped at
+ * 6 s (a cart counts as abandoned after 5 s, reminders follow within seconds), at any hour, and an
+ * escalation's agent deadlines in seconds, so the simulated desk misses some.
+ */
+export const DEMO_TIMING: Record<string, string> = {
+  FLOW_TIME_SCALE: '360',
+  FLOW_MAX_WAIT: '6s',
+  FLOW_QUIET_HOURS: 'off',
+  FLOW_FREQUENCY_CAP: '10',
+  ESCALATION_FIRST_RESPONSE: '5s',
+  ESCALATION_RESOLUTION: '25s',
+};
+
 export async function demo(config: Config, opts: Record<string, unknown>): Promise<number> {
   const users = Number(opts['users'] ?? 4000);
   const seed = Number(opts['seed'] ?? 42);
@@ -47,8 +61,8 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log(
     '2/5 pipeline service (ClickHouse sink, HTTP collector, admin, cart, coupon and chat triggers), flow worker and chat worker',
   );
-  // the cart triggers start the demo's recovery flow: seconds instead of hours
-  const env = { ...process.env, DEMO_FLOW_WINDOWS: process.env['DEMO_FLOW_WINDOWS'] ?? '1' };
+  // the shipped flows in seconds instead of hours and days (a variable already set wins)
+  const env = { ...DEMO_TIMING, ...process.env };
   await ensureServiceRunning(config, say, env);
   await ensureWorkersRunning(config, say, env);
 
@@ -131,7 +145,7 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
 }
 
 /** The demo tier flow's coupon campaign. */
-const TIER_CAMPAIGN = 'tier-coupons-demo';
+const TIER_CAMPAIGN = 'tier-coupons';
 
 /** Waits until the reminders of the run's carts stop coming (stable for `quietMs`), at most `maxMs`. */
 async function settleReminders(
@@ -266,7 +280,7 @@ async function recoveryPhase(
   }
   if (last.reminders <= 0) {
     say(
-      'no reminders: is the flow worker running and the service started with DEMO_FLOW_WINDOWS=1? (make down, then make demo)',
+      'no reminders: is the flow worker running and the service started with the demo timing (FLOW_TIME_SCALE=360)? (make down, then make demo)',
     );
     return { orders, withCoupon };
   }

@@ -7,7 +7,7 @@ import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
 import { flowEventPublisher } from '../producer/flow-events';
 import { requireSecret } from '../../infra/config';
 import { canConnect } from '../../infra/net';
-import { shippedFlows } from '../../workflows/flows';
+import { shippedFlows, timingFrom } from '../../workflows/flows';
 import { createProducer } from '../producer/producer';
 import { names } from '../topology';
 import {
@@ -18,8 +18,7 @@ import {
 import { createCouponTriggerProcessor } from '../triggers/coupon-triggers';
 import {
   createEscalationTriggerProcessor,
-  ESCALATION_DEADLINES,
-  ESCALATION_DEMO_DEADLINES,
+  escalationDeadlines,
   profileSummaryFromProfiles,
 } from '../triggers/escalation-triggers';
 import type { TriggerCounters, TriggerProcessor } from '../triggers/runner';
@@ -45,7 +44,7 @@ export const triggers: Component = {
     const profiles = needed(ctx, 'profiles', 'the triggers');
     const catalog = needed(ctx, 'catalog', 'the triggers');
     const halfLives = needed(ctx, 'halfLives', 'the triggers');
-    const flows = shippedFlows(config.temporal);
+    const flows = shippedFlows(timingFrom(config.flows));
     const { Connection, WorkflowClient } = await import('@temporalio/client');
     // lazy: connects on the first call, so the triggers start (and wait) while Temporal is down
     const connection = Connection.lazy({ address: config.temporal.address });
@@ -63,7 +62,7 @@ export const triggers: Component = {
       connection: nc,
     });
     const common = { ready, nc, client, config };
-    const deadlines = config.temporal.demoFlowWindows ? ESCALATION_DEMO_DEADLINES : ESCALATION_DEADLINES;
+    const deadlines = escalationDeadlines(config.flows);
     const kv = await nc.jetstream().views.kv(names(config.nats.prefix).couponsBucket, { bindOnly: true });
     const all: Record<'cart' | 'chat' | 'coupon', TriggerProcessor<TriggerCounters>> = {
       cart: await createCartTriggerProcessor({

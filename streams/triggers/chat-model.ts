@@ -35,14 +35,18 @@ export const ESCALATION_DEADLINES: EscalationDeadlines = {
   firstResponseDeadline: '5m',
   resolutionDeadline: '1h',
 };
-/**
- * The demo's (DEMO_FLOW_WINDOWS=1): the simulated desk accepts 1 to 9 s after the handoff and
- * closes 6 to 30 s after it, so some conversations reach level 2 or 3 and most do not.
- */
-export const ESCALATION_DEMO_DEADLINES: EscalationDeadlines = {
-  firstResponseDeadline: '5s',
-  resolutionDeadline: '25s',
-};
+
+/** The configured deadlines (ESCALATION_FIRST_RESPONSE, ESCALATION_RESOLUTION), in whole seconds. */
+export function escalationDeadlines(cfg: {
+  escalationFirstResponseMs: number;
+  escalationResolutionMs: number;
+}): EscalationDeadlines {
+  const secs = (ms: number): Duration => `${Math.max(1, Math.round(ms / 1000))}s`;
+  return {
+    firstResponseDeadline: secs(cfg.escalationFirstResponseMs),
+    resolutionDeadline: secs(cfg.escalationResolutionMs),
+  };
+}
 
 // ---- pure: events to actions -------------------------------------------------------------------------
 

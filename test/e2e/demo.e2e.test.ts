@@ -70,11 +70,11 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   // the flows ran: reminders, tier coupons issued (and some redeemed), uplift against the holdout
   expect(Number(/reminders sent\s+(\d+)/.exec(stdout)?.[1])).toBeGreaterThan(0);
   const tierCoupons = [
-    ...stdout.matchAll(/tier-coupons-demo\s+(repeat|high_value)\s+(\d+)\s+[\d.]+\s+(\d+)/g),
+    ...stdout.matchAll(/tier-coupons\s+(repeat|high_value)\s+(\d+)\s+[\d.]+\s+(\d+)/g),
   ];
   expect(tierCoupons.reduce((n, m) => n + Number(m[2]), 0)).toBeGreaterThan(0);
   expect(tierCoupons.reduce((n, m) => n + Number(m[3]), 0)).toBeGreaterThan(0);
-  expect(stdout).toMatch(/cart-recovery-demo\s+treatment \d+\/\d+/);
+  expect(stdout).toMatch(/cart-recovery\s+treatment \d+\/\d+/);
   // escalations end with their SLA verdicts (escalation_ended): decided ones never exceed the flows run
   const flowsRun = Number(/escalation flows run\s+(\d+)/.exec(stdout)?.[1]);
   const decided = Number(

@@ -2,9 +2,9 @@
 // A new flow runs once it is registered here (ARCHITECTURE.md): the triggers read shippedFlows().
 import type { Flow } from '../dsl';
 import { cartRecovery } from './cart-recovery';
-import { cartRecoveryDemo } from './cart-recovery-demo';
 import { tierCoupons } from './tier-coupons';
-import { tierCouponsDemo } from './tier-coupons-demo';
+import { withTiming, type FlowTiming } from './timing';
+export { AS_WRITTEN, timingFrom, withTiming, type FlowTiming } from './timing';
 
 export const flows: Readonly<Record<string, Flow>> = {
   [cartRecovery.name]: cartRecovery,
@@ -18,9 +18,10 @@ export interface RunningFlows {
   tierCoupons: readonly Flow[];
 }
 
-/** The shipped flows, or their demo variants (windows of seconds) with DEMO_FLOW_WINDOWS=1. */
-export function shippedFlows(cfg: { demoFlowWindows: boolean }): RunningFlows {
-  return cfg.demoFlowWindows
-    ? { cartRecovery: cartRecoveryDemo, tierCoupons: [tierCouponsDemo] }
-    : { cartRecovery, tierCoupons: [tierCoupons] };
+/** The shipped flows the triggers run, with the configured timing (as written by default). */
+export function shippedFlows(timing: FlowTiming): RunningFlows {
+  return {
+    cartRecovery: withTiming(cartRecovery, timing),
+    tierCoupons: [withTiming(tierCoupons, timing)],
+  };
 }
