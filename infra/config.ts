@@ -243,7 +243,8 @@ const spec = {
   },
   /** The order view (streams/processors/orders): each user's recent orders for the bot. */
   orders: {
-    batchSize: ['ORDERS_BATCH_SIZE', positiveInt.max(10_000), '200'],
+    /** Events applied at once (across users; one user's stay in order). */
+    maxInFlight: ['ORDERS_IN_FLIGHT', positiveInt.max(10_000), '200'],
   },
   /** The customer-service bot (streams/processors/chat, bot/). */
   bot: {

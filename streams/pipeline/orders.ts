@@ -13,7 +13,7 @@ export const orders: Component = {
       logger: logger.child({ component: 'orders' }),
       metrics,
     });
-    logger.info({ batchSize: config.orders.batchSize }, 'order view running');
+    logger.info({ maxInFlight: config.orders.maxInFlight }, 'order view running');
     // a loop that holds its events while it retries stays ok: they are redelivered, never lost
     return fromLoop(proc, {
       health: () => {

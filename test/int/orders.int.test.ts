@@ -32,7 +32,7 @@ let proc: OrdersProcessor;
 let running: Promise<void>;
 
 async function startProcessor(): Promise<void> {
-  proc = await createOrdersProcessor({ nc, config, logger: createLogger('silent', 'test'), batchSize: 20 });
+  proc = await createOrdersProcessor({ nc, config, logger: createLogger('silent', 'test'), maxInFlight: 20 });
   running = proc.run();
 }
 

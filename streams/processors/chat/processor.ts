@@ -1,23 +1,23 @@
-// The chat bot on the stream: one durable consumer per partition (chat turns and the desk's events),
-// messages handled as they arrive (a turn must not wait for a batch to fill: the reply is due in well
-// under a second), one user's events in stream order while users run in parallel, a bounded number
-// in flight. Each event is applied by handle.ts; its result acks, dead-letters or naks it.
-import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+// The chat bot on the stream: one durable consumer per partition (chat turns and the desk's events) on
+// the shared consumer runner (streams/consumer/runner.ts): messages handled as they arrive (a turn
+// must not wait for a batch to fill: the reply is due in well under a second), one user's events in
+// stream order while users run in parallel, a bounded number in flight. Each event is applied by
+// handle.ts; its typed result acks or dead-letters it, a throw is retried.
+import type { NatsConnection } from 'nats';
 import type { BotPorts, Understood } from '../../../bot/dialogue/ports';
 import type { OutboxReply } from '../../../bot/dialogue/state';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
-import { decodeEnvelope } from '../../../schemas/codec';
 import { kvKeyPart } from '../../../schemas/kv-keys';
-import { publishDeadLetter } from '../../dlq';
+import { createRunner, type RunnerHealth } from '../../consumer/runner';
 import { createProducer } from '../../producer/producer';
-import { chatConsumer, checkTopology, names, parsePartitions, userKey } from '../../topology';
+import { chatConsumer, checkTopology, names, parsePartitions } from '../../topology';
 import { handleChatEvent, type ChatEffect, type ChatOutput } from './handle';
 
 /** Events handled at once per instance (across users; one user's stay in order). */
 export const CHAT_IN_FLIGHT = 256;
-/** Deliveries of an event that keeps failing before it is dead-lettered (processing_failed). */
+/** Attempts of an event that keeps failing before it is dead-lettered (processing_failed). */
 export const CHAT_MAX_ATTEMPTS = 5;
 
 export interface ChatStats {
@@ -35,7 +35,7 @@ export interface ChatProcessor {
   run(): Promise<void>;
   stop(): Promise<void>;
   stats(): ChatStats;
-  health(): { state: 'running' | 'stopped'; inFlight: number; lastProgressAt?: string; lastError?: string };
+  health(): RunnerHealth;
 }
 
 /** What a channel receives on a conversation's reply subject. */
@@ -107,148 +107,48 @@ export async function createChatProcessor(deps: {
       );
     },
   };
-  const stats: ChatStats = {
-    events: 0,
-    replied: 0,
-    replayed: 0,
-    assisted: 0,
-    recorded: 0,
-    ignored: 0,
-    deadLettered: 0,
-    failures: 0,
-  };
-  let stopping = false;
-  let inFlight = 0;
-  let lastProgressAt: number | undefined;
-  let lastError: string | undefined;
-  const chains = new Map<string, Promise<void>>();
-  const subs = new Set<ConsumerMessages>();
-  const waiters: (() => void)[] = [];
-
-  const count = (effect: ChatEffect | 'deadLettered' | 'failures'): void => {
-    stats[effect]++;
-    metrics?.chatTurns.inc({
-      outcome: effect === 'deadLettered' ? 'dead_lettered' : effect === 'failures' ? 'failed' : effect,
-    });
-  };
-
-  async function deadLetter(
-    m: JsMsg,
-    detail: string,
-    reason: 'processing_failed' | 'invalid_event',
-  ): Promise<void> {
-    await publishDeadLetter(js, prefix, {
-      reason,
-      detail: `chat bot: ${detail}`,
-      data: m.data,
-      sourceSubject: m.subject,
-      sourceSequence: m.seq,
-      msgId: `chat:${m.seq}`,
-    });
-    count('deadLettered');
-  }
-
-  async function process(m: JsMsg): Promise<void> {
-    stats.events++;
-    const d = decodeEnvelope(m.data);
-    if (!d.ok) {
-      count('ignored'); // the sink dead-letters what does not decode
-      m.ack();
-      return;
-    }
-    const streamTime = Math.floor(m.info.timestampNanos / 1e6);
-    try {
+  const runner = createRunner<ChatEffect>({
+    nc,
+    prefix,
+    stream: n.eventsStream,
+    consumers: partitions.map((p) => chatConsumer(p)),
+    label: 'chat bot',
+    logger,
+    maxInFlight: CHAT_IN_FLIGHT,
+    maxAttempts: CHAT_MAX_ATTEMPTS,
+    step: async (envelope, type, delivery) => {
       const r = await handleChatEvent(
         { kv, understand: (text) => deps.understand(text), ports: deps.ports, out },
-        d.envelope,
-        d.type,
-        streamTime,
+        envelope,
+        type,
+        delivery.streamTime,
       );
-      if (r.kind === 'ok') {
-        count(r.value);
-        if (r.value === 'replied')
-          metrics?.chatReplySeconds.observe(Math.max(0, Date.now() - streamTime) / 1000);
-      } else if (r.kind === 'drop') count('ignored');
-      else
-        await deadLetter(m, r.detail, r.reason === 'invalid_event' ? 'invalid_event' : 'processing_failed');
-      m.ack();
-      lastProgressAt = Date.now();
-    } catch (err) {
-      count('failures');
-      lastError = (err as Error).message;
-      if (m.info.redeliveryCount >= CHAT_MAX_ATTEMPTS) {
-        logger.error(
-          { err: lastError, subject: m.subject, seq: m.seq },
-          'chat bot: event keeps failing; dead-lettered',
-        );
-        await deadLetter(m, `failed ${m.info.redeliveryCount} times: ${lastError}`, 'processing_failed');
-        m.ack();
-      } else {
-        logger.warn({ err: lastError, subject: m.subject, seq: m.seq }, 'chat bot: event failed; retried');
-        m.nak(Math.min(10_000, 500 * 2 ** m.info.redeliveryCount));
-      }
-    }
-  }
+      if (r.kind === 'ok' && r.value === 'replied')
+        metrics?.chatReplySeconds.observe(Math.max(0, Date.now() - delivery.streamTime) / 1000);
+      return r;
+    },
+    observe: (outcome) => metrics?.chatTurns.inc({ outcome: outcome === 'dropped' ? 'ignored' : outcome }),
+  });
 
-  /** Queues a message behind its user's earlier ones; waits while the in-flight window is full. */
-  async function dispatch(m: JsMsg): Promise<void> {
-    while (inFlight >= CHAT_IN_FLIGHT) await new Promise<void>((r) => waiters.push(r));
-    const d = decodeEnvelope(m.data);
-    const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : `\u0000${m.seq}`;
-    inFlight++;
-    const next = (chains.get(key) ?? Promise.resolve())
-      .then(() => process(m))
-      .catch((err: unknown) => {
-        lastError = (err as Error).message;
-        logger.error({ err: lastError }, 'chat bot: dispatch failed');
-      })
-      .finally(() => {
-        inFlight--;
-        if (chains.get(key) === next) chains.delete(key);
-        waiters.shift()?.();
-      });
-    chains.set(key, next);
-  }
-
-  async function runPartition(p: number): Promise<void> {
-    const consumer = await js.consumers.get(n.eventsStream, chatConsumer(p));
-    while (!stopping) {
-      try {
-        const messages = await consumer.consume({ max_messages: 64 });
-        subs.add(messages);
-        try {
-          for await (const m of messages) {
-            if (stopping) break; // not acked: redelivered to the next instance
-            await dispatch(m);
-          }
-        } finally {
-          subs.delete(messages);
-        }
-      } catch (err) {
-        if (stopping) break;
-        lastError = (err as Error).message;
-        logger.warn({ err: lastError, partition: p }, 'chat bot: consume failed; retrying');
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  }
-
-  let loop: Promise<void> | undefined;
   return {
-    run: () => (loop ??= Promise.all(partitions.map((p) => runPartition(p))).then(() => undefined)),
+    run: () => runner.run(),
     async stop() {
-      stopping = true;
-      for (const s of subs) s.stop();
-      await loop;
-      await Promise.allSettled([...chains.values()]);
+      await runner.stop();
       await producer.close();
     },
-    stats: () => ({ ...stats }),
-    health: () => ({
-      state: stopping ? 'stopped' : 'running',
-      inFlight,
-      ...(lastProgressAt ? { lastProgressAt: new Date(lastProgressAt).toISOString() } : {}),
-      ...(lastError ? { lastError } : {}),
-    }),
+    stats: () => {
+      const c = runner.counts();
+      return {
+        events: c.events,
+        replied: c.replied ?? 0,
+        replayed: c.replayed ?? 0,
+        assisted: c.assisted ?? 0,
+        recorded: c.recorded ?? 0,
+        ignored: (c.ignored ?? 0) + (c.dropped ?? 0),
+        deadLettered: c.dead_lettered ?? 0,
+        failures: c.failed ?? 0,
+      };
+    },
+    health: () => runner.health(),
   };
 }

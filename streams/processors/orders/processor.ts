@@ -9,8 +9,8 @@
 //            (processing_failed) and acked, the partition goes on
 // A KV error other than a compare-and-set conflict throws: the loop retries it, then dead-letters.
 //
-// It runs on the per-message loop of the triggers (streams/triggers/runner.ts createTriggerLoop): one
-// user's events in stream order, users in parallel, an ack only after the write is stored. The state
+// It runs on the shared consumer runner (streams/consumer/runner.ts): one user's events in stream
+// order, users in parallel, an ack only after the write is stored. The state
 // is written with compare-and-set on the revision, re-read and re-applied on a conflict, so two
 // instances never lose each other's updates. Logs carry ids and counts only.
 import type { KV, NatsConnection } from 'nats';
@@ -22,13 +22,7 @@ import { eventTypeOf, type Envelope } from '../../../schemas/events';
 import { validateEnvelope } from '../../../schemas/validate';
 import { drop, ok, type StepResult } from '../../results';
 import { checkTopology, names, userKey } from '../../topology';
-import {
-  createTriggerLoop,
-  type MessageMeta,
-  type TriggerCounters,
-  type TriggerHealth,
-  type TriggerRefusal,
-} from '../../triggers/runner';
+import { createRunner, type Delivery, type RunnerHealth } from '../../consumer/runner';
 import {
   applyFact,
   decodeOrders,
@@ -41,7 +35,14 @@ import {
   type OrdersState,
 } from './model';
 
-export interface OrdersStats extends TriggerCounters {
+export interface OrdersStats {
+  events: number;
+  /** Failed attempts, retried. */
+  retries: number;
+  /** Events whose KV write kept failing: dead-lettered (processing_failed), then acked. */
+  failed: number;
+  /** Order events the view cannot use: dead-lettered, then acked. */
+  refused: number;
   applied: number;
   /** Redeliveries (event id applied before). */
   duplicates: number;
@@ -63,17 +64,17 @@ export interface OrdersProcessor {
   run(): Promise<void>;
   stop(): Promise<void>;
   stats(): OrdersStats;
-  health(): TriggerHealth;
+  health(): RunnerHealth;
   /** One event, start to end (what the loop calls for each message). */
-  handle(envelope: Envelope, meta?: Pick<MessageMeta, 'streamTime'>): Promise<StepResult<OrderStep>>;
+  handle(envelope: Envelope, meta?: Pick<Delivery, 'streamTime'>): Promise<StepResult<OrderStep>>;
 }
 
 export interface OrdersProcessorDeps {
   nc: NatsConnection;
   config: Config;
   logger: Logger;
-  /** Default config.orders.batchSize. */
-  batchSize?: number;
+  /** Events applied at once. Default config.orders.maxInFlight. */
+  maxInFlight?: number;
   /** Attempts of a KV call that keeps failing before the event is dead-lettered. Default 5. */
   maxAttempts?: number;
   metrics?: Pick<Metrics, 'orderViewEvents' | 'orderViewApplySeconds'>;
@@ -99,6 +100,7 @@ export async function createOrdersProcessor(deps: OrdersProcessorDeps): Promise<
     ignored: 0,
     unreadable: 0,
     conflicts: 0,
+    refused: 0,
   };
 
   async function load(key: string): Promise<{ state: OrdersState | undefined; revision: number }> {
@@ -116,7 +118,7 @@ export async function createOrdersProcessor(deps: OrdersProcessorDeps): Promise<
   /** handle, measured: its time and its result. */
   async function measured(
     envelope: Envelope,
-    meta?: Pick<MessageMeta, 'streamTime'>,
+    meta?: Pick<Delivery, 'streamTime'>,
   ): Promise<StepResult<OrderStep>> {
     const end = deps.metrics?.orderViewApplySeconds.startTimer();
     const r = await handle(envelope, meta);
@@ -135,7 +137,7 @@ export async function createOrdersProcessor(deps: OrdersProcessorDeps): Promise<
 
   async function handle(
     envelope: Envelope,
-    meta: Pick<MessageMeta, 'streamTime'> = { streamTime: Date.now() },
+    meta: Pick<Delivery, 'streamTime'> = { streamTime: Date.now() },
   ): Promise<StepResult<OrderStep>> {
     const type = envelope.payload ? eventTypeOf(envelope.payload) : undefined;
     if (!type || !isOrderEventType(type)) {
@@ -176,34 +178,38 @@ export async function createOrdersProcessor(deps: OrdersProcessorDeps): Promise<
     }
   }
 
-  type Action = { envelope: Envelope; meta: MessageMeta } | { skip: string };
-  const loop = createTriggerLoop<Action>({
+  const runner = createRunner<OrderStep>({
     nc,
     prefix: config.nats.prefix,
     stream: n.eventsStream,
-    consumer: n.ordersConsumer,
-    logger,
+    consumers: [n.ordersConsumer],
     label: 'orders',
-    decide: (envelope, _type, meta) => ({ envelope, meta }),
-    ignore: (reason) => ({ skip: reason }),
-    async apply(action): Promise<void | TriggerRefusal> {
-      if ('skip' in action) {
-        stats.ignored++; // undecodable: the ClickHouse sink dead-letters it
-        return;
-      }
-      const r = await measured(action.envelope, action.meta);
-      return r.kind === 'dlq' ? r : undefined;
-    },
-    describe: (a) => ('skip' in a ? { skip: a.skip } : { eventId: a.envelope.eventId }),
-    batchSize: deps.batchSize ?? config.orders.batchSize,
+    logger,
+    maxInFlight: deps.maxInFlight ?? config.orders.maxInFlight,
     maxAttempts: deps.maxAttempts ?? 5,
+    step: async (envelope, _type, delivery) => {
+      const r = await measured(envelope, delivery);
+      if (r.kind === 'dlq') stats.refused++;
+      return r;
+    },
   });
 
   return {
-    run: () => loop.run(),
-    stop: () => loop.stop(),
-    health: () => loop.health(),
-    stats: () => ({ ...stats, ...loop.counters() }),
+    run: () => runner.run(),
+    stop: () => runner.stop(),
+    health: () => runner.health(),
+    stats: () => {
+      const c = runner.counts();
+      // undecodable messages are dropped by the runner: the ClickHouse sink dead-letters them
+      const undecodable = (c.dropped ?? 0) - (stats.ignored + stats.invalid);
+      return {
+        ...stats,
+        ignored: stats.ignored + Math.max(0, undecodable),
+        events: c.events,
+        retries: c.failed ?? 0,
+        failed: (c.dead_lettered ?? 0) - stats.refused,
+      };
+    },
     handle: measured,
   };
 }

@@ -1,0 +1,244 @@
+// The shared consumer runner of the per-message processors (the chat bot, the order view): durable
+// pull consumers on the events stream, messages handled as they arrive (no batch to fill first), one
+// user's events in stream order while users run in parallel, a bounded window in flight. A step
+// returns a typed result (streams/results.ts) and the runner does the rest:
+//   ok    acked
+//   drop  acked (not this processor's event, or invalid: the ClickHouse sink dead-letters those)
+//   dlq   dead-lettered with its reason, then acked; the user's later events go on
+//   throw retried in place with backoff (the user's later events wait behind it), dead-lettered
+//         (processing_failed) after maxAttempts
+// An ack only ever follows the effect (or the dead letter) being durable. A message that does not
+// decode is acked as a drop: the sink keeps it in the dead-letter stream.
+import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from '../../infra/logger';
+import { decodeEnvelope } from '../../schemas/codec';
+import type { Envelope, EventType } from '../../schemas/events';
+import { publishDeadLetter } from '../dlq';
+import type { StepResult } from '../results';
+import { userKey } from '../topology';
+
+/** What the server says about a message, beyond its (client-made) bytes. */
+export interface Delivery {
+  /** When the event reached JetStream (the server's timestamp), epoch ms: a client cannot set it. */
+  streamTime: number;
+  subject: string;
+  seq: number;
+  /** 1 on the first delivery. */
+  attempt: number;
+}
+
+export type Outcome<T extends string> = T | 'dropped' | 'dead_lettered' | 'failed';
+
+export interface RunnerOptions<T extends string> {
+  nc: NatsConnection;
+  /** The subject prefix (config.nats.prefix): dead letters go to its dead-letter stream. */
+  prefix: string;
+  stream: string;
+  /** Durable consumers (one per partition, or one for all), consumed side by side. */
+  consumers: readonly string[];
+  /** For log lines and dead-letter details: 'chat bot'. */
+  label: string;
+  logger: Logger;
+  step(envelope: Envelope, type: EventType, delivery: Delivery): Promise<StepResult<T>>;
+  /** Messages handled at once (across users). */
+  maxInFlight: number;
+  /** Attempts of a message whose step keeps throwing before it is dead-lettered. */
+  maxAttempts: number;
+  /** Each outcome, as it happens (metrics). */
+  observe?(outcome: Outcome<T>, seconds: number): void;
+  /** Messages the server pushes ahead per consumer. Default 64. */
+  prefetch?: number;
+}
+
+/** Messages seen (`events`), and how many ended in each outcome (absent: none yet). */
+export type RunnerCounts<T extends string> = { readonly events: number } & {
+  readonly [O in Outcome<T>]?: number;
+};
+
+export interface RunnerHealth {
+  /** retrying: a step or the consumer keeps failing (lastError says why). */
+  state: 'running' | 'retrying' | 'stopped';
+  inFlight: number;
+  lastProgressAt?: string;
+  lastError?: string;
+}
+
+export interface Runner<T extends string> {
+  run(): Promise<void>;
+  stop(): Promise<void>;
+  /** Messages seen, and each outcome's count. */
+  counts(): RunnerCounts<T>;
+  health(): RunnerHealth;
+}
+
+/** The wait before a failed step is tried again: 0.5 s, doubling, at most 10 s. */
+export const retryDelayMs = (attempt: number): number =>
+  Math.min(10_000, 500 * 2 ** Math.max(0, attempt - 1));
+
+export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T> {
+  const { nc, logger, label } = opts;
+  const js = nc.jetstream();
+  const counts: Record<string, number> = { events: 0 };
+  let stopping = false;
+  const stopped = new AbortController();
+  /** Sleeps; returns early (without throwing) on stop. */
+  const pause = (ms: number): Promise<void> =>
+    delay(ms, undefined, { signal: stopped.signal }).catch(() => undefined);
+  let inFlight = 0;
+  let retrying = 0;
+  let lastProgressAt: number | undefined;
+  let lastError: string | undefined;
+  const chains = new Map<string, Promise<void>>();
+  const subs = new Set<ConsumerMessages>();
+  const waiters: (() => void)[] = [];
+
+  const count = (o: Outcome<T>, started: number): void => {
+    counts[o] = (counts[o] ?? 0) + 1;
+    opts.observe?.(o, (performance.now() - started) / 1000);
+  };
+
+  async function deadLetter(m: JsMsg, reason: 'processing_failed' | 'invalid_event', detail: string) {
+    await publishDeadLetter(js, opts.prefix, {
+      reason,
+      detail: `${label}: ${detail}`,
+      data: m.data,
+      sourceSubject: m.subject,
+      sourceSequence: m.seq,
+      // a redelivered message is dead-lettered once (the dead-letter stream's duplicate window)
+      msgId: `${label}:${m.seq}`,
+    });
+  }
+
+  async function handle(m: JsMsg): Promise<void> {
+    const started = performance.now();
+    counts['events']!++;
+    const d = decodeEnvelope(m.data);
+    if (!d.ok) {
+      m.ack();
+      count('dropped', started);
+      return;
+    }
+    const delivery: Delivery = {
+      streamTime: Math.floor(m.info.timestampNanos / 1e6),
+      subject: m.subject,
+      seq: m.seq,
+      attempt: m.info.redeliveryCount,
+    };
+    // keeps JetStream from redelivering while a step is slow or retried
+    const heartbeat = setInterval(() => m.working(), 10_000);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const r = await opts.step(d.envelope, d.type, delivery);
+          if (r.kind === 'dlq') {
+            logger.warn({ subject: m.subject, seq: m.seq }, `${label}: ${r.detail}; dead-lettered`);
+            await deadLetter(
+              m,
+              r.reason === 'invalid_event' ? 'invalid_event' : 'processing_failed',
+              r.detail,
+            );
+          }
+          m.ack();
+          count(r.kind === 'ok' ? r.value : r.kind === 'drop' ? 'dropped' : 'dead_lettered', started);
+          lastProgressAt = Date.now();
+          if (attempt > 1) retrying--;
+          return;
+        } catch (err) {
+          lastError = (err as Error).message;
+          count('failed', started);
+          // retried in place, so the user's later events keep waiting behind it; a message that
+          // already failed its deliveries (a crash each time) is not retried again
+          if (attempt >= opts.maxAttempts || delivery.attempt >= opts.maxAttempts) {
+            if (attempt > 1) retrying--;
+            logger.error(
+              { err: lastError, subject: m.subject, seq: m.seq },
+              `${label}: event keeps failing; dead-lettered`,
+            );
+            await deadLetter(m, 'processing_failed', `failed ${attempt} times: ${lastError}`);
+            m.ack();
+            count('dead_lettered', started);
+            return;
+          }
+          if (attempt === 1) retrying++;
+          logger.warn(
+            { err: lastError, subject: m.subject, seq: m.seq, attempt },
+            `${label}: event failed; retrying`,
+          );
+          await pause(retryDelayMs(attempt));
+          if (stopping) {
+            retrying--;
+            return; // not acked: redelivered to the next instance
+          }
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Queues a message behind its user's earlier ones; waits while the in-flight window is full. */
+  async function dispatch(m: JsMsg): Promise<void> {
+    while (inFlight >= opts.maxInFlight) await new Promise<void>((r) => waiters.push(r));
+    const d = decodeEnvelope(m.data);
+    const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : `\u0000${m.seq}`;
+    inFlight++;
+    const next = (chains.get(key) ?? Promise.resolve())
+      .then(() => handle(m))
+      .catch((err: unknown) => {
+        // the dead letter itself failed: not acked, redelivered after ack_wait
+        lastError = (err as Error).message;
+        logger.error({ err: lastError, subject: m.subject, seq: m.seq }, `${label}: message left unacked`);
+      })
+      .finally(() => {
+        inFlight--;
+        if (chains.get(key) === next) chains.delete(key);
+        waiters.shift()?.();
+      });
+    chains.set(key, next);
+  }
+
+  async function consume(name: string): Promise<void> {
+    const consumer = await js.consumers.get(opts.stream, name);
+    while (!stopping) {
+      try {
+        const messages = await consumer.consume({ max_messages: opts.prefetch ?? 64 });
+        subs.add(messages);
+        try {
+          for await (const m of messages) {
+            if (stopping) break; // not acked: redelivered to the next instance
+            await dispatch(m);
+          }
+        } finally {
+          subs.delete(messages);
+        }
+      } catch (err) {
+        if (stopping) break;
+        retrying++;
+        lastError = (err as Error).message;
+        logger.warn({ err: lastError, consumer: name }, `${label}: consume failed; retrying`);
+        await pause(1000);
+        retrying--;
+      }
+    }
+  }
+
+  let loop: Promise<void> | undefined;
+  return {
+    run: () => (loop ??= Promise.all(opts.consumers.map((c) => consume(c))).then(() => undefined)),
+    async stop() {
+      stopping = true;
+      stopped.abort();
+      for (const s of subs) s.stop();
+      await loop;
+      await Promise.allSettled([...chains.values()]);
+    },
+    counts: () => ({ ...counts }) as RunnerCounts<T>,
+    health: () => ({
+      state: stopping ? 'stopped' : retrying > 0 ? 'retrying' : 'running',
+      inFlight,
+      ...(lastProgressAt ? { lastProgressAt: new Date(lastProgressAt).toISOString() } : {}),
+      ...(lastError ? { lastError } : {}),
+    }),
+  };
+}
