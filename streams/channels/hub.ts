@@ -183,6 +183,8 @@ export interface ChatHub {
    * Refused (503) when the process has CHAT_MAX_OPEN_CONVERSATIONS conversations with listeners.
    */
   listen(shopId: string, conversationId: string, onReply: ReplyListener): Checked<() => void>;
+  /** The conversation's last replies this process has seen (at most 32), oldest first. */
+  recentReplies(shopId: string, conversationId: string): readonly ReplyPayload[];
   stats(): HubStats;
   /** Unsubscribes everything. */
   close(): void;
@@ -204,7 +206,8 @@ interface Conversation {
   lastTurn: number;
   listeners: Set<ReplyListener>;
   sub?: Subscription;
-  seenReplies: string[];
+  /** The last replies shown (a redelivered reply is dropped; a resent WeChat message finds its answer). */
+  replies: ReplyPayload[];
   /** clientMsgId -> turn index */
   messages: Map<string, number>;
   tokens: number;
@@ -243,7 +246,7 @@ export function createChatHub(deps: ChatHubDeps): ChatHub {
       conversationId,
       lastTurn: -1,
       listeners: new Set(),
-      seenReplies: [],
+      replies: [],
       messages: new Map(),
       tokens: config.rateBurst,
       tokensAt: now(),
@@ -281,9 +284,9 @@ export function createChatHub(deps: ChatHubDeps): ChatHub {
       logger.warn({ shopId: c.shopId }, 'chat channels: a reply that is not one; ignored');
       return;
     }
-    if (c.seenReplies.includes(reply.eventId)) return; // a redelivered turn's reply, already shown
-    c.seenReplies.push(reply.eventId);
-    if (c.seenReplies.length > SEEN_REPLIES) c.seenReplies.shift();
+    if (c.replies.some((r) => r.eventId === reply.eventId)) return; // a redelivered turn's reply, already shown
+    c.replies.push(reply);
+    if (c.replies.length > SEEN_REPLIES) c.replies.shift();
     c.lastTurn = Math.max(c.lastTurn, reply.turnIndex);
     stats.replies++;
     for (const l of [...c.listeners]) {
@@ -383,6 +386,10 @@ export function createChatHub(deps: ChatHubDeps): ChatHub {
           }
         },
       };
+    },
+
+    recentReplies(shopId, conversationId) {
+      return [...(table.get(`${shopId}\u0000${conversationId}`)?.replies ?? [])];
     },
 
     stats() {

@@ -4,7 +4,7 @@
 //   POST /v1/chat/wechat?signature&timestamp&nonce           a message; 401 when the signature is wrong
 // A text message is a user turn: the user is anonymous id `wx.<openid>`, in one conversation per user
 // (`wx.<openid>`), its MsgId the client message id (WeChat resends a message it got no answer to, three
-// times: the resends are the same turn). When the bot's reply comes within CHAT_WECHAT_REPLY_WAIT (WeChat
+// times: the resends are the same turn, answered with the first one's reply when this process saw it). When the bot's reply comes within CHAT_WECHAT_REPLY_WAIT (WeChat
 // waits 5 s), it is the passive reply XML; otherwise the answer is "success" (nothing shown) and the
 // reply is lost to this user: a real deployment sends late replies with WeChat's customer-service
 // message API (an access token and network access to api.weixin.qq.com), which is out of scope here.
@@ -88,7 +88,11 @@ export function registerWechat(app: FastifyInstance, ctx: ChannelContext): void 
         logger.info({ shopId, code: said.error.code }, 'wechat: a message refused');
         return success();
       }
-      const mine = (): ReplyPayload | undefined => replies.find((r) => r.turnIndex === said.turnIndex + 1);
+      // a resent message (the same MsgId) finds the reply the first one got, if this process saw it
+      const mine = (): ReplyPayload | undefined =>
+        [...hub.recentReplies(shopId, conversationId), ...replies].find(
+          (r) => r.turnIndex === said.turnIndex + 1,
+        );
       const deadline = ctx.now() + config.wechatReplyWaitMs;
       while (!mine() && ctx.now() < deadline)
         await new Promise<void>((resolve) => {
