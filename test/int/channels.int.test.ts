@@ -4,30 +4,15 @@
 // client. The bot here is a stand-in (the real one is the chat processor's): a test-side consumer of the
 // events stream that answers each user turn with a ReplyPayload. A retried clientMsgId is stored once
 // (JetStream's duplicate window, Nats-Msg-Id); bad inputs get clear errors.
-import type { AddressInfo } from 'node:net';
-import type { ConsumerMessages, NatsConnection } from 'nats';
-import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../infra/config';
-import { createLogger } from '../../infra/logger';
-import { connectNats } from '../../infra/nats';
-import { testConfig } from '../../infra/stack/test-config';
-import { eventsOnStream, startTestNats, type TestNats } from '../../infra/stack/test-nats';
-import { decodeEnvelope } from '../../schemas/codec';
+import { eventsOnStream } from '../../infra/stack/test-nats';
 import { channelName, chatRoleName } from '../../schemas/events';
-import { createChatHub, type ChatHub } from '../../streams/channels/hub';
-import { chatChannels } from '../../streams/channels/plugin';
 import { wechatSignature } from '../../streams/channels/wechat';
-import { buildCollector } from '../../streams/collector/server';
-import { publishDeadLetter } from '../../streams/dlq';
-import { replySubject, type ReplyPayload } from '../../streams/processors/chat/processor';
-import { createProducer, type Producer } from '../../streams/producer/producer';
-import { applyTopology, names } from '../../streams/topology';
+import { startChatServer, type ChatServer } from '../helpers/chat-server';
 
 jest.setTimeout(20_000);
 const SHOP = 'shop-chat';
 const KEY = 'wk-chat-test';
 const WECHAT_TOKEN = 'wechatToken123';
-const logger = createLogger('silent', 'test');
 
 /** The part of a ws client the tests use (ws has no types here). */
 interface WsClient {
@@ -41,88 +26,25 @@ interface WsClient {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { WebSocket } = require('ws') as { WebSocket: new (url: string) => WsClient };
 
-let nats: TestNats;
-let nc: NatsConnection;
-let config: Config;
-let producer: Producer;
-let hub: ChatHub;
-let app: FastifyInstance;
+let server: ChatServer;
 let base: string;
-let bot: ConsumerMessages;
-let botDone: Promise<void>;
-
-/** The stand-in bot: answers every user turn on the stream with "echo: <text>" on its reply subject. */
-async function startBot(): Promise<void> {
-  const consumer = await nc.jetstream().consumers.get(names(config.nats.prefix).eventsStream, {
-    filterSubjects: [`${config.nats.prefix}.events.*.chat_turn`],
-  });
-  bot = await consumer.consume();
-  botDone = (async () => {
-    for await (const m of bot) {
-      const d = decodeEnvelope(m.data);
-      if (!d.ok || chatRoleName(d.envelope.chatTurn?.role) !== 'user') continue;
-      const t = d.envelope.chatTurn!;
-      const conversationId = t.conversationId ?? '';
-      const payload: ReplyPayload = {
-        conversationId,
-        eventId: `bot-${d.envelope.eventId}`,
-        role: 'bot',
-        text: `echo: ${t.text}`,
-        turnIndex: (t.turnIndex ?? 0) + 1,
-        at: new Date().toISOString(),
-        meta: { intent: 'echo', confidence: 1, sentiment: 'neutral', answered: true } as ReplyPayload['meta'],
-      };
-      nc.publish(
-        replySubject(config.nats.prefix, d.envelope.shopId, conversationId),
-        new TextEncoder().encode(JSON.stringify(payload)),
-      );
-    }
-  })();
-}
 
 beforeAll(async () => {
-  nats = await startTestNats();
-  config = testConfig(nats.url, {
+  server = await startChatServer({
     COLLECTOR_WRITE_KEYS: `${SHOP}:${KEY}`,
     CHAT_WECHAT_TOKEN: WECHAT_TOKEN,
     CHAT_WECHAT_SHOP: SHOP,
     CHAT_WECHAT_REPLY_WAIT: '2s',
     CHAT_RATE_LIMIT: '0',
   });
-  nc = await connectNats(config.nats, 'channels-test');
-  await applyTopology(await nc.jetstreamManager(), config);
-  producer = await createProducer({ nats: config.nats, shopId: 'collector', connection: nc });
-  hub = createChatHub({
-    nc,
-    prefix: config.nats.prefix,
-    config: config.chatChannels,
-    publish: (e) => producer.publish(e),
-    logger,
-  });
-  const js = nc.jetstream();
-  app = buildCollector({
-    config: config.collector,
-    publish: (e) => producer.publish(e),
-    deadLetter: (dl) => publishDeadLetter(js, config.nats.prefix, dl),
-    logger,
-  });
-  await app.register(chatChannels, { hub, config: config.chatChannels, collector: config.collector, logger });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  base = `127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  await startBot();
+  base = server.base;
 }, 30_000);
 
 afterAll(async () => {
-  bot?.stop();
-  await botDone;
-  await app?.close();
-  hub?.close();
-  await producer?.close();
-  await nc?.drain();
-  await nats?.stop();
+  await server?.stop();
 });
 
-/** Resolves with the first value `pick` finds among what arrives, or fails after `ms`. */
+/** Resolves with the first value pushed, or fails after `ms`. */
 function waitFor<T>(subscribe: (push: (v: T) => void) => void, ms = 5000): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
@@ -157,7 +79,7 @@ async function openSocket(
 }
 
 async function userTurns(conversationId: string) {
-  const all = await eventsOnStream(nc, config, 'chat_turn', 5000);
+  const all = await eventsOnStream(server.nc, server.config, 'chat_turn', 5000);
   return all.filter(
     (e) => e.chatTurn?.conversationId === conversationId && chatRoleName(e.chatTurn.role) === 'user',
   );
@@ -345,13 +267,12 @@ describe('WeChat', () => {
     const noTime = (x: string) => x.replace(/<CreateTime>\d+<\/CreateTime>/, '');
     expect(noTime(await resent.text())).toBe(noTime(xml)); // the same answer
     // a message the bot does not answer in time: "success", nothing shown
-    bot.stop();
-    await botDone;
+    await server.stopBot();
     const t0 = Date.now();
     const late = await post(signed(), message('1000003', 'are you there?'));
     expect(await late.text()).toBe('success');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1900);
-    await startBot();
+    await server.startBot();
     const turns = await userTurns('wx.oUser-42');
     expect(turns.map((t) => t.chatTurn!.text)).toEqual(['退货怎么办', 'are you there?']);
     expect(turns[0]).toMatchObject({ anonymousId: 'wx.oUser-42' });
