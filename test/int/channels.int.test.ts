@@ -17,7 +17,8 @@ const WECHAT_TOKEN = 'wechatToken123';
 /** The part of a ws client the tests use (ws has no types here). */
 interface WsClient {
   on(event: 'message', f: (data: Buffer) => void): void;
-  on(event: 'open' | 'close', f: () => void): void;
+  on(event: 'open', f: () => void): void;
+  on(event: 'close', f: (code: number) => void): void;
   on(event: 'unexpected-response', f: (req: unknown, res: { statusCode: number }) => void): void;
   on(event: 'error', f: (err: Error) => void): void;
   send(s: string): void;
@@ -108,6 +109,45 @@ it('WebSocket: a say frame is acked, stored as a web user turn, and the reply co
     ws.close();
   }
 });
+
+it('WebSocket: two sockets on one conversation share one subscription; limits on frame rate and size', async () => {
+  const query = `conversation=c-ws-2&key=${KEY}&anonymousId=a-ws2`;
+  const a = await openSocket(query);
+  const b = await openSocket(query);
+  expect(server.hub.stats().subscriptions).toBeGreaterThanOrEqual(1);
+  const before = server.hub.stats();
+  a.ws.send(JSON.stringify({ type: 'say', text: 'both of us', clientMsgId: 'm-ws-2' }));
+  expect(await a.next('reply')).toMatchObject({ text: 'echo: both of us' });
+  expect(await b.next('reply')).toMatchObject({ text: 'echo: both of us' });
+  // more than CHAT_SOCKET_FRAME_RATE (10) frames at once: the rest are refused
+  for (let i = 0; i < 15; i++) b.ws.send(JSON.stringify({ type: 'hello' }));
+  expect(await b.next('error')).toMatchObject({ code: 'unknown_type' });
+  await eventuallyFrame(b, 'rate_limited');
+  a.ws.close();
+  await waitUntil(() => server.hub.stats().listeners === before.listeners - 1);
+  expect(server.hub.stats().subscriptions).toBe(before.subscriptions); // b still listens
+  b.ws.close();
+  await waitUntil(() => server.hub.stats().listeners === before.listeners - 2);
+  expect(server.hub.stats().subscriptions).toBe(before.subscriptions - 1);
+  // a frame over CHAT_MAX_MESSAGE_BYTES closes the socket (1009)
+  const c = await openSocket(query);
+  const closed = waitFor<number>((done) => c.ws.on('close', (code: number) => done(code)));
+  c.ws.send(JSON.stringify({ type: 'say', text: 'x'.repeat(20_000) }));
+  expect(await closed).toBe(1009);
+});
+
+/** Waits for an error frame with this code, skipping other errors. */
+async function eventuallyFrame(s: { next: (type: string) => Promise<Frame> }, code: string): Promise<void> {
+  for (let f = await s.next('error'); f['code'] !== code; f = await s.next('error'));
+}
+
+async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 it('WebSocket: a wrong key, a missing user or a bad conversation is refused before the upgrade', async () => {
   for (const [query, status] of [
