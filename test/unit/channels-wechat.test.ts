@@ -11,6 +11,7 @@ import {
   wechatTextReply,
   WECHAT_MAX_XML_BYTES,
 } from '../../streams/channels/wechat';
+import { loadConfig } from '../../infra/config';
 import { fuzzParams } from '../helpers/fuzz';
 
 const TEXT_MESSAGE = `<xml>
@@ -177,5 +178,27 @@ describe('wechat ids', () => {
     expect(openIdOf('')).toBeUndefined();
     expect(openIdOf('x'.repeat(65))).toBeUndefined();
     expect(openIdOf(undefined)).toBeUndefined();
+  });
+});
+
+describe('wechat configuration', () => {
+  it('is off by default, and a token needs its shop and WeChat’s token rule', () => {
+    expect(loadConfig({}).chatChannels).toMatchObject({ enabled: true, wechatToken: '', wechatShopId: '' });
+    expect(() => loadConfig({ CHAT_WECHAT_TOKEN: 'abc123' })).toThrow(/CHAT_WECHAT_SHOP: required/);
+    expect(() => loadConfig({ CHAT_WECHAT_TOKEN: 'a-b', CHAT_WECHAT_SHOP: 's' })).toThrow(
+      /CHAT_WECHAT_TOKEN: must be 3 to 32/,
+    );
+    expect(() => loadConfig({ CHAT_WECHAT_REPLY_WAIT: '5s' })).toThrow(/under 5s/);
+    const c = loadConfig({ CHAT_WECHAT_TOKEN: 'abc123', CHAT_WECHAT_SHOP: 'shop-1' }).chatChannels;
+    expect(c).toMatchObject({ wechatToken: 'abc123', wechatShopId: 'shop-1', wechatReplyWaitMs: 4000 });
+  });
+
+  it('never prints the token', () => {
+    try {
+      loadConfig({ CHAT_WECHAT_TOKEN: 'sec-ret', CHAT_WECHAT_SHOP: 's' });
+      throw new Error('accepted');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('sec-ret');
+    }
   });
 });
