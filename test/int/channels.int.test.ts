@@ -25,7 +25,9 @@ interface WsClient {
   close(): void;
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { WebSocket } = require('ws') as { WebSocket: new (url: string) => WsClient };
+const { WebSocket } = require('ws') as {
+  WebSocket: new (url: string, options?: { autoPong?: boolean }) => WsClient;
+};
 
 let server: ChatServer;
 let base: string;
@@ -37,6 +39,7 @@ beforeAll(async () => {
     CHAT_WECHAT_SHOP: SHOP,
     CHAT_WECHAT_REPLY_WAIT: '2s',
     CHAT_RATE_LIMIT: '0',
+    CHAT_HEARTBEAT: '300ms',
   });
   base = server.base;
 }, 30_000);
@@ -148,6 +151,20 @@ async function waitUntil(check: () => boolean, ms = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+it('WebSocket: the server pings; a client that does not answer is closed, one that does stays', async () => {
+  const query = `conversation=c-ws-3&key=${KEY}&anonymousId=a-ws3`;
+  const live = await openSocket(query);
+  const mute = new WebSocket(`ws://${base}/v1/chat/ws?${query}`, { autoPong: false });
+  const t0 = Date.now();
+  let liveClosed = false;
+  live.ws.on('close', () => (liveClosed = true));
+  const code = await waitFor<number>((done) => mute.on('close', (c: number) => done(c)), 5000);
+  expect(code).toBe(1006); // terminated, no close frame
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
+  expect(liveClosed).toBe(false);
+  live.ws.close();
+});
 
 it('WebSocket: a wrong key, a missing user or a bad conversation is refused before the upgrade', async () => {
   for (const [query, status] of [

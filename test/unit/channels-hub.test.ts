@@ -3,6 +3,7 @@
 // reply subscriptions (one per conversation, reference counted, bounded), who may chat (the collector's
 // write keys and user tokens) and the WebSocket frames. The NATS connection is a stand-in that records
 // subscriptions; test/int/channels.int.test.ts runs the same over a real NATS.
+import fc from 'fast-check';
 import type { NatsConnection } from 'nats';
 import { createLogger } from '../../infra/logger';
 import type { EnvelopeInit } from '../../schemas/events';
@@ -22,6 +23,7 @@ import { readFrame } from '../../streams/channels/socket';
 import { replySubject, type ReplyPayload } from '../../streams/processors/chat/processor';
 import { EventValidationError } from '../../schemas/validate';
 import { PublishError } from '../../streams/producer/producer';
+import { fuzzParams, hostileValue } from '../helpers/fuzz';
 
 const logger = createLogger('silent', 'test');
 const SHOP = 'shop-1';
@@ -73,6 +75,27 @@ describe('checkSay', () => {
       ok: true,
       value: { conversationId: 'c-1', text: 'hi', clientMsgId: 'm-1', productId: 'sku-1', turnIndex: 4 },
     });
+  });
+});
+
+describe('checkSay on hostile input', () => {
+  it('never throws; what it accepts is bounded, well-formed and free of control characters', () => {
+    const identity = { shopId: SHOP, anonymousId: 'a-1' };
+    const field = fc.oneof(hostileValue, fc.string({ unit: 'binary', maxLength: 3000 }));
+    fc.assert(
+      fc.property(field, field, field, field, (conversationId, text, clientMsgId, turnIndex) => {
+        const r = checkSay({ identity, channel: 'web', conversationId, text, clientMsgId, turnIndex });
+        if (!r.ok) {
+          expect(r.error.message.length).toBeGreaterThan(0);
+          return;
+        }
+        expect([...r.value.text].length).toBeLessThanOrEqual(MAX_TEXT_CHARS);
+        expect(r.value.text.isWellFormed()).toBe(true);
+        expect(r.value.text).not.toMatch(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F]/);
+        expect(r.value.text).toBe(r.value.text.trim());
+      }),
+      fuzzParams(),
+    );
   });
 });
 
