@@ -55,13 +55,20 @@ format: $(NODE_STAMP)
 format-check: $(NODE_STAMP)
 	npm run --silent format:check
 
+chromium: ## Chromium for the chat widget's browser test (test/int/widget.int.test.ts): apt-get as root, else how
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; } || \
+	    echo "could not install chromium: the widget's browser test will be skipped"; \
+	else echo "/usr/bin/chromium is absent: the widget's browser test will be skipped; install it with: sudo apt-get install -y chromium"; fi
+
 test-unit: $(NODE_STAMP) $(GEN_STAMP) ## unit tests only (no servers)
 	npx jest --selectProjects unit
 
 test-workflows: install ## Temporal workflow tests (time-skipping server) and history replays
 	npx jest --selectProjects workflows
 
-test: install ## typecheck, lint, format check, then every test (unit, integration, end-to-end)
+test: install chromium ## typecheck, lint, format check, then every test (unit, integration, end-to-end)
 	npm run --silent typecheck
 	npm run --silent lint
 	npm run --silent format:check
@@ -92,4 +99,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows clean
+.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows clean

@@ -184,6 +184,8 @@ export default tseslint.config(
       '**/*.cjs',
       '**/*.mjs',
       '*.config.js',
+      // the chat widget: a browser script served as is (no build, no TypeScript)
+      'streams/channels/widget/',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

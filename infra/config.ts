@@ -270,6 +270,42 @@ const spec = {
       '10s',
     ],
   },
+  /**
+   * Where shoppers chat with the bot (streams/channels): the web widget's WebSocket, the app API (POST +
+   * Server-Sent Events) and the WeChat callback, mounted on the collector's HTTP server.
+   */
+  chatChannels: {
+    enabled: ['CHAT_CHANNELS', z.enum(['0', '1']).transform((v) => v === '1'), '1'],
+    /** Conversations with a reply subscription (or a turn counter) at once per process; beyond it 503. */
+    maxConversations: ['CHAT_MAX_OPEN_CONVERSATIONS', positiveInt.max(1_000_000), '10000'],
+    /** Sockets and streams open at once per process (all channels); beyond it 503. */
+    maxConnections: ['CHAT_MAX_CONNECTIONS', positiveInt.max(1_000_000), '10000'],
+    /** User turns per second per conversation (token bucket; 0: no limit), bursts of CHAT_RATE_BURST. */
+    rateLimit: ['CHAT_RATE_LIMIT', z.coerce.number().min(0).max(1000), '1'],
+    rateBurst: ['CHAT_RATE_BURST', positiveInt.max(1000), '5'],
+    /** Frames per second a WebSocket may send (any frame, valid or not; beyond it the socket is closed). */
+    socketFrameRate: ['CHAT_SOCKET_FRAME_RATE', positiveInt.max(1000), '10'],
+    /** Largest WebSocket frame or POST body, in bytes. */
+    maxMessageBytes: ['CHAT_MAX_MESSAGE_BYTES', positiveInt.max(1_048_576), '16384'],
+    /** WebSocket ping and SSE comment interval; a socket that misses a pong is closed. */
+    heartbeatMs: ['CHAT_HEARTBEAT', duration, '25s'],
+    /** WeChat server token (the callback's signature); empty: the WeChat callback is off (404). */
+    wechatToken: ['CHAT_WECHAT_TOKEN', z.string(), ''],
+    /** The shop the WeChat account belongs to (required with CHAT_WECHAT_TOKEN). */
+    wechatShopId: [
+      'CHAT_WECHAT_SHOP',
+      z.union([z.literal(''), z.string().regex(SHOP_ID_RE, 'must be a shop id')]),
+      '',
+    ],
+    /** What WeChat turns are recorded as: a mini program or an official account (social). */
+    wechatChannel: ['CHAT_WECHAT_CHANNEL', z.enum(['mini_program', 'social']), 'mini_program'],
+    /** How long the WeChat callback waits for the bot's reply to answer it passively (WeChat allows 5 s). */
+    wechatReplyWaitMs: [
+      'CHAT_WECHAT_REPLY_WAIT',
+      duration.refine((ms) => ms < 5000, 'must be under 5s (WeChat waits 5 s)'),
+      '4s',
+    ],
+  },
   admin: {
     host: ['ADMIN_HOST', z.string().min(1), '127.0.0.1'],
     /** Metrics, health and the local SQL endpoint of the pipeline service. */
@@ -382,6 +418,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
   }
   problems.push(...channelProblems(out['channels'] as Record<string, unknown>));
+  problems.push(...chatChannelProblems(out['chatChannels'] as Record<string, unknown>));
   if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
 }
@@ -412,6 +449,25 @@ function channelProblems(channels: Record<string, unknown>): { variable: string;
         'required (at least 16 characters) when a CHANNEL_* variable is a relay URL: it signs every request',
     },
   ];
+}
+
+/** A WeChat token needs the shop it answers for, and is long enough to be a secret. */
+function chatChannelProblems(chat: Record<string, unknown>): { variable: string; message: string }[] {
+  const token = chat['wechatToken'];
+  if (typeof token !== 'string' || token === '') return [];
+  const problems: { variable: string; message: string }[] = [];
+  // WeChat's own rule: 3 to 32 letters and digits
+  if (!/^[A-Za-z0-9]{3,32}$/.test(token))
+    problems.push({
+      variable: 'CHAT_WECHAT_TOKEN',
+      message: 'must be 3 to 32 letters and digits (WeChat’s rule)',
+    });
+  if (!chat['wechatShopId'])
+    problems.push({
+      variable: 'CHAT_WECHAT_SHOP',
+      message: 'required with CHAT_WECHAT_TOKEN: the shop the account belongs to',
+    });
+  return problems;
 }
 
 /** Every variable with its default, for .env.example and `shopstream config`. */

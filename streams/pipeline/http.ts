@@ -2,6 +2,8 @@
 // endpoint (metrics, health, stats, read-only SQL), started last so it reports on every component.
 import { openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
 import { buildAdmin } from '../admin';
+import { createChatHub } from '../channels/hub';
+import { chatChannels } from '../channels/plugin';
 import { buildCollector } from '../collector/server';
 import { publishDeadLetter } from '../dlq';
 import { createProducer } from '../producer/producer';
@@ -27,9 +29,27 @@ export const collector: Component = {
       logger: logger.child({ component: 'collector' }),
       metrics,
     });
+    // the chat channels (streams/channels): shoppers' turns through the same producer, replies from NATS
+    const chat = config.chatChannels.enabled
+      ? createChatHub({
+          nc,
+          prefix: config.nats.prefix,
+          config: config.chatChannels,
+          publish: (e) => producer.publish(e),
+          logger: logger.child({ component: 'chat-channels' }),
+        })
+      : undefined;
     try {
+      if (chat)
+        await app.register(chatChannels, {
+          hub: chat,
+          config: config.chatChannels,
+          collector: config.collector,
+          logger: logger.child({ component: 'chat-channels' }),
+        });
       await app.listen({ host: config.collector.host, port: config.collector.port });
     } catch (err) {
+      chat?.close();
       await producer.close();
       throw err;
     }
@@ -40,9 +60,10 @@ export const collector: Component = {
     return {
       stop: async () => {
         await app.close();
+        chat?.close();
         await producer.close();
       },
-      stats: () => producer.stats(),
+      stats: () => ({ ...producer.stats(), ...(chat ? { chat: chat.stats() } : {}) }),
     };
   },
 };
