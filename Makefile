@@ -93,10 +93,13 @@ bench-recommend: install ## recommendation latency (library and NATS request-rep
 bench-rules: install ## association-rule mining time on 20,000 baskets
 	npx tsx bench/rules.ts
 
+bench-chat: install ## the bot under 10,000 concurrent conversations: first-response p50/p95/p99, turns/s -> bench-results.json
+	npx tsx bench/chat.ts
+
 bench-flows: install ## cart-recovery flows through one worker and the local Temporal dev server -> bench-flows.json
 	npx tsx bench/flows.ts
 
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows clean
+.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat clean

@@ -55,9 +55,10 @@ program
   .description('run the pipeline service: ClickHouse sink, HTTP collector, admin endpoint')
   .option('--no-sink', 'do not run the ClickHouse sink')
   .option('--no-collector', 'do not run the HTTP collector')
+  .option('--no-bot', 'do not run the customer-service bot')
   .option('--topology <mode>', 'apply | check', 'apply')
   .option('--detach', 'run in the background (pid file under .data/run; make down stops it)')
-  .action((opts: { sink: boolean; collector: boolean; topology: string; detach?: boolean }) =>
+  .action((opts: { sink: boolean; collector: boolean; bot: boolean; topology: string; detach?: boolean }) =>
     runCommand('serve', opts),
   );
 

@@ -5,6 +5,7 @@ import type { Logger } from '../infra/logger';
 import { createMetrics, type Metrics } from '../infra/metrics';
 import { connectNats } from '../infra/nats';
 import { checkComponents, startComponents, type Component } from './pipeline/component';
+import { bot } from './pipeline/bot';
 import { admin, collector } from './pipeline/http';
 import { orders } from './pipeline/orders';
 import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';
@@ -26,6 +27,8 @@ export interface ServiceOptions {
   triggers?: boolean;
   /** The order view (each user's recent orders in KV, for the bot). Default on. */
   orders?: boolean;
+  /** The customer-service bot (needs the interest processor's catalog). Default on. */
+  bot?: boolean;
 }
 
 export interface Service {
@@ -46,6 +49,7 @@ export function components(opts: Omit<ServiceOptions, 'config' | 'logger'>): Com
     ...(withInterest && opts.triggers !== false ? [triggers] : []),
     ...(withInterest ? [recommend] : []),
     ...(opts.orders !== false ? [orders] : []),
+    ...(withInterest && opts.bot !== false ? [bot] : []),
     ...(opts.collector !== false ? [collector] : []),
     admin,
   ];

@@ -91,11 +91,17 @@ function remember(
 }
 
 /** A bare answer to what the bot asked ("SF123...", "XL", "175 70") continues the asked-about intent. */
-function effectiveIntent(u: Understood, conv: ConversationState): { intent: string; confidence: number } {
+function effectiveIntent(
+  u: Understood,
+  conv: ConversationState,
+  text: string,
+): { intent: string; confidence: number } {
   const answersAsk =
     (conv.asked === 'order_id' && u.slots.orderId) ||
     (conv.asked === 'size' && (u.slots.size || u.slots.shoeSize || u.slots.heightCm || u.slots.weightKg));
-  const weak = u.intent === 'fallback' || u.confidence < LOW_CONFIDENCE;
+  // "A1001", "xl", "175 70": little but the asked-for value itself
+  const bare = text.replace(/[\s\p{P}]/gu, '').length <= 16 && !/\p{Script=Han}{3,}/u.test(text);
+  const weak = u.intent === 'fallback' || u.confidence < LOW_CONFIDENCE || bare;
   if (answersAsk && conv.lastIntent && (weak || u.intent === conv.lastIntent))
     return { intent: conv.lastIntent, confidence: Math.max(u.confidence, LOW_CONFIDENCE) };
   return { intent: u.intent, confidence: u.confidence };
@@ -145,7 +151,7 @@ export async function handleUserTurn(
   const mem = remember(state.slots, conv, u, turn, ports);
   conv = addTurn(mem.conv, 'user', turn.text, turn.at);
   state = { ...state, slots: mem.user };
-  const { intent, confidence } = effectiveIntent(u, conv);
+  const { intent, confidence } = effectiveIntent(u, conv, turn.text);
   const input: AnswerInput = {
     shopId: state.shopId,
     userId: state.userId,

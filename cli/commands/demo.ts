@@ -26,6 +26,7 @@ import { runSimulatorWithProgress } from './simulate';
 import { demoCatalog } from '../../demo/catalog';
 import { planHistory } from '../../demo/history';
 import { buildFlowsReport, formatFlowsReport } from '../../analytics/flows-report';
+import { buildBotReport, formatBotReport } from '../../analytics/bot-report';
 import {
   heldOutOpenCarts,
   reminderProgress,
@@ -108,6 +109,12 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log(formatRecoveryReport(await buildRecoveryReport(sql, scope), recovery));
   console.log('');
   console.log(formatFlowsReport(await buildFlowsReport(sql, config.clickhouse.database, since)));
+  console.log('');
+  console.log(
+    formatBotReport(
+      await buildBotReport(sql, { database: config.clickhouse.database, from: since, to: Date.now() }),
+    ),
+  );
   console.log('');
   console.log(
     `Dead letters in the stream (kept, with a reason; all runs): ${dlq.total}${

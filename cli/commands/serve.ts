@@ -15,6 +15,7 @@ export async function serve(config: Config, opts: Record<string, unknown>): Prom
     logger,
     sink: opts['sink'] !== false,
     collector: opts['collector'] !== false,
+    bot: opts['bot'] !== false,
     topology: opts['topology'] === 'check' ? 'check' : 'apply',
   });
   logger.info({ pid: process.pid }, 'service ready');

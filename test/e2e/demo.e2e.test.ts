@@ -69,9 +69,7 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   expect(stdout).toMatch(/decode_failed: 3/);
   // the flows ran: reminders, tier coupons issued (and some redeemed), uplift against the holdout
   expect(Number(/reminders sent\s+(\d+)/.exec(stdout)?.[1])).toBeGreaterThan(0);
-  const tierCoupons = [
-    ...stdout.matchAll(/tier-coupons\s+(repeat|high_value)\s+(\d+)\s+[\d.]+\s+(\d+)/g),
-  ];
+  const tierCoupons = [...stdout.matchAll(/tier-coupons\s+(repeat|high_value)\s+(\d+)\s+[\d.]+\s+(\d+)/g)];
   expect(tierCoupons.reduce((n, m) => n + Number(m[2]), 0)).toBeGreaterThan(0);
   expect(tierCoupons.reduce((n, m) => n + Number(m[3]), 0)).toBeGreaterThan(0);
   expect(stdout).toMatch(/cart-recovery\s+treatment \d+\/\d+/);
@@ -82,6 +80,15 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   );
   expect(decided).toBeLessThanOrEqual(flowsRun);
   if (flowsRun >= 3) expect(decided).toBeGreaterThan(0); // the events are stored and read
+  // the bot answered the shoppers' chats, contained most, and handed some to the desk
+  const botConversations = Number(/^ {2}conversations\s+(\d+)$/m.exec(stdout)?.[1]);
+  const contained = Number(/contained \(no human\)\s+(\d+)/.exec(stdout)?.[1]);
+  const handed = Number(/handed to a human\s+(\d+)/.exec(stdout)?.[1]);
+  expect(botConversations).toBeGreaterThan(20);
+  expect(contained).toBeGreaterThan(botConversations / 2);
+  expect(handed).toBeGreaterThan(0);
+  expect(contained + handed).toBe(botConversations);
+  expect(flowsRun).toBeGreaterThan(0); // the bot's handoffs started escalation flows
 }, 600_000);
 
 it('the producer example runs against the stack', async () => {

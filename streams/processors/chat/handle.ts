@@ -26,6 +26,7 @@ import { handleUserTurn, type Handoff, type UserTurn } from '../../../bot/dialog
 import { isKvConflict } from '../../../infra/nats';
 import { kvKey } from '../../../schemas/kv-keys';
 import {
+  SCHEMA_VERSION,
   channelName,
   chatRoleName,
   type Envelope,
@@ -35,6 +36,9 @@ import {
 import { validateEnvelope } from '../../../schemas/validate';
 import { drop, ok, type StepResult } from '../../results';
 import { userKey } from '../../topology';
+
+/** The producer id of the bot's events (its replies and handoffs). */
+export const BOT_PRODUCER = 'shopstream-bot';
 
 /** The event types the chat processor consumes. */
 export const CHAT_EVENT_TYPES = [
@@ -119,6 +123,8 @@ function botTurnEnvelope(
   const m: ReplyMeta = reply.meta;
   return {
     eventId: reply.replyEventId,
+    schemaVersion: SCHEMA_VERSION,
+    producerId: BOT_PRODUCER,
     shopId: e.shopId,
     ...(e.userId ? { userId: e.userId } : { anonymousId: e.anonymousId ?? '' }),
     occurredAt: reply.at,
@@ -144,6 +150,8 @@ function botTurnEnvelope(
 function handoffEnvelope(e: Envelope, reply: OutboxReply, h: Handoff | undefined): EnvelopeInit {
   return {
     eventId: reply.handoffEventId!,
+    schemaVersion: SCHEMA_VERSION,
+    producerId: BOT_PRODUCER,
     shopId: e.shopId,
     ...(e.userId ? { userId: e.userId } : { anonymousId: e.anonymousId ?? '' }),
     occurredAt: reply.at,
