@@ -93,6 +93,9 @@ bench-recommend: install ## recommendation latency (library and NATS request-rep
 bench-rules: install ## association-rule mining time on 20,000 baskets
 	npx tsx bench/rules.ts
 
+train-nlu: install ## train the bot's intent model from bot/nlu/data (cached; the service also does it at start)
+	node cli/shopstream.cjs nlu train
+
 bench-chat: install ## the bot under 10,000 concurrent conversations: first-response p50/p95/p99, turns/s -> bench-results.json
 	npx tsx bench/chat.ts
 
@@ -102,4 +105,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat clean
+.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean

@@ -19,12 +19,13 @@ type N = number | string;
 
 export async function buildBotReport(
   sql: Sql,
-  scope: { database: string; from: number; to: number },
+  scope: { database: string; from: number; to: number; producerId?: string },
 ): Promise<BotReport> {
   const [r] = await runQuery<Record<string, N>>(sql, Q.service, {
     db: scope.database,
     from: scope.from / 1000,
     to: scope.to / 1000,
+    producer: scope.producerId ?? '',
   });
   return {
     conversations: num(r?.['conversations']),

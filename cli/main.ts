@@ -147,6 +147,44 @@ program
   .option('--param <name=value...>', 'query parameters ({name:Type} in the SQL)')
   .action((sql: string, opts: { param?: string[] }) => runCommand('query', { sql, ...opts }));
 
+const nluCmd = program
+  .command('nlu')
+  .description("the bot's intent model (trained from bot/nlu/data; no server needed)");
+nluCmd
+  .command('train')
+  .description(
+    'train the intent model now and cache it (BOT_NLU_CACHE); the service does it at start when the data changed',
+  )
+  .action(() => runCommand('nlu-train'));
+nluCmd
+  .command('classify [text]')
+  .description(
+    'intent, confidence and slots of a text, or of each JSON line {"text": ...} on stdin (one JSON line out per line in)',
+  )
+  .action((text?: string) => runCommand('nlu-classify', text === undefined ? {} : { text }));
+nluCmd
+  .command('eval')
+  .description('accuracy and confusion matrix: 5-fold cross-validation, or a labelled JSON Lines file')
+  .option('--file <path>', 'JSON Lines of {"text", "intent"}')
+  .action((opts: { file?: string }) => runCommand('nlu-eval', opts));
+
+const kbCmd = program.command('kb').description("the bot's knowledge base (bot/kb/entries, BOT_KB_DIR)");
+kbCmd
+  .command('check')
+  .description('validate the entries; prints the count per intent and the version')
+  .option('--dir <path>', 'another folder of entries')
+  .action((opts: { dir?: string }) => runCommand('kb-check', opts));
+kbCmd
+  .command('search <text>')
+  .description('the best entries for a question (* = confident enough to answer)')
+  .option('--lang <zh|en>', 'the answer language (default: from the text)')
+  .action((text: string, opts: { lang?: string }) => runCommand('kb-search', { text, ...opts }));
+kbCmd
+  .command('gaps')
+  .description('questions the bot could not answer, grouped by similarity, with draft entries (ClickHouse)')
+  .option('--days <n>', 'how far back', '7')
+  .action((opts: { days: string }) => runCommand('kb-gaps', opts));
+
 const flowsCmd = program
   .command('flows')
   .description('marketing flows as code: list, validate, simulate on the time-skipping test server');

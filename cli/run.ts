@@ -29,6 +29,12 @@ const commands: Record<string, () => Handler> = {
   query: () => load<typeof import('./commands/report')>('./commands/report').query,
   profile: () => load<typeof import('./commands/profile')>('./commands/profile').profile,
   rules: () => load<typeof import('./commands/rules')>('./commands/rules').rules,
+  'nlu-train': () => load<typeof import('./commands/bot')>('./commands/bot').nluTrain,
+  'nlu-classify': () => load<typeof import('./commands/bot')>('./commands/bot').nluClassify,
+  'nlu-eval': () => load<typeof import('./commands/bot')>('./commands/bot').nluEval,
+  'kb-check': () => load<typeof import('./commands/bot')>('./commands/bot').kbCheck,
+  'kb-search': () => load<typeof import('./commands/bot')>('./commands/bot').kbSearch,
+  'kb-gaps': () => load<typeof import('./commands/bot')>('./commands/bot').kbGaps,
   'flows-list': () => load<typeof import('./commands/flows')>('./commands/flows').list,
   'flows-validate': () => load<typeof import('./commands/flows')>('./commands/flows').validate,
   'flows-simulate': () => load<typeof import('./commands/flows')>('./commands/flows').simulate,
@@ -46,6 +52,7 @@ const KNOWN = new Set([
   'EventValidationError',
   'PublishError',
   'UsageError',
+  'KbError',
 ]);
 
 const LOCAL_STACK_COMMANDS = new Set(['stack-up', 'demo']);

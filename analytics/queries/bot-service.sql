@@ -1,7 +1,8 @@
 -- The bot's service figures over conversations whose first user turn is in [from, to): conversations,
 -- contained (never handed to a human), handed over, the bot's replies and how many answered the
 -- question, and the reply latency (user turn reaching the stream -> reply published) p50/p95/p99 ms.
--- {db:Identifier} the database; {from:Float64} {to:Float64} the range, epoch seconds.
+-- {db:Identifier} the database; {from:Float64} {to:Float64} the range, epoch seconds;
+-- {producer:String} only the conversations whose user turns that producer sent ('' = all).
 SELECT
     count() AS conversations,
     countIf(NOT handed) AS contained,
@@ -26,6 +27,9 @@ FROM (
         FROM {db:Identifier}.events FINAL
         WHERE event_type = 'handoff_requested'
     ) AS h ON h.shop_id = t.shop_id AND h.conversation_id = t.conversation_id
+    WHERE {producer:String} = ''
+       OR t.conversation_id IN (SELECT conversation_id FROM {db:Identifier}.events
+                                WHERE event_type = 'chat_turn' AND producer_id = {producer:String})
     GROUP BY shop_id, conversation_id
     HAVING countIf(t.role = 'user') > 0
        AND started >= toDateTime64({from:Float64}, 3) AND started < toDateTime64({to:Float64}, 3)

@@ -1,7 +1,7 @@
 // Retrieval over the knowledge base: BM25 over each entry's questions and title, Chinese as character
 // unigrams and bigrams, English as lower-cased words with light stemming and without stop words, both
-// in one index (the scripts do not share tokens, so a mixed question matches in both). An entry of
-// the asked intent gets a boost. `confident` says the best entry covers enough of the question:
+// in one index (the scripts do not share tokens, so a mixed question matches in both). With an
+// intent, only that intent's entries compete (all of them if it has none). `confident` says the best entry covers enough of the question:
 // the share of the question's informative (idf-weighted) characters and words the entry has, at
 // least CONFIDENT_COVERAGE, two of them at least, and ahead of the runner-up.
 import type { KbHit } from '../dialogue/ports';
@@ -49,9 +49,13 @@ export interface KbIndex {
 
 /** Coverage of the question's weight the best entry must reach to be answered from. */
 export const CONFIDENT_COVERAGE = 0.45;
+/**
+ * The same when the intent is known (the intent model is sure it is, say, a returns question): the
+ * entries of that intent only, and a lower bar, since the question is known to be about them.
+ */
+export const INTENT_COVERAGE = 0.25;
 const K1 = 1.2;
 const B = 0.75;
-const INTENT_BOOST = 1.25;
 
 export function buildIndex(entries: readonly KbEntry[]): KbIndex {
   const docs: Doc[] = entries.map((entry) => {
@@ -80,7 +84,10 @@ export function buildIndex(entries: readonly KbEntry[]): KbIndex {
       // coverage is measured on characters and words, not on bigrams (which also span word gaps)
       const isUnit = (tok: string): boolean => !/^\p{Script=Han}{2}$/u.test(tok);
       const weight = q.filter(isUnit).reduce((a, tok) => a + (df.has(tok) ? idf(tok) : unknownIdf), 0);
-      const scored = docs.map((d) => {
+      const ofIntent = opts.intent ? docs.filter((d) => d.entry.intent === opts.intent) : [];
+      const pool = ofIntent.length > 0 ? ofIntent : docs;
+      const bar = ofIntent.length > 0 ? INTENT_COVERAGE : CONFIDENT_COVERAGE;
+      const scored = pool.map((d) => {
         let score = 0;
         let covered = 0;
         let units = 0;
@@ -94,16 +101,14 @@ export function buildIndex(entries: readonly KbEntry[]): KbIndex {
           }
           score += (w * f * (K1 + 1)) / (f + K1 * (1 - B + (B * d.len) / avgLen));
         }
-        const boost = opts.intent && d.entry.intent === opts.intent ? INTENT_BOOST : 1;
-        return { d, score: score * boost, units, coverage: weight > 0 ? covered / weight : 0 };
+        return { d, score, units, coverage: weight > 0 ? covered / weight : 0 };
       });
       scored.sort((a, b) => b.score - a.score || a.d.entry.id.localeCompare(b.d.entry.id));
       const top = scored.filter((s) => s.score > 0).slice(0, opts.limit ?? 5);
       return top.map((s, i): KbHit => {
         const next = top[i + 1]?.score ?? 0;
         // one shared word ("好") is no match: at least two of the question's words or characters
-        const confident =
-          i === 0 && s.units >= 2 && s.coverage >= CONFIDENT_COVERAGE && s.score > next * 1.05;
+        const confident = i === 0 && s.units >= 2 && s.coverage >= bar && s.score > next * 1.05;
         return {
           id: s.d.entry.id,
           version: s.d.entry.version,

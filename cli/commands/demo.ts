@@ -112,7 +112,12 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   console.log('');
   console.log(
     formatBotReport(
-      await buildBotReport(sql, { database: config.clickhouse.database, from: since, to: Date.now() }),
+      await buildBotReport(sql, {
+        database: config.clickhouse.database,
+        producerId: run.producerId,
+        from: 0, // the simulated shoppers' turns start hours back
+        to: Date.now(),
+      }),
     ),
   );
   console.log('');

@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildBotReport } from '../../analytics/bot-report';
+import { unansweredQuestions } from '../../analytics/kb-gaps';
 import { buildFlowsReport } from '../../analytics/flows-report';
 import { BadDatabaseNameError, loadMigrations, migrate } from '../../analytics/migrate';
 import {
@@ -79,6 +80,7 @@ it('the code passes each file exactly the parameters it names, and runs every fi
   await heldOutOpenCarts(recording, 'shop', 'run-1');
   await unredeemedCoupons(recording, 'shop', 'tier-coupons', Date.now());
   await buildBotReport(recording, { database: 'shop', from: 0, to: Date.now() });
+  await unansweredQuestions(recording, { database: 'shop', from: 0, to: Date.now() });
 
   expect(unknown).toEqual([]);
   for (const c of calls) expect({ file: c.file, params: c.given }).toEqual({ file: c.file, params: c.named });
