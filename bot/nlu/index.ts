@@ -111,19 +111,22 @@ export function understandWith(model: NluModel, raw: string): Understanding {
   };
 }
 
+/** The cached model, if it was trained on data of this hash (a damaged or stale cache is not used). */
+export function readCachedModel(file: string, hash: string): NluModel | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const cached = modelFromJson(JSON.parse(fs.readFileSync(file, 'utf8')) as NluModelJson);
+    return cached.dataHash === hash ? cached : undefined;
+  } catch {
+    return undefined; // damaged or of another version: trained again
+  }
+}
+
 /** The intent model of the shipped data: from the cache when it matches, else trained and cached. */
 export function loadNlu(opts: { cacheFile?: string; dataDir?: string } = {}): Nlu {
   const dir = opts.dataDir ?? DATA_DIR;
   const hash = dataHash(dir);
-  let model: NluModel | undefined;
-  if (opts.cacheFile && fs.existsSync(opts.cacheFile)) {
-    try {
-      const cached = modelFromJson(JSON.parse(fs.readFileSync(opts.cacheFile, 'utf8')) as NluModelJson);
-      if (cached.dataHash === hash) model = cached;
-    } catch {
-      model = undefined; // damaged or of another version: trained again below
-    }
-  }
+  let model = opts.cacheFile ? readCachedModel(opts.cacheFile, hash) : undefined;
   const trained = !model;
   if (!model) {
     model = trainShipped(dir);

@@ -81,7 +81,7 @@ export function trainNlu(
   examples: readonly Example[],
   opts: TrainOptions & { dataHash?: string } = {},
 ): NluModel {
-  const epochs = opts.epochs ?? 30;
+  const epochs = opts.epochs ?? 15;
   const lr = opts.learningRate ?? 0.5;
   const l2 = opts.l2 ?? 1e-6;
   const C = INTENTS.length;

@@ -9,7 +9,7 @@
 //         (processing_failed) after maxAttempts
 // An ack only ever follows the effect (or the dead letter) being durable. A message that does not
 // decode is acked as a drop: the sink keeps it in the dead-letter stream.
-import type { ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import type { Consumer, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../infra/logger';
 import { decodeEnvelope } from '../../schemas/codec';
@@ -199,9 +199,11 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
   }
 
   async function consume(name: string): Promise<void> {
-    const consumer = await js.consumers.get(opts.stream, name);
+    let consumer: Consumer | undefined;
     while (!stopping) {
       try {
+        // inside the retry: a slow or busy moment (a request timing out) is retried, not fatal
+        consumer ??= await js.consumers.get(opts.stream, name);
         const messages = await consumer.consume({ max_messages: opts.prefetch ?? 64 });
         subs.add(messages);
         try {

@@ -174,7 +174,7 @@ it('tracks an order from its shipment events, asking for the id only when the us
   await eventually(
     () => ordersOf(user),
     (os) => os.some((o) => o.shipment?.trackingNumber === 'SF1234567890'),
-    5000,
+    10_000,
   );
   await say(user, 'c-track', '我的快递到哪了');
   const r = await reply('c-track');

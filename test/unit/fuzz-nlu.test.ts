@@ -2,10 +2,11 @@
 // right-to-left marks, emoji) gives an answer in bounded time.
 import fc from 'fast-check';
 import { loadNlu } from '../../bot/nlu';
+import { loadConfig } from '../../infra/config';
 import { openKnowledgeBase } from '../../bot/kb';
 import { fuzzParams, hostileString } from '../helpers/fuzz';
 
-const nlu = loadNlu({});
+const nlu = loadNlu({ cacheFile: loadConfig({}).bot.nluCache });
 const kb = openKnowledgeBase({});
 afterAll(() => kb.close());
 

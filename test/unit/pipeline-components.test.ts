@@ -94,6 +94,7 @@ describe('the pipeline components', () => {
       'triggers',
       'recommend',
       'orders',
+      'bot',
       'collector',
       'admin',
     ]);
@@ -106,6 +107,7 @@ describe('the pipeline components', () => {
       'interest',
       'recommend',
       'orders',
+      'bot',
       'collector',
       'admin',
     ]);
