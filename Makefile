@@ -73,7 +73,8 @@ test: install chromium ## typecheck, lint, format check, then every test (unit, 
 	npm run --silent lint
 	npm run --silent format:check
 	@mkdir -p .data
-	npx jest --ci --json --outputFile=.data/test-results.json
+	@# two test files at once: most integration tests wait on servers and timers, not on the CPU
+	npx jest --ci --maxWorkers=2 --json --outputFile=.data/test-results.json
 
 fuzz: install ## property-based fuzzing: 100,000 cases per parser property and 100,000 events through the pipeline
 	FUZZ_RUNS=$${FUZZ_RUNS:-100000} FUZZ_EVENTS=$${FUZZ_EVENTS:-100000} npx jest --ci test/unit/fuzz- test/int/fuzz-
