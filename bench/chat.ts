@@ -2,7 +2,7 @@
 // nats-server and the pipeline service's bot (with the interest processor, the recommender and the
 // order view it reads), then:
 //   1. steady: CONVERSATIONS open conversations (10,000), each user writing a turn, waiting for the
-//      reply, thinking THINK_MS on average (uniform 0.5x..1.5x), for TURNS turns: first-response time
+//      reply, thinking THINK_MS (40 s) on average (uniform 0.5x..1.5x), for TURNS (2) turns: first-response time
 //      from the publish to the reply on the conversation's reply subject, p50/p95/p99;
 //   2. burst: every conversation writes at the same moment: turns per second until all are answered.
 // Writes chat_reply_ms {p50, p95, p99} and chat_turns_per_s into bench-results.json (other keys kept).
@@ -18,8 +18,8 @@ import { createProducer } from '../streams/producer/producer';
 import { startService } from '../streams/service';
 
 const CONVERSATIONS = Number(process.env['CONVERSATIONS'] ?? 10_000);
-const TURNS = Number(process.env['TURNS'] ?? 3);
-const THINK_MS = Number(process.env['THINK_MS'] ?? 10_000);
+const TURNS = Number(process.env['TURNS'] ?? 2);
+const THINK_MS = Number(process.env['THINK_MS'] ?? 40_000);
 
 /** What shoppers ask at a promotion's peak, both languages (not the model's training data). */
 const ASKED = [
