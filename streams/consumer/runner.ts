@@ -1,14 +1,18 @@
-// The shared consumer runner of the per-message processors (the chat bot, the order view): durable
-// pull consumers on the events stream, messages handled as they arrive (no batch to fill first), one
-// user's events in stream order while users run in parallel, a bounded window in flight. A step
-// returns a typed result (streams/results.ts) and the runner does the rest:
+// The shared consumer runner of the per-message processors (the chat bot, the order view, the
+// triggers): durable pull consumers on the events stream, messages handled as they arrive (no batch to
+// fill first), one user's events in stream order while users run in parallel, a bounded window in
+// flight. A step returns a typed result (streams/results.ts) and the runner does the rest:
 //   ok    acked
 //   drop  acked (not this processor's event, or invalid: the ClickHouse sink dead-letters those)
 //   dlq   dead-lettered with its reason, then acked; the user's later events go on
 //   throw retried in place with backoff (the user's later events wait behind it), dead-lettered
-//         (processing_failed) after maxAttempts
-// An ack only ever follows the effect (or the dead letter) being durable. A message that does not
-// decode is acked as a drop: the sink keeps it in the dead-letter stream.
+//         (processing_failed) after maxAttempts, or at once on the consumer's last delivery
+// A throw that `transient` calls an outage (a dependency away, not this event's fault) is retried for
+// as long as it lasts, burning no attempt; 'waiting' also closes the gate: with `ready` (a cheap probe
+// of the dependency) nothing new is taken until it answers, and the runner starts in that state. A
+// message in the window is kept in progress (`working()`) the whole time, so a wait burns no
+// JetStream delivery. An ack only ever follows the effect (or the dead letter) being durable. A
+// message that does not decode is acked as a drop: the sink keeps it in the dead-letter stream.
 import type { Consumer, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../infra/logger';
@@ -49,6 +53,12 @@ export interface RunnerOptions<T extends string> {
   observe?(outcome: Outcome<T>, seconds: number): void;
   /** Messages the server pushes ahead per consumer. Default 64. */
   prefetch?: number;
+  /** The consumer's max_deliver, when above maxAttempts: a failure on that delivery dead-letters at once. */
+  maxDeliver?: number;
+  /** Whether the dependency the step calls answers (a cheap probe); polled while the gate is closed. */
+  ready?(): Promise<boolean>;
+  /** A throw that is an outage, retried without limit: 'waiting' (closes the gate) or 'retrying'. */
+  transient?(err: unknown): 'waiting' | 'retrying' | false;
 }
 
 /** Messages seen (`events`), and how many ended in each outcome (absent: none yet). */
@@ -57,8 +67,13 @@ export type RunnerCounts<T extends string> = { readonly events: number } & {
 };
 
 export interface RunnerHealth {
-  /** retrying: a step or the consumer keeps failing (lastError says why). */
-  state: 'running' | 'retrying' | 'stopped';
+  /**
+   * retrying: a step or the consumer keeps failing (lastError says why); waiting: the dependency
+   * behind `ready` does not answer, and events are held until it does.
+   */
+  state: 'running' | 'waiting' | 'retrying' | 'stopped';
+  /** Since when it waits or retries, ISO time. */
+  waitingSince?: string;
   inFlight: number;
   lastProgressAt?: string;
   lastError?: string;
@@ -89,9 +104,32 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
   let retrying = 0;
   let lastProgressAt: number | undefined;
   let lastError: string | undefined;
+  /** The gate: closed (a time) while the dependency behind `ready` is away, from the start with one. */
+  let waitingSince: number | undefined = opts.ready ? Date.now() : undefined;
+  let retryingSince: number | undefined;
+  let gate: Promise<boolean> | undefined;
+  const maxDeliver = Math.max(opts.maxAttempts, opts.maxDeliver ?? 0);
   const chains = new Map<string, Promise<void>>();
   const subs = new Set<ConsumerMessages>();
   const waiters: (() => void)[] = [];
+
+  /** Resolves once `ready` answers (true), or on stop (false); one probe loop for every waiter. */
+  function untilReady(): Promise<boolean> {
+    if (waitingSince === undefined || !opts.ready) return Promise.resolve(!stopping);
+    return (gate ??= (async () => {
+      for (let logged = false; !stopping; logged = true) {
+        if (await opts.ready!().catch(() => false)) {
+          if (logged) logger.info(`${label}: the dependency answers again`);
+          waitingSince = undefined;
+          lastError = undefined;
+          return true;
+        }
+        if (!logged) logger.warn(`${label}: the dependency does not answer; events are held until it does`);
+        await pause(2000);
+      }
+      return false;
+    })().finally(() => (gate = undefined)));
+  }
 
   const count = (o: Outcome<T>, started: number): void => {
     counts[o] = (counts[o] ?? 0) + 1;
@@ -125,56 +163,60 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
       seq: m.seq,
       attempt: m.info.redeliveryCount,
     };
-    // keeps JetStream from redelivering while a step is slow or retried
-    const heartbeat = setInterval(() => m.working(), 10_000);
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const r = await opts.step(d.envelope, d.type, delivery);
-          if (r.kind === 'dlq') {
-            logger.warn({ subject: m.subject, seq: m.seq }, `${label}: ${r.detail}; dead-lettered`);
-            await deadLetter(
-              m,
-              r.reason === 'invalid_event' ? 'invalid_event' : 'processing_failed',
-              r.detail,
-            );
-          }
-          m.ack();
-          count(r.kind === 'ok' ? r.value : r.kind === 'drop' ? 'dropped' : 'dead_lettered', started);
-          lastProgressAt = Date.now();
-          if (attempt > 1) retrying--;
-          return;
-        } catch (err) {
-          lastError = (err as Error).message;
-          count('failed', started);
-          // retried in place, so the user's later events keep waiting behind it; a message that
-          // already failed its deliveries (a crash each time) is not retried again
-          if (attempt >= opts.maxAttempts || delivery.attempt >= opts.maxAttempts) {
-            if (attempt > 1) retrying--;
-            logger.error(
-              { err: lastError, subject: m.subject, seq: m.seq },
-              `${label}: event keeps failing; dead-lettered`,
-            );
-            await deadLetter(m, 'processing_failed', `failed ${attempt} times: ${lastError}`);
-            m.ack();
-            count('dead_lettered', started);
-            return;
-          }
-          if (attempt === 1) retrying++;
-          logger.warn(
-            { err: lastError, subject: m.subject, seq: m.seq, attempt },
-            `${label}: event failed; retrying`,
+    for (let attempt = 1, failures = 0; ; attempt++) {
+      try {
+        const r = await opts.step(d.envelope, d.type, delivery);
+        if (r.kind === 'dlq') {
+          logger.warn({ subject: m.subject, seq: m.seq }, `${label}: ${r.detail}; dead-lettered`);
+          await deadLetter(m, r.reason === 'invalid_event' ? 'invalid_event' : 'processing_failed', r.detail);
+        }
+        m.ack();
+        count(r.kind === 'ok' ? r.value : r.kind === 'drop' ? 'dropped' : 'dead_lettered', started);
+        lastProgressAt = Date.now();
+        if (attempt > 1) retried(-1);
+        return;
+      } catch (err) {
+        lastError = (err as Error).message;
+        count('failed', started);
+        if (stopping) {
+          if (attempt > 1) retried(-1);
+          return; // not acked: redelivered to the next instance
+        }
+        const outage = opts.transient?.(err) ?? false;
+        if (!outage) failures++;
+        // retried in place, so the user's later events keep waiting behind it; a message that
+        // already failed its deliveries (a crash each time) is not retried again
+        if (!outage && (failures >= opts.maxAttempts || delivery.attempt >= maxDeliver)) {
+          if (attempt > 1) retried(-1);
+          logger.error(
+            { err: lastError, subject: m.subject, seq: m.seq },
+            `${label}: event keeps failing; dead-lettered`,
           );
-          await pause(retryDelayMs(attempt));
-          if (stopping) {
-            retrying--;
-            return; // not acked: redelivered to the next instance
-          }
+          await deadLetter(m, 'processing_failed', `failed ${failures} times: ${lastError}`);
+          m.ack();
+          count('dead_lettered', started);
+          return;
+        }
+        if (attempt === 1) retried(1);
+        if (outage === 'waiting' && opts.ready) waitingSince ??= Date.now();
+        logger.warn(
+          { err: lastError, subject: m.subject, seq: m.seq, attempt },
+          `${label}: event failed; retrying`,
+        );
+        await pause(outage ? Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)) : retryDelayMs(attempt));
+        if (waitingSince !== undefined) await untilReady();
+        if (stopping) {
+          retried(-1);
+          return; // not acked: redelivered to the next instance
         }
       }
-    } finally {
-      clearInterval(heartbeat);
     }
+  }
+
+  function retried(delta: 1 | -1): void {
+    retrying += delta;
+    if (retrying === 0) retryingSince = undefined;
+    else retryingSince ??= Date.now();
   }
 
   /** Queues a message behind its user's earlier ones; waits while the in-flight window is full. */
@@ -183,6 +225,9 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
     const d = decodeEnvelope(m.data);
     const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : `\u0000${m.seq}`;
     inFlight++;
+    // in progress from the moment it is in the window: a step that is slow, retried, or queued behind
+    // the user's earlier events burns no JetStream delivery
+    const heartbeat = setInterval(() => m.working(), 10_000);
     const next = (chains.get(key) ?? Promise.resolve())
       .then(() => handle(m))
       .catch((err: unknown) => {
@@ -191,6 +236,7 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
         logger.error({ err: lastError, subject: m.subject, seq: m.seq }, `${label}: message left unacked`);
       })
       .finally(() => {
+        clearInterval(heartbeat);
         inFlight--;
         if (chains.get(key) === next) chains.delete(key);
         waiters.shift()?.();
@@ -204,11 +250,17 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
       try {
         // inside the retry: a slow or busy moment (a request timing out) is retried, not fatal
         consumer ??= await js.consumers.get(opts.stream, name);
+        if (!(await untilReady())) break; // nothing is taken while the dependency is away
         const messages = await consumer.consume({ max_messages: opts.prefetch ?? 64 });
         subs.add(messages);
         try {
           for await (const m of messages) {
             if (stopping) break; // not acked: redelivered to the next instance
+            if (waitingSince !== undefined) {
+              const held = setInterval(() => m.working(), 10_000);
+              const open = await untilReady().finally(() => clearInterval(held));
+              if (!open) break;
+            }
             await dispatch(m);
           }
         } finally {
@@ -216,11 +268,11 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
         }
       } catch (err) {
         if (stopping) break;
-        retrying++;
+        retried(1);
         lastError = (err as Error).message;
         logger.warn({ err: lastError, consumer: name }, `${label}: consume failed; retrying`);
         await pause(1000);
-        retrying--;
+        retried(-1);
       }
     }
   }
@@ -236,11 +288,21 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
       await Promise.allSettled([...chains.values()]);
     },
     counts: () => ({ ...counts }) as RunnerCounts<T>,
-    health: () => ({
-      state: stopping ? 'stopped' : retrying > 0 ? 'retrying' : 'running',
-      inFlight,
-      ...(lastProgressAt ? { lastProgressAt: new Date(lastProgressAt).toISOString() } : {}),
-      ...(lastError ? { lastError } : {}),
-    }),
+    health: () => {
+      const since = waitingSince ?? retryingSince;
+      return {
+        state: stopping
+          ? 'stopped'
+          : waitingSince !== undefined
+            ? 'waiting'
+            : retrying > 0
+              ? 'retrying'
+              : 'running',
+        ...(since !== undefined && !stopping ? { waitingSince: new Date(since).toISOString() } : {}),
+        inFlight,
+        ...(lastProgressAt ? { lastProgressAt: new Date(lastProgressAt).toISOString() } : {}),
+        ...(lastError ? { lastError } : {}),
+      };
+    },
   };
 }

@@ -300,7 +300,6 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
     logger,
     label: 'cart triggers',
     decide: triggerFor,
-    ignore: (reason) => ({ kind: 'none', reason }),
     apply,
     describe: (a) => (a.kind === 'none' ? { kind: a.kind } : { kind: a.kind, workflowId: a.workflowId }),
     batchSize,

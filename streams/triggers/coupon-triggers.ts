@@ -297,7 +297,6 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
     logger,
     label: 'coupon triggers',
     decide: couponTriggerFor,
-    ignore: (reason) => ({ kind: 'none', reason }),
     apply,
     describe: (a) => (a.kind === 'none' ? { kind: a.kind } : { kind: a.kind, shopId: a.shopId }),
     ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),

@@ -354,7 +354,6 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
     logger,
     label: 'chat triggers',
     decide: triggerFor,
-    ignore: (reason) => ({ kind: 'none', reason }),
     apply,
     describe: loggable,
     batchSize,

@@ -1,9 +1,9 @@
 // What every trigger from the stream shares: a durable pull consumer (created if missing, its bounded
-// redelivery kept up to date), batches whose events are applied one user at a time in stream order
-// while users run in parallel, retries of a Temporal call for as long as Temporal is unavailable (a
-// bounded number for anything else, then the event goes to the dead-letter stream with reason
-// processing_failed), and the ack only after the call was accepted, skipped on purpose or the event
-// dead-lettered. Redeliveries are safe because every trigger's calls are idempotent by workflow id.
+// redelivery kept up to date), run by the shared consumer runner: events applied one user at a time in
+// stream order while users run in parallel, retries of a Temporal call for as long as Temporal is
+// unavailable (a bounded number for anything else, then the event goes to the dead-letter stream with
+// reason processing_failed), and the ack only after the call was accepted, skipped on purpose or the
+// event dead-lettered. Redeliveries are safe because every trigger's calls are idempotent by workflow id.
 //
 // Temporal down: with `ready` (the service passes a connect probe), a trigger starts anyway and waits,
 // fetching nothing, until Temporal answers; a call failing because Temporal went away waits for it
@@ -13,20 +13,15 @@ import {
   AckPolicy,
   DeliverPolicy,
   nanos,
-  type Consumer,
   type ConsumerConfig,
   type JetStreamManager,
-  type JsMsg,
   type NatsConnection,
 } from 'nats';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../infra/logger';
 import { isNotFound } from '../../infra/nats';
-import { decodeEnvelope } from '../../schemas/codec';
 import type { Envelope, EventType } from '../../schemas/events';
-import { publishDeadLetter } from '../dlq';
+import { createRunner, type Delivery } from '../consumer/runner';
 import type { StepResult } from '../results';
-import { userKey, type DlqReason } from '../topology';
 
 /**
  * Temporal or NATS unreachable, overloaded or slow: wait and retry for as long as it takes. A
@@ -122,17 +117,7 @@ export interface TriggerHealth {
 export type TriggerRefusal = Extract<StepResult<never>, { kind: 'dlq' }>;
 
 /** What the server says about a message, beyond its (client-made) bytes. */
-export interface MessageMeta {
-  /** When the event reached JetStream (the server's message timestamp), epoch ms: a client cannot set it. */
-  streamTime: number;
-  subject: string;
-  seq: number;
-}
-
-/** A message's server-side facts. */
-export function messageMeta(m: JsMsg): MessageMeta {
-  return { streamTime: Math.floor(m.info.timestampNanos / 1e6), subject: m.subject, seq: m.seq };
-}
+export type MessageMeta = Delivery;
 
 export interface TriggerLoopOptions<A> {
   nc: NatsConnection;
@@ -145,18 +130,17 @@ export interface TriggerLoopOptions<A> {
   label: string;
   /** What one event asks for (pure); `meta` holds what the server, not the client, says. */
   decide(envelope: Envelope, type: EventType, meta: MessageMeta): A;
-  /** The action for a message that does not decode (it is in the dead-letter stream already). */
-  ignore(reason: string): A;
   /** Does what the action asks; a refusal dead-letters the event (the caller counts it). */
   apply(action: A): Promise<void | TriggerRefusal>;
   /** Whether Temporal answers (a cheap probe): while not, nothing is fetched or retried. */
   ready?(): Promise<boolean>;
   /** What a log line may say about an action: ids only, never personal data. */
   describe?(action: A): Record<string, unknown>;
+  /** Messages the server pushes ahead. Default 100. */
   batchSize?: number;
   /** Attempts of a call that fails with something other than unavailability. Default 5. */
   maxAttempts?: number;
-  /** Users applied at once within a batch. Default 32. */
+  /** Events applied at once (across users). Default 32. */
   userConcurrency?: number;
 }
 
@@ -181,186 +165,59 @@ function isTemporalError(err: unknown): boolean {
   return e?.name === 'ServiceError' || typeof e?.code === 'number';
 }
 
+/**
+ * A trigger on the shared consumer runner (streams/consumer/runner.ts): the runner pulls, keeps each
+ * user's events in order, holds them while Temporal is away (`ready`, and `transient` for a call that
+ * finds it gone), retries and dead-letters; this adds the trigger's decide-then-apply step and its
+ * counters and states.
+ */
 export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
-  const { nc, logger, label } = opts;
-  const batchSize = opts.batchSize ?? 100;
-  const maxAttempts = opts.maxAttempts ?? 5;
-  const userConcurrency = opts.userConcurrency ?? 32;
-  const counters: TriggerCounters = { events: 0, retries: 0, failed: 0, refused: 0 };
-  const fetches = new Set<{ stop(): void }>();
-  const stopped = new AbortController();
-  let stopping = false;
-  let state: TriggerState = opts.ready ? 'waiting_for_temporal' : 'running';
-  let waitingSince: number | undefined = opts.ready ? Date.now() : undefined;
-  let lastProgressAt: number | undefined;
-  let lastError: string | undefined;
-  const js = nc.jetstream();
-
-  /** Sleeps; returns early (without throwing) on stop. */
-  const pause = (ms: number): Promise<void> =>
-    delay(ms, undefined, { signal: stopped.signal }).catch(() => undefined);
-
-  const waiting = (next: TriggerState, err?: unknown): void => {
-    if (state === 'running' || state !== next) waitingSince = Date.now();
-    state = next;
-    if (err) lastError = (err as Error).message;
-  };
-  const progressed = (): void => {
-    lastProgressAt = Date.now();
-    if (state !== 'running' && !stopping) {
-      if (state === 'waiting_for_temporal') logger.info(`${label}: Temporal answers again`);
-      state = 'running';
-      waitingSince = undefined;
-      lastError = undefined;
-    }
-  };
-
-  /** Until `ready()` says Temporal answers (at once without a probe); false if stopped meanwhile. */
-  async function untilReady(): Promise<boolean> {
-    if (!opts.ready) return !stopping;
-    for (let logged = false; !stopping; logged = true) {
-      if (await opts.ready().catch(() => false)) return true;
-      if (!logged) logger.warn(`${label}: Temporal does not answer; events are held until it does`);
-      waiting('waiting_for_temporal');
-      await pause(2000);
-    }
-    return false;
-  }
-
-  async function deadLetter(
-    m: JsMsg,
-    detail: string,
-    reason: DlqReason = 'processing_failed',
-  ): Promise<void> {
-    await publishDeadLetter(js, opts.prefix, {
-      reason,
-      detail: `${label}: ${detail}`,
-      data: m.data,
-      sourceSubject: m.subject,
-      sourceSequence: m.seq,
-      // a redelivered event is dead-lettered once (within the dead-letter stream's duplicate window)
-      msgId: `${opts.consumer}:${m.seq}`,
-    });
-  }
-
-  /** Applies until done, refused (dead-lettered) or given up on (dead-lettered); throws only on stop. */
-  async function applyWithRetry(action: A, m: JsMsg): Promise<void> {
-    // the last delivery JetStream makes: a failure dead-letters at once, there is no next one
-    const lastDelivery = m.info.redeliveryCount >= TRIGGER_MAX_DELIVER;
-    for (let attempt = 1; ; attempt++) {
-      // keeps JetStream from redelivering while a call is slow or being retried
-      const heartbeat = setInterval(() => m.working(), 10_000);
-      try {
-        const out = await opts.apply(action);
-        if (out?.kind === 'dlq') {
-          counters.refused++;
-          logger.warn(
-            { subject: m.subject, seq: m.seq, ...opts.describe?.(action) },
-            `${label}: ${out.detail}`,
-          );
-          await deadLetter(m, out.detail, out.reason);
-        }
-        return;
-      } catch (err) {
-        if (stopping) throw err;
-        const unavailable = isUnavailable(err);
-        if (!unavailable && (attempt >= maxAttempts || lastDelivery)) {
-          counters.failed++;
-          const detail = `call failed ${attempt} times: ${(err as Error).message}`;
-          logger.error(
-            { err: (err as Error).message, subject: m.subject, seq: m.seq, ...opts.describe?.(action) },
-            `${label}: call failed; event dead-lettered`,
-          );
-          await deadLetter(m, detail); // if this fails too, the batch fails: redelivered later
-          return;
-        }
-        counters.retries++;
-        waiting(unavailable && isTemporalError(err) ? 'waiting_for_temporal' : 'retrying', err);
-        m.working();
-        await pause(Math.min(10_000, 200 * 2 ** Math.min(attempt, 6)));
-        if (state === 'waiting_for_temporal' && !(await untilReady())) throw err;
-      } finally {
-        clearInterval(heartbeat);
-      }
-    }
-  }
-
-  async function handleBatch(msgs: JsMsg[]): Promise<void> {
-    const byUser = new Map<string, { m: JsMsg; action: A }[]>();
-    for (const m of msgs) {
-      counters.events++;
-      const d = decodeEnvelope(m.data);
-      // one user's events stay in order: grouped by shop and user (undecodable ones together)
-      const user = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : '';
-      const action = d.ok
-        ? opts.decide(d.envelope, d.type, messageMeta(m))
-        : opts.ignore(`undecodable: ${d.reason}`);
-      let list = byUser.get(user);
-      if (!list) byUser.set(user, (list = []));
-      list.push({ m, action });
-    }
-    // a bounded number of users at once; each user's events in stream order
-    const queue = [...byUser.values()];
-    const worker = async (): Promise<void> => {
-      // on stop, no new user is started; what is not acked is redelivered to the next instance
-      for (let items = queue.shift(); items && !stopping; items = queue.shift())
-        for (const { m, action } of items) {
-          await applyWithRetry(action, m);
-          m.ack();
-          progressed();
-        }
-    };
-    // every worker finishes its current user before the batch (and stop()) is over
-    const results = await Promise.allSettled(
-      Array.from({ length: Math.min(userConcurrency, queue.length) }, worker),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  async function loop(): Promise<void> {
-    const consumer: Consumer = await nc.jetstream().consumers.get(opts.stream, opts.consumer);
-    while (!stopping) {
-      if (state === 'waiting_for_temporal' && !(await untilReady())) break;
-      const msgs: JsMsg[] = [];
-      try {
-        const batch = await consumer.fetch({ max_messages: batchSize, expires: 1000 });
-        fetches.add(batch);
-        try {
-          for await (const m of batch) msgs.push(m);
-        } finally {
-          fetches.delete(batch);
-        }
-        if (msgs.length > 0) await handleBatch(msgs);
-        else if (state === 'waiting_for_temporal') progressed(); // Temporal answers, nothing to do
-      } catch (err) {
-        if (stopping) break;
-        // what was not acked is redelivered after its backoff; the calls are idempotent
-        logger.error({ err: (err as Error).message, messages: msgs.length }, `${label}: batch failed`);
-        await pause(1000);
-      }
-    }
-    state = 'stopped';
-  }
-
-  let running: Promise<void> | undefined;
-  return {
-    run: () => (running ??= loop()),
-    async stop(): Promise<void> {
-      stopping = true;
-      stopped.abort();
-      for (const f of fetches) f.stop();
-      await running;
-      state = 'stopped';
+  const counters = { refused: 0 };
+  const ready = opts.ready?.bind(opts);
+  const runner = createRunner<'applied'>({
+    nc: opts.nc,
+    prefix: opts.prefix,
+    stream: opts.stream,
+    consumers: [opts.consumer],
+    label: opts.label,
+    logger: opts.logger,
+    maxInFlight: opts.userConcurrency ?? 32,
+    prefetch: opts.batchSize ?? 100,
+    maxAttempts: opts.maxAttempts ?? 5,
+    maxDeliver: TRIGGER_MAX_DELIVER,
+    ...(ready ? { ready: () => ready() } : {}),
+    transient: (err) =>
+      isUnavailable(err) ? (isTemporalError(err) && opts.ready ? 'waiting' : 'retrying') : false,
+    async step(envelope, type, delivery) {
+      const action = opts.decide(envelope, type, delivery);
+      const out = await opts.apply(action);
+      if (out?.kind !== 'dlq') return { kind: 'ok', value: 'applied' };
+      counters.refused++;
+      opts.logger.warn(
+        { subject: delivery.subject, seq: delivery.seq, ...opts.describe?.(action) },
+        `${opts.label}: ${out.detail}`,
+      );
+      return out;
     },
-    counters: () => ({ ...counters }),
-    health: () => ({
-      state,
-      ...(waitingSince !== undefined && state !== 'running'
-        ? { waitingSince: new Date(waitingSince).toISOString() }
-        : {}),
-      ...(lastProgressAt !== undefined ? { lastProgressAt: new Date(lastProgressAt).toISOString() } : {}),
-      ...(lastError && state !== 'running' ? { lastError } : {}),
-    }),
+  });
+  return {
+    run: () => runner.run(),
+    stop: () => runner.stop(),
+    counters() {
+      const c = runner.counts();
+      // a dead letter is a refusal (the step said so) or a call given up on after its attempts
+      const failed = (c.dead_lettered ?? 0) - counters.refused;
+      return { events: c.events, retries: (c.failed ?? 0) - failed, failed, refused: counters.refused };
+    },
+    health() {
+      const h = runner.health();
+      const state: TriggerState = h.state === 'waiting' ? 'waiting_for_temporal' : h.state;
+      return {
+        state,
+        ...(h.waitingSince && state !== 'running' ? { waitingSince: h.waitingSince } : {}),
+        ...(h.lastProgressAt ? { lastProgressAt: h.lastProgressAt } : {}),
+        ...(h.lastError && state !== 'running' ? { lastError: h.lastError } : {}),
+      };
+    },
   };
 }

@@ -1,7 +1,9 @@
 // The shared consumer runner on a real NATS server: one user's events in stream order while another
 // user's go ahead; a failing step retried in place (the user's next event waits behind it); one that
 // keeps failing dead-lettered after maxAttempts, a dlq result dead-lettered at once, both acked so
-// the user goes on; an undecodable message dropped; nothing left pending.
+// the user goes on; an undecodable message dropped; nothing left pending. With a dependency that is
+// away (`ready`, `transient`): nothing is taken until it answers, an outage burns no attempt, and the
+// state says so.
 import { AckPolicy, DeliverPolicy, type NatsConnection } from 'nats';
 import type { Config } from '../../infra/config';
 import { createLogger } from '../../infra/logger';
@@ -26,21 +28,26 @@ beforeAll(async () => {
   config = testConfig(nats.url);
   nc = await connectNats(config.nats, 'runner-test');
   await applyTopology(await nc.jetstreamManager(), config);
-  await (
-    await nc.jetstreamManager()
-  ).consumers.add(names(config.nats.prefix).eventsStream, {
-    durable_name: 'runner_test',
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    filter_subject: `${config.nats.prefix}.events.*.products_searched`,
-    ack_wait: 30_000_000_000,
-  });
+  await addConsumer('runner_test', DeliverPolicy.All);
 }, 30_000);
 
 afterAll(async () => {
   await nc?.drain();
   await nats?.stop();
 });
+
+/** A durable consumer of every products_searched event. */
+async function addConsumer(name: string, deliver: DeliverPolicy): Promise<void> {
+  await (
+    await nc.jetstreamManager()
+  ).consumers.add(names(config.nats.prefix).eventsStream, {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: deliver,
+    filter_subject: `${config.nats.prefix}.events.*.products_searched`,
+    ack_wait: 30_000_000_000,
+  });
+}
 
 async function publish(user: string, query: string): Promise<void> {
   const e = buildEnvelope(
@@ -122,3 +129,53 @@ it('orders per user, retries in place, dead-letters what keeps failing, and goes
   await running;
   expect(runner.health().state).toBe('stopped');
 });
+
+it('holds events while its dependency is away, and an outage burns no attempt', async () => {
+  await addConsumer('runner_gate_test', DeliverPolicy.New);
+  let up = false;
+  const calls: string[] = [];
+  let outages = 0;
+  const runner = createRunner<'applied'>({
+    nc,
+    prefix: config.nats.prefix,
+    stream: names(config.nats.prefix).eventsStream,
+    consumers: ['runner_gate_test'],
+    label: 'gate test',
+    logger: createLogger('silent', 'test'),
+    maxInFlight: 4,
+    maxAttempts: 2,
+    ready: () => Promise.resolve(up),
+    transient: (err) => ((err as Error).message === 'away' ? 'waiting' : false),
+    step(envelope): Promise<StepResult<'applied'>> {
+      const q = envelope.productsSearched?.query ?? '';
+      calls.push(q);
+      // the dependency goes away three times on the second event, each time back 300 ms later
+      if (q === 'gate-2' && outages < 3) {
+        outages++;
+        up = false;
+        setTimeout(() => (up = true), 300);
+        return Promise.reject(new Error('away'));
+      }
+      return Promise.resolve(ok('applied'));
+    },
+  });
+  const running = runner.run();
+  await publish('g', 'gate-1');
+  await publish('g', 'gate-2');
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(calls).toEqual([]); // held: nothing taken while the dependency does not answer
+  expect(runner.health()).toMatchObject({ state: 'waiting', waitingSince: expect.any(String) as string });
+  up = true;
+  await eventually(
+    () => Promise.resolve(runner.counts()),
+    (c) => c.applied === 2,
+    30_000,
+  );
+  // three failures in outages, with maxAttempts 2: retried, never dead-lettered
+  expect(calls).toEqual(['gate-1', 'gate-2', 'gate-2', 'gate-2', 'gate-2']);
+  expect(runner.counts()).toMatchObject({ events: 2, applied: 2, failed: 3 });
+  expect(runner.counts().dead_lettered).toBeUndefined();
+  expect(runner.health().state).toBe('running');
+  await runner.stop();
+  await running;
+}, 60_000);
