@@ -34,7 +34,8 @@ export interface Delivery {
 
 export type Outcome<T extends string> = T | 'dropped' | 'dead_lettered' | 'failed';
 
-export interface RunnerOptions<T extends string> {
+/** Where a runner (this one, or the batch runner) consumes, and how it names itself. */
+export interface ConsumerOptions {
   nc: NatsConnection;
   /** The subject prefix (config.nats.prefix): dead letters go to its dead-letter stream. */
   prefix: string;
@@ -44,6 +45,9 @@ export interface RunnerOptions<T extends string> {
   /** For log lines and dead-letter details: 'chat bot'. */
   label: string;
   logger: Logger;
+}
+
+export interface RunnerOptions<T extends string> extends ConsumerOptions {
   step(envelope: Envelope, type: EventType, delivery: Delivery): Promise<StepResult<T>>;
   /** Messages handled at once (across users). */
   maxInFlight: number;

@@ -1,14 +1,16 @@
-// The ClickHouse sink's batch handling: rows from messages, dead letters, the dedup check of
-// redeliveries, inserts by partition group with bisection of data rejections, and waiting in place
-// (messages kept in progress) while ClickHouse is unavailable. The loop, lag and health are in sink.ts.
+// The ClickHouse sink's batch step: rows from messages, the dedup check of redeliveries, inserts by
+// partition group with bisection of data rejections, and waiting in place (messages kept in
+// progress) while ClickHouse is unavailable; it answers one result per message and the shared batch
+// runner (streams/consumer/batch-runner.ts) acks and dead-letters by them. Lag and health: sink.ts.
 import { sleep } from '../../../infra/sleep';
 import { createHash } from 'node:crypto';
-import type { JetStreamClient, JsMsg, NatsConnection } from 'nats';
+import type { JsMsg } from 'nats';
 import type { ClickHouseClient } from '../../../infra/clickhouse/client';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
-import { publishDeadLetter } from '../../dlq';
+import type { BatchResult } from '../../consumer/batch-runner';
+import { dlq, drop, ok, type StepResult } from '../../results';
 import type { DlqReason } from '../../topology';
 import type { CouponCodeView, EventRow } from './rows';
 import { messageToRow } from './steps';
@@ -41,12 +43,9 @@ type Good = { m: JsMsg; row: EventRow };
 type Dead = { m: JsMsg; reason: DlqReason; detail: string };
 
 export interface BatchContext {
-  nc: NatsConnection;
-  js: JetStreamClient;
   ch: ClickHouseClient;
   /** The events table, database-qualified. */
   table: string;
-  eventsStream: string;
   config: Config;
   logger: Logger;
   metrics?: Metrics;
@@ -60,19 +59,20 @@ export interface BatchContext {
 }
 
 export interface BatchHandler {
-  handleBatch: (msgs: JsMsg[]) => Promise<void>;
+  handleBatch: (msgs: readonly JsMsg[]) => Promise<BatchResult<'stored'>[]>;
+  settled: (r: StepResult<'stored'>) => void;
   /** Ends the current wait between retries at once (on stop). */
   wake: () => void;
 }
 
 export function createBatchHandler(ctx: BatchContext): BatchHandler {
-  const { nc, js, ch, table, config, logger, metrics, stats, maxRetryDelayMs } = ctx;
+  const { ch, table, config, logger, metrics, stats, maxRetryDelayMs } = ctx;
   let wake: (() => void) | undefined;
   // keep messages in progress well within ack_wait while waiting for ClickHouse
   const workingEveryMs = Math.max(100, Math.floor(config.sink.ackWaitMs / 3));
 
   /** Sleeps up to `ms`, telling JetStream every `workingEveryMs` that `inFlight` is still being worked on. */
-  async function holdFor(ms: number, inFlight: JsMsg[]): Promise<void> {
+  async function holdFor(ms: number, inFlight: readonly JsMsg[]): Promise<void> {
     const until = Date.now() + ms;
     while (!ctx.stopping() && Date.now() < until) {
       for (const m of inFlight) m.working();
@@ -91,7 +91,7 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
    */
   async function untilAnswered(
     what: string,
-    inFlight: JsMsg[],
+    inFlight: readonly JsMsg[],
     call: () => Promise<void>,
   ): Promise<{ ok: true } | { ok: false; code: string; type: string; message: string }> {
     for (let attempt = 0; ; attempt++) {
@@ -124,7 +124,7 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
     }
   }
 
-  async function alreadyStored(ids: string[], inFlight: JsMsg[]): Promise<Set<string>> {
+  async function alreadyStored(ids: string[], inFlight: readonly JsMsg[]): Promise<Set<string>> {
     let found = new Set<string>();
     if (ids.length === 0) return found;
     const r = await untilAnswered('dedup check', inFlight, async () => {
@@ -163,7 +163,10 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
    * Inserts `items`; when ClickHouse rejects them for their data, bisects until the rows at fault are
    * alone and returns those with the error, having stored all the others.
    */
-  async function store(items: Good[], inFlight: JsMsg[]): Promise<{ stored: Good[]; rejected: Dead[] }> {
+  async function store(
+    items: Good[],
+    inFlight: readonly JsMsg[],
+  ): Promise<{ stored: Good[]; rejected: Dead[] }> {
     const r = await untilAnswered('insert', inFlight, () => insertOnce(items.map((g) => g.row)));
     if (r.ok) return { stored: items, rejected: [] };
     if (items.length === 1) {
@@ -188,52 +191,26 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
     return { stored: [...a.stored, ...b.stored], rejected: [...a.rejected, ...b.rejected] };
   }
 
-  async function deadLetter(dead: Dead[]): Promise<void> {
-    // acked only once the dead-letter stream has them
-    for (const d of dead) {
-      try {
-        await publishDeadLetter(js, config.nats.prefix, {
-          reason: d.reason,
-          detail: d.detail,
-          data: d.m.data,
-          sourceSubject: d.m.subject,
-          sourceSequence: d.m.seq,
-          msgId: `dlq:${ctx.eventsStream}:${d.m.seq}`,
-        });
-        d.m.ack();
-        stats.deadLettered++;
-        if (d.reason === 'store_rejected') stats.storeRejected++;
-        metrics?.dlqPublished.inc({ reason: d.reason });
-        metrics?.sinkEvents.inc({ result: 'dead_lettered' });
-      } catch (err) {
-        logger.error({ err: (err as Error).message, seq: d.m.seq }, 'dead-letter publish failed; will retry');
-        d.m.nak(1000);
-      }
-    }
-  }
-
-  async function handleBatch(msgs: JsMsg[]): Promise<void> {
+  /** One result per message: stored (ok), a duplicate (drop), dead-lettered (dlq) or handed back. */
+  async function handleBatch(msgs: readonly JsMsg[]): Promise<BatchResult<'stored'>[]> {
     const started = performance.now();
+    const results = new Map<JsMsg, BatchResult<'stored'>>();
     const good: Good[] = [];
-    const dead: Dead[] = [];
     const seen = new Set<string>();
-    const ackNow: JsMsg[] = [];
     for (const m of msgs) {
       const r = messageToRow(m.data, m.seq, m.info.timestampNanos / 1e6, ctx.couponView);
-      if (r.kind === 'dlq') dead.push({ m, reason: r.reason, detail: r.detail });
-      else if (r.kind === 'drop') ackNow.push(m);
+      if (r.kind !== 'ok') results.set(m, r);
       else if (seen.has(r.value.event_id)) {
         stats.duplicatesSkipped++;
-        ackNow.push(m);
+        results.set(m, drop('a duplicate within the batch'));
       } else {
         seen.add(r.value.event_id);
         good.push({ m, row: r.value });
       }
     }
-    await deadLetter(dead);
 
-    // held in progress while ClickHouse is waited for: everything not yet settled
-    const inFlight = [...good.map((g) => g.m), ...ackNow];
+    // the whole batch is held in progress while ClickHouse is waited for
+    const inFlight = [...msgs];
     try {
       let rows = good;
       const redelivered = good.filter((g) => g.m.info.redeliveryCount > 1).map((g) => g.row.event_id);
@@ -241,18 +218,18 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
         const stored = await alreadyStored(redelivered, inFlight);
         if (stored.size > 0) {
           rows = good.filter((g) => !stored.has(g.row.event_id));
-          for (const g of good) if (stored.has(g.row.event_id)) ackNow.push(g.m);
+          for (const g of good) if (stored.has(g.row.event_id)) results.set(g.m, drop('already stored'));
           stats.duplicatesSkipped += stored.size;
           metrics?.sinkEvents.inc({ result: 'duplicate' }, stored.size);
         }
       }
       const storedRows: Good[] = [];
-      const rejected: Dead[] = [];
       for (const group of byPartitionGroups(rows)) {
         const r = await store(group, inFlight);
         storedRows.push(...r.stored);
-        rejected.push(...r.rejected);
+        for (const d of r.rejected) results.set(d.m, dlq(d.reason, d.detail));
       }
+      for (const g of storedRows) results.set(g.m, ok('stored'));
       if (storedRows.length > 0) {
         stats.inserted += storedRows.length;
         const fp = ctx.failpoints;
@@ -263,23 +240,32 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
           newest = Math.max(newest, Date.parse(`${g.row.occurred_at.replace(' ', 'T')}Z`));
         metrics?.sinkLagSeconds.set((Date.now() - newest) / 1000);
       }
-      for (const g of storedRows) g.m.ack();
-      stats.stored += storedRows.length;
-      metrics?.sinkEvents.inc({ result: 'stored' }, storedRows.length);
-      await deadLetter(rejected);
-      for (const m of ackNow) m.ack();
       stats.lastProgressAt = Date.now();
     } catch (err) {
       if (!(err instanceof SinkStopping)) throw err;
-      // stopping while ClickHouse is away: hand the batch back for the next instance
-      for (const m of inFlight) m.nak();
-      metrics?.sinkEvents.inc({ result: 'retried' }, inFlight.length);
-      logger.warn({ held: inFlight.length }, 'stopped while waiting for ClickHouse; batch handed back');
+      // stopping while ClickHouse is away: what is not settled is handed back for the next instance
+      const held = msgs.filter((m) => !results.has(m));
+      for (const m of held) results.set(m, { kind: 'retry' });
+      metrics?.sinkEvents.inc({ result: 'retried' }, held.length);
+      logger.warn({ held: held.length }, 'stopped while waiting for ClickHouse; batch handed back');
     }
-    await nc.flush();
     stats.batches++;
     metrics?.sinkBatchSeconds.observe((performance.now() - started) / 1000);
+    return msgs.map((m) => results.get(m)!);
   }
 
-  return { handleBatch, wake: () => wake?.() };
+  /** Counts a message once the batch runner settled it (acked after its row or its dead letter). */
+  function settled(r: StepResult<'stored'>): void {
+    if (r.kind === 'ok') {
+      stats.stored++;
+      metrics?.sinkEvents.inc({ result: 'stored' });
+    } else if (r.kind === 'dlq') {
+      stats.deadLettered++;
+      if (r.reason === 'store_rejected') stats.storeRejected++;
+      metrics?.dlqPublished.inc({ reason: r.reason });
+      metrics?.sinkEvents.inc({ result: 'dead_lettered' });
+    }
+  }
+
+  return { handleBatch, settled, wake: () => wake?.() };
 }

@@ -30,14 +30,15 @@
 // service's /healthz) fails when events wait and nothing was stored for SINK_STALL_AFTER, or the
 // oldest waited longer than SINK_MAX_LAG: the events stream refuses new events when full, so a
 // stalled sink is seen long before anything would be lost.
-// This file: startup checks, the fetch loop, lag and health, stop; the batch handling is in batch.ts.
-import type { Consumer, JsMsg, NatsConnection } from 'nats';
+// This file: startup checks, lag and health, stop; the batch step is in batch.ts, run by the shared
+// batch runner (streams/consumer/batch-runner.ts), which fetches, acks and dead-letters by its results.
+import type { Consumer, NatsConnection } from 'nats';
 import type { ClickHouseClient } from '../../../infra/clickhouse/client';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
 import { checkTopology, names } from '../../topology';
-import { sleep } from '../../../infra/sleep';
+import { createBatchRunner } from '../../consumer/batch-runner';
 import { createBatchHandler, type SinkStats } from './batch';
 import type { CouponCodeView } from './rows';
 
@@ -119,14 +120,9 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     lastProgressAt: Date.now(),
   };
   let stopping = false;
-  let current: { stop(err?: Error): void } | undefined;
-  let loop: Promise<void> | undefined;
-  const { handleBatch, wake } = createBatchHandler({
-    nc,
-    js,
+  const { handleBatch, settled, wake } = createBatchHandler({
     ch,
     table,
-    eventsStream: n.eventsStream,
     config,
     logger,
     metrics,
@@ -136,40 +132,20 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     maxRetryDelayMs: deps.maxRetryDelayMs ?? 30_000,
     stopping: () => stopping,
   });
-
-  async function runLoop(): Promise<void> {
-    const expires = Math.max(1000, config.sink.flushMs);
-    while (!stopping) {
-      let msgs: JsMsg[] = [];
-      try {
-        const batch = await consumer.fetch({ max_messages: config.sink.batchSize, expires });
-        current = batch;
-        for await (const m of batch) msgs.push(m);
-      } catch (err) {
-        if (stopping) break;
-        logger.warn({ err: (err as Error).message }, 'fetch failed; retrying');
-        await sleep(1000);
-        msgs = [];
-      } finally {
-        current = undefined;
-      }
-      if (msgs.length === 0) {
-        if (!stopping) stats.lastProgressAt = Date.now(); // caught up: nothing to do is progress
-        continue;
-      }
-      try {
-        await handleBatch(msgs);
-      } catch (err) {
-        // never expected (every step returns a result): the batch is redelivered, the loop goes on
-        logger.error(
-          { err: (err as Error).message, messages: msgs.length },
-          'sink batch failed; redelivering it',
-        );
-        for (const m of msgs) m.nak(1000);
-        await sleep(1000);
-      }
-    }
-  }
+  const runner = createBatchRunner<'stored'>({
+    nc,
+    prefix: config.nats.prefix,
+    stream: n.eventsStream,
+    consumers: [n.sinkConsumer],
+    label: 'sink',
+    logger,
+    batchSize: config.sink.batchSize,
+    expiresMs: Math.max(1000, config.sink.flushMs),
+    step: (msgs) => handleBatch(msgs),
+    deadLetterId: (m) => `dlq:${n.eventsStream}:${m.seq}`,
+    settled,
+    idle: () => (stats.lastProgressAt = Date.now()), // caught up: nothing to do is progress
+  });
 
   const jsm = await nc.jetstreamManager();
   async function lag(): Promise<SinkLag> {
@@ -194,10 +170,7 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
   }
 
   return {
-    run(): Promise<void> {
-      loop ??= runLoop();
-      return loop;
-    },
+    run: () => runner.run(),
     lag,
     async health(): Promise<SinkHealth> {
       const l = await lag();
@@ -208,9 +181,8 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     },
     async stop(): Promise<void> {
       stopping = true;
-      current?.stop();
       wake();
-      await loop;
+      await runner.stop();
     },
     stats: () => ({ ...stats }),
   };
