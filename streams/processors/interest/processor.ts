@@ -25,8 +25,9 @@
 // slow, compare-and-set lost too often) fails the batch as before: nak'd, redelivered, and the
 // per-user watermark skips what was applied.
 //
-// Here: the consumer loop and the batch path; failures.ts says which errors are retried.
-import type { Consumer, JsMsg, NatsConnection } from 'nats';
+// Here: the batch step, run by the shared batch runner (streams/consumer/batch-runner.ts: fetch per
+// partition, ack or dead-letter by the step's results); failures.ts says which errors are retried.
+import type { JsMsg, NatsConnection } from 'nats';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
@@ -34,7 +35,8 @@ import type { Metrics } from '../../../infra/metrics';
 import { sleep } from '../../../infra/sleep';
 import { decodeEnvelope } from '../../../schemas/codec';
 import { validateEnvelope } from '../../../schemas/validate';
-import { publishDeadLetter } from '../../dlq';
+import { createBatchRunner, type BatchResult } from '../../consumer/batch-runner';
+import { dlq, drop, ok } from '../../results';
 import type { EnvelopeInit } from '../../../schemas/events';
 import { createProducer } from '../../producer/producer';
 import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
@@ -149,7 +151,6 @@ export async function createInterestProcessor(deps: {
   };
   let changed = new Map<string, Loaded>();
   let stopping = false;
-  const fetches = new Set<{ stop(): void }>();
 
   /** The items that changed the state (the others were applied before). */
   function applyAll(loaded: Loaded, items: Item[]): Item[] {
@@ -218,53 +219,41 @@ export async function createInterestProcessor(deps: {
     );
   }
 
-  /**
-   * Dead-letters one user's events of a batch whose profile cannot be stored (not transient), so
-   * the partition goes on; they are acked with the batch once every dead letter is stored.
-   */
-  async function deadLetterUser(shopId: string, items: Item[], err: unknown): Promise<void> {
+  /** Why one user's events cannot be applied (not transient): their dead letters' detail. */
+  function unstorableDetail(shopId: string, events: number, err: unknown): string {
     const e = err as { name?: string; code?: string | number; message?: string };
     const code = typeof e?.code === 'string' || typeof e?.code === 'number' ? ` ${e.code}` : '';
-    const detail = `interest profile could not be stored: ${e?.name ?? 'Error'}${code}: ${
-      e?.message ?? String(err)
-    }`;
-    for (const it of items) {
-      await publishDeadLetter(js, config.nats.prefix, {
-        reason: 'processing_failed',
-        detail,
-        data: it.m.data,
-        sourceSubject: it.m.subject,
-        sourceSequence: it.m.seq,
-        shopId,
-        msgId: interestDeadLetterId(it.m.seq),
-      });
-    }
-    stats.deadLettered += items.length;
-    metrics?.interestEvents.inc({ result: 'dead_lettered' }, items.length);
     logger.error(
-      { err: e?.message, code: e?.code, name: e?.name, shopId, events: items.length },
+      { err: e?.message, code: e?.code, name: e?.name, shopId, events },
       "interest: a user's profile could not be stored; their events of the batch are dead-lettered",
     );
+    return `interest profile could not be stored: ${e?.name ?? 'Error'}${code}: ${e?.message ?? String(err)}`;
   }
 
-  async function handleBatch(msgs: JsMsg[], ackFloor: number): Promise<void> {
+  /** One result per message: applied or skipped (ok), not for this model (drop), or dead-lettered. */
+  async function handleBatch(msgs: readonly JsMsg[], ackFloor: number): Promise<BatchResult<'applied'>[]> {
     const started = performance.now();
+    const results = new Map<JsMsg, BatchResult<'applied'>>();
+    const skip = (m: JsMsg, why: string): void => void results.set(m, drop(why));
     const byUser = new Map<string, { shopId: string; key: string; items: Item[] }>();
     for (const m of msgs) {
       const d = decodeEnvelope(m.data);
       if (!d.ok) {
         stats.undecodable++; // the ClickHouse sink dead-letters it; nothing to learn from it here
         metrics?.interestEvents.inc({ result: 'undecodable' });
+        skip(m, 'undecodable');
         continue;
       }
       if (IGNORED_EVENT_TYPES.has(d.type)) {
         stats.ignored++; // our own tier_changed coming back: acked with the batch, never applied
         metrics?.interestEvents.inc({ result: 'ignored' });
+        skip(m, 'our own output');
         continue;
       }
       if (validateEnvelope(d.envelope).length > 0) {
         stats.invalid++; // the ClickHouse sink dead-letters it with its issues; nothing to apply
         metrics?.interestEvents.inc({ result: 'invalid' });
+        skip(m, 'invalid');
         continue;
       }
       const arrivedAt = m.info.timestampNanos / 1e6;
@@ -275,6 +264,7 @@ export async function createInterestProcessor(deps: {
           { seq: m.seq, occurredAt: d.envelope.occurredAt, arrivedAt },
           'interest: event dated too far after it reached JetStream; not applied',
         );
+        skip(m, 'dated in the future');
         continue;
       }
       const key = userKey(d.envelope);
@@ -296,9 +286,13 @@ export async function createInterestProcessor(deps: {
             // read (does not decode): all of them, nothing is known to be applied
             const unstorable = err instanceof UnstorableProfileError;
             if (unstorable) stats.skippedDuplicates += err.alreadyApplied;
-            await deadLetterUser(u.shopId, unstorable ? err.pending : u.items, unstorable ? err.cause : err);
+            const pending = unstorable ? err.pending : u.items;
+            const detail = unstorableDetail(u.shopId, pending.length, unstorable ? err.cause : err);
+            for (const it of u.items) results.set(it.m, ok('applied')); // applied before
+            for (const it of pending) results.set(it.m, dlq('processing_failed', detail));
             return;
           }
+          for (const it of u.items) results.set(it.m, ok('applied'));
           // one user's changes in order; each acked by JetStream before the next, and before our ack
           for (const c of changes) {
             await publish(tierChangedEnvelope(u.shopId, c));
@@ -307,52 +301,42 @@ export async function createInterestProcessor(deps: {
         }),
       );
     }
-    for (const m of msgs) m.ack(); // after every state of the batch is durable and its tier changes published
+    // acked by the runner after every state of the batch is durable and its tier changes published
     stats.batches++;
     metrics?.interestBatchSeconds.observe((performance.now() - started) / 1000);
+    return msgs.map((m) => results.get(m)!);
   }
 
-  async function runPartition(p: number): Promise<void> {
-    const consumer: Consumer = await js.consumers.get(n.eventsStream, interestConsumer(p));
-    while (!stopping) {
-      const msgs: JsMsg[] = [];
-      try {
-        const batch = await consumer.fetch({ max_messages: config.interest.batchSize, expires: 1000 });
-        fetches.add(batch);
-        try {
-          for await (const m of batch) msgs.push(m);
-        } finally {
-          fetches.delete(batch);
-        }
-        if (msgs.length > 0) {
-          // read before applying: everything at or below it is acked, hence stored (see advanceFloor)
-          const ackFloor = (await consumer.info(false)).ack_floor.stream_seq;
-          await handleBatch(msgs, ackFloor);
-        }
-      } catch (err) {
-        if (stopping) break;
-        // not acked: JetStream redelivers them after ack_wait, and the watermark skips what was applied
-        logger.error(
-          { err: (err as Error).message, partition: p, messages: msgs.length },
-          'interest batch failed; will be redelivered',
-        );
-        for (const m of msgs) m.nak(2000);
-        await sleep(1000);
-      }
-    }
-  }
+  const runner = createBatchRunner<'applied'>({
+    nc,
+    prefix: config.nats.prefix,
+    stream: n.eventsStream,
+    consumers: partitions.map((p) => interestConsumer(p)),
+    label: 'interest',
+    logger,
+    batchSize: config.interest.batchSize,
+    expiresMs: 1000,
+    async step(msgs, { consumer }) {
+      // read before applying: everything at or below it is acked, hence stored (see advanceFloor)
+      const ackFloor = (await consumer.info(false)).ack_floor.stream_seq;
+      return handleBatch(msgs, ackFloor);
+    },
+    deadLetterId: (m) => interestDeadLetterId(m.seq),
+    settled(r) {
+      if (r.kind !== 'dlq') return;
+      stats.deadLettered++;
+      metrics?.interestEvents.inc({ result: 'dead_lettered' });
+    },
+    // not acked: JetStream redelivers them, and the watermark skips what was applied
+    nakDelayMs: 2000,
+  });
 
-  let loop: Promise<void> | undefined;
   return {
     store,
-    run(): Promise<void> {
-      loop ??= Promise.all(partitions.map((p) => runPartition(p))).then(() => undefined);
-      return loop;
-    },
+    run: () => runner.run(),
     async stop(): Promise<void> {
       stopping = true;
-      for (const f of fetches) f.stop();
-      await loop;
+      await runner.stop();
       await producer?.close(); // flushes; the connection is the caller's
     },
     stats: () => ({ ...stats }),
