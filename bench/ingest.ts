@@ -7,7 +7,7 @@ import { createLogger } from '../infra/logger';
 import { connectNats } from '../infra/nats';
 import { createProducer } from '../streams/producer/producer';
 import { createClickHouseSink } from '../streams/sinks/clickhouse/sink';
-import { applyTopology } from '../streams/topology';
+import { applyTopology } from '../streams/topology-apply';
 import { planSimulation } from '../demo/simulator';
 import { startTestClickHouse } from '../infra/stack/test-clickhouse';
 import { startTestNats } from '../infra/stack/test-nats';

@@ -8,7 +8,7 @@ import { createLogger } from '../infra/logger';
 import { connectNats } from '../infra/nats';
 import { createInterestProcessor } from '../streams/processors/interest/processor';
 import { createProducer } from '../streams/producer/producer';
-import { applyTopology } from '../streams/topology';
+import { applyTopology } from '../streams/topology-apply';
 import { startTestNats } from '../infra/stack/test-nats';
 import { testConfig } from '../infra/stack/test-config';
 

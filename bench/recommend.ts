@@ -28,7 +28,8 @@ import {
   startRecommendService,
   type RecommendRequest,
 } from '../streams/processors/recommend/service';
-import { applyTopology, names } from '../streams/topology';
+import { names } from '../streams/topology';
+import { applyTopology } from '../streams/topology-apply';
 import { startTestNats, type TestNats } from '../infra/stack/test-nats';
 import { testConfig } from '../infra/stack/test-config';
 

@@ -5,88 +5,26 @@
 // instead name a file with X_FILE (Kubernetes / Docker secrets), and the local stack writes random ones
 // for the demo into .data/local.env (infra/stack). A component that needs a secret checks it at start
 // with requireSecret().
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { SHOP_ID_RE } from '../schemas/ids';
+import { channelProblems, chatChannelProblems, rawValue, redact } from './config-read';
+import {
+  byteSize,
+  channelTarget,
+  duration,
+  port,
+  positiveInt,
+  shopSecrets,
+  writeKeys,
+} from './config-values';
 
-const ROOT = path.resolve(__dirname, '..');
-
-const port = z.coerce.number().int().min(1).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-const duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 500ms, 30s, 10m, 2h or 7d')
-  .transform(parseDurationMs);
-
-export function parseDurationMs(s: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(s);
-  if (!m) throw new Error(`not a duration: ${s}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
-    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
-  ];
-  return Number(m[1]) * unit;
-}
-
-/** A size in bytes: a number, or with a binary unit (512KiB, 64MiB, 2GiB, 1TiB). */
-const byteSize = z
-  .string()
-  .regex(/^\d+(B|KiB|MiB|GiB|TiB)?$/, 'must be a size such as 512MiB, 2GiB or a number of bytes')
-  .transform((s) => {
-    const m = /^(\d+)(B|KiB|MiB|GiB|TiB)?$/.exec(s)!;
-    const unit = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 }[
-      (m[2] ?? 'B') as 'B' | 'KiB' | 'MiB' | 'GiB' | 'TiB'
-    ];
-    return Number(m[1]) * unit;
-  })
-  .refine((n) => n >= 1024 * 1024, 'must be at least 1MiB');
-
+export { redact, SECRET_VARIABLE } from './config-read';
+export { parseDurationMs, type ChannelTarget } from './config-values';
 // Shop ids are joined into subjects, workflow ids and keys: schemas/ids.ts has the rule.
 export { SHOP_ID_RE };
 
-/** Comma-separated shop_id:value pairs (never printed: the variables holding them are secrets). */
-function shopPairs(what: string, minLength = 1) {
-  return z.string().transform((s, ctx) => {
-    const pairs: [shop: string, value: string][] = [];
-    for (const [i, pair] of s
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean)
-      .entries()) {
-      const [shop, value, ...rest] = pair.split(':');
-      if (!shop || !value || rest.length > 0) {
-        ctx.addIssue({ code: 'custom', message: `entry ${i + 1} is not shop_id:${what}` });
-        return z.NEVER;
-      }
-      if (!SHOP_ID_RE.test(shop)) {
-        const message = `entry ${i + 1}: shop id must be 1 to 64 letters, digits, '.', '_' or '-'`;
-        ctx.addIssue({ code: 'custom', message });
-        return z.NEVER;
-      }
-      if (value.length < minLength) {
-        ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: ${what} shorter than ${minLength}` });
-        return z.NEVER;
-      }
-      pairs.push([shop, value]);
-    }
-    return pairs;
-  });
-}
-/** write key -> shop id */
-const writeKeys = shopPairs('write_key').transform((pairs) =>
-  Object.fromEntries(pairs.map(([shop, key]) => [key, shop])),
-);
-/** shop id -> user-token secret */
-const shopSecrets = shopPairs('secret', 32).transform((pairs) => Object.fromEntries(pairs));
-
-/** A message channel: the log channel, not configured, or a relay URL (see activities/channels). */
-export type ChannelTarget = { kind: 'log' } | { kind: 'off' } | { kind: 'http'; url: string };
-const channelTarget = z.string().transform((s, ctx): ChannelTarget => {
-  if (s === 'log' || s === 'off') return { kind: s };
-  if (/^https?:\/\/[^/\s]+/.test(s) && URL.canParse(s)) return { kind: 'http', url: s };
-  ctx.addIssue({ code: 'custom', message: 'must be log, off or an http(s):// relay URL' });
-  return z.NEVER;
-});
+const ROOT = path.resolve(__dirname, '..');
 
 /** Each entry: config path -> [environment variable, schema, local default]. */
 const spec = {
@@ -356,49 +294,6 @@ export class ConfigError extends Error {
   }
 }
 
-/** Variables whose values are never printed (errors, `shopstream config`, logs). */
-export const SECRET_VARIABLE = /PASSWORD|TOKEN|KEYS|SECRET|CREDS/;
-
-/** A value fit to print: secrets as '***', credentials in URLs (also several, comma-separated) hidden. */
-export function redact(variable: string, value: string): string {
-  if (SECRET_VARIABLE.test(variable)) return '***';
-  return value
-    .split(',')
-    .map((part) => {
-      try {
-        const url = new URL(part.trim());
-        if (!url.username && !url.password) return part;
-        url.username = url.username ? '***' : '';
-        url.password = url.password ? '***' : '';
-        return url.toString();
-      } catch {
-        return part; // not a URL
-      }
-    })
-    .join(',');
-}
-
-/** The raw value of a variable: X itself, or the contents of the file X_FILE names (trailing newline cut). */
-function rawValue(
-  env: NodeJS.ProcessEnv,
-  variable: string,
-  problems: { variable: string; message: string }[],
-): string | undefined {
-  const file = env[`${variable}_FILE`];
-  if (file === undefined || file === '') return env[variable];
-  if (env[variable]) {
-    problems.push({ variable, message: `set both ${variable} and ${variable}_FILE: choose one` });
-    return undefined;
-  }
-  try {
-    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    problems.push({ variable: `${variable}_FILE`, message: `cannot read ${file} (${code})` });
-    return undefined;
-  }
-}
-
 /** Reads and validates the whole configuration; throws ConfigError listing every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: { variable: string; message: string }[] = [];
@@ -435,39 +330,6 @@ export function requireSecret(value: string, variable: string, minBytes = 32, wh
       message: `${value === '' ? 'required' : `too short (${Buffer.byteLength(value, 'utf8')} bytes)`}: ${what} needs at least ${minBytes} random bytes, e.g. \`openssl rand -hex 32\`; set ${variable} or ${variable}_FILE (the local stack writes one into .data/local.env)`,
     },
   ]);
-}
-
-/** A relay URL needs the secret that signs its requests. */
-function channelProblems(channels: Record<string, unknown>): { variable: string; message: string }[] {
-  const relayed = Object.values(channels).some((t) => (t as ChannelTarget | undefined)?.kind === 'http');
-  const secret = channels['secret'];
-  if (!relayed || (typeof secret === 'string' && secret.length >= 16)) return [];
-  return [
-    {
-      variable: 'CHANNEL_SECRET',
-      message:
-        'required (at least 16 characters) when a CHANNEL_* variable is a relay URL: it signs every request',
-    },
-  ];
-}
-
-/** A WeChat token needs the shop it answers for, and is long enough to be a secret. */
-function chatChannelProblems(chat: Record<string, unknown>): { variable: string; message: string }[] {
-  const token = chat['wechatToken'];
-  if (typeof token !== 'string' || token === '') return [];
-  const problems: { variable: string; message: string }[] = [];
-  // WeChat's own rule: 3 to 32 letters and digits
-  if (!/^[A-Za-z0-9]{3,32}$/.test(token))
-    problems.push({
-      variable: 'CHAT_WECHAT_TOKEN',
-      message: 'must be 3 to 32 letters and digits (WeChat’s rule)',
-    });
-  if (!chat['wechatShopId'])
-    problems.push({
-      variable: 'CHAT_WECHAT_SHOP',
-      message: 'required with CHAT_WECHAT_TOKEN: the shop the account belongs to',
-    });
-  return problems;
 }
 
 /** Every variable with its default, for .env.example and `shopstream config`. */

@@ -12,7 +12,8 @@ import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { publishDeadLetter } from './dlq';
-import { checkTopology, names } from './topology';
+import { names } from './topology';
+import { checkTopology } from './topology-apply';
 
 /** The fields of io.nats.jetstream.advisory.v1.max_deliver that the catcher uses. */
 export interface MaxDeliveriesAdvisory {

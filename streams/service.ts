@@ -11,7 +11,7 @@ import { orders } from './pipeline/orders';
 import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';
 import { clickhouse, maxDeliveriesCatcher, sink } from './pipeline/storage';
 import { triggers } from './pipeline/triggers';
-import { applyTopology, checkTopology } from './topology';
+import { applyTopology, checkTopology } from './topology-apply';
 
 export interface ServiceOptions {
   config: Config;

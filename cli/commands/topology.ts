@@ -1,6 +1,7 @@
 import type { Config } from '../../infra/config';
 import { connectNats } from '../../infra/nats';
-import { applyTopology, checkTopology, names } from '../../streams/topology';
+import { names } from '../../streams/topology';
+import { applyTopology, checkTopology } from '../../streams/topology-apply';
 
 export async function apply(config: Config): Promise<void> {
   const nc = await connectNats(config.nats, 'shopstream-cli');

@@ -11,7 +11,8 @@ import { createNatsPublish } from '../../streams/producer/flow-events';
 import { createMemoryAgentQueue, createMemorySupervisorNotifier } from '../../activities/escalation';
 import { startWorker } from '../../activities/worker';
 import { connectNats } from '../../infra/nats';
-import { applyTopology, names } from '../../streams/topology';
+import { names } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 
 export type WorkerQueues = 'all' | 'flows' | 'chat';
 

@@ -20,7 +20,8 @@ import { EventValidationError, validateEnvelope, type ValidationIssue } from '..
 import { ENVELOPE_JSON_CONTENT_TYPE, publishDeadLetter } from '../dlq';
 import type { Config } from '../../infra/config';
 import { connectNats } from '../../infra/nats';
-import { checkTopology, eventSubject, names, partitionOf, userKey } from '../topology';
+import { eventSubject, names, partitionOf, userKey } from '../topology';
+import { checkTopology } from '../topology-apply';
 import { timeZoneIssue } from '../../schemas/time-zone';
 import { InFlightWindow } from './window';
 import { sleep } from '../../infra/sleep';

@@ -50,7 +50,8 @@ import {
   userLeft,
 } from '../../workflows/escalation';
 import { isKvConflict } from '../../infra/nats';
-import { checkTopology, names } from '../topology';
+import { names } from '../topology';
+import { checkTopology } from '../topology-apply';
 import {
   createTriggerLoop,
   ensureConsumer,

@@ -17,7 +17,8 @@ import { buildCollector } from '../../streams/collector/server';
 import { publishDeadLetter } from '../../streams/dlq';
 import { replySubject, type ReplyPayload } from '../../streams/processors/chat/processor';
 import { createProducer } from '../../streams/producer/producer';
-import { applyTopology, names } from '../../streams/topology';
+import { names } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 
 export interface ChatServer {
   /** host:port of the collector */

@@ -18,7 +18,7 @@ import { buildCollector, DEAD_LETTER_MAX_BYTES, type BatchResponse } from '../..
 import { publishDeadLetter, readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
 import { connectNats } from '../../infra/nats';
 import { createProducer, type Producer } from '../../streams/producer/producer';
-import { applyTopology } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { eventually } from '../../infra/stack/test-clickhouse';
 import { eventsOnStream, startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import { testConfig } from '../../infra/stack/test-config';

@@ -15,7 +15,8 @@ import { encodeEnvelope } from '../../schemas/codec';
 import { createRunner, type Runner } from '../../streams/consumer/runner';
 import { readDeadLetters } from '../../streams/dlq';
 import { ok, type StepResult } from '../../streams/results';
-import { applyTopology, eventSubject, names, partitionOf } from '../../streams/topology';
+import { eventSubject, names, partitionOf } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { buildEnvelope } from '../helpers/events';
 
 const SHOP = 'shop-r';

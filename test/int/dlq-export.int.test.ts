@@ -9,7 +9,7 @@ import type { Config } from '../../infra/config';
 import { encodeEnvelope } from '../../schemas/codec';
 import { publishDeadLetter, readDeadLetters } from '../../streams/dlq';
 import { connectNats } from '../../infra/nats';
-import { applyTopology } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { buildEnvelope } from '../helpers/events';
 import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import { testConfig } from '../../infra/stack/test-config';

@@ -12,7 +12,8 @@ import { applyEvent, emptyState, valueAt } from '../../streams/processors/intere
 import { createInterestProcessor, type InterestProcessor } from '../../streams/processors/interest/processor';
 import { INTEREST_PRODUCER_ID } from '../../streams/processors/interest/tier-changes';
 import { createProducer, type TrackReceipt } from '../../streams/producer/producer';
-import { applyTopology, interestConsumer, names } from '../../streams/topology';
+import { interestConsumer, names } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { buildEnvelope } from '../helpers/events';
 import { eventually } from '../../infra/stack/test-clickhouse';
 import { eventsOnStream, startTestNats, type TestNats } from '../../infra/stack/test-nats';

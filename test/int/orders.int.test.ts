@@ -16,7 +16,8 @@ import { findOrder, recentOrders } from '../../streams/processors/orders/lookup'
 import { ordersKey, type OrderView } from '../../streams/processors/orders/model';
 import { createOrdersProcessor, type OrdersProcessor } from '../../streams/processors/orders/processor';
 import { createProducer, type Producer } from '../../streams/producer/producer';
-import { applyTopology, eventSubject, names, partitionOf } from '../../streams/topology';
+import { eventSubject, names, partitionOf } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { buildEnvelope } from '../helpers/events';
 
 const SHOP = 'shop-o';

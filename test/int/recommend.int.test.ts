@@ -18,7 +18,8 @@ import {
   startRecommendService,
   type RecommendService,
 } from '../../streams/processors/recommend/service';
-import { applyTopology, names } from '../../streams/topology';
+import { names } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { eventually } from '../../infra/stack/test-clickhouse';
 import { buildEnvelope } from '../helpers/events';
 import { startTestNats, type TestNats } from '../../infra/stack/test-nats';

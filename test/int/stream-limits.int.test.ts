@@ -3,7 +3,8 @@
 import { DiscardPolicy, type NatsConnection } from 'nats';
 import { connectNats } from '../../infra/nats';
 import { createProducer, PublishError } from '../../streams/producer/producer';
-import { applyTopology, names, streamConfigs } from '../../streams/topology';
+import { names, streamConfigs } from '../../streams/topology';
+import { applyTopology } from '../../streams/topology-apply';
 import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import { testConfig } from '../../infra/stack/test-config';
 

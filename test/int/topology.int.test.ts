@@ -2,7 +2,8 @@
 // a message that names it.
 import type { NatsConnection } from 'nats';
 import { connectNats } from '../../infra/nats';
-import { applyTopology, checkTopology, names, TopologyError } from '../../streams/topology';
+import { names } from '../../streams/topology';
+import { applyTopology, checkTopology, TopologyError } from '../../streams/topology-apply';
 import { createProducer } from '../../streams/producer/producer';
 import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import { testConfig } from '../../infra/stack/test-config';

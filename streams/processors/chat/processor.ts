@@ -12,7 +12,8 @@ import type { Metrics } from '../../../infra/metrics';
 import { kvKeyPart } from '../../../schemas/kv-keys';
 import { createRunner, type RunnerHealth } from '../../consumer/runner';
 import { createProducer } from '../../producer/producer';
-import { chatConsumer, checkTopology, names, parsePartitions } from '../../topology';
+import { chatConsumer, names, parsePartitions } from '../../topology';
+import { checkTopology } from '../../topology-apply';
 import { handleChatEvent, type ChatEffect, type ChatOutput } from './handle';
 
 /** Events handled at once per instance (across users; one user's stay in order). */

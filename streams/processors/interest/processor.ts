@@ -39,7 +39,8 @@ import { createBatchRunner, type BatchResult } from '../../consumer/batch-runner
 import { dlq, drop, ok } from '../../results';
 import type { EnvelopeInit } from '../../../schemas/events';
 import { createProducer } from '../../producer/producer';
-import { checkTopology, interestConsumer, names, parsePartitions, userKey } from '../../topology';
+import { interestConsumer, names, parsePartitions, userKey } from '../../topology';
+import { checkTopology } from '../../topology-apply';
 import { advanceFloor, halfLivesOf, IGNORED_EVENT_TYPES, isTooFarAhead, type TierChange } from './model';
 import { MAX_STATE_BYTES } from './state-codec';
 import { ProfileStore, type Loaded } from './store';

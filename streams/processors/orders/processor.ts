@@ -21,7 +21,8 @@ import { isKvConflict } from '../../../infra/nats';
 import { eventTypeOf, type Envelope } from '../../../schemas/events';
 import { validateEnvelope } from '../../../schemas/validate';
 import { drop, ok, type StepResult } from '../../results';
-import { checkTopology, names, userKey } from '../../topology';
+import { names, userKey } from '../../topology';
+import { checkTopology } from '../../topology-apply';
 import { createRunner, type Delivery, type RunnerHealth } from '../../consumer/runner';
 import {
   applyFact,

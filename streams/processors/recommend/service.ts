@@ -25,7 +25,8 @@ import {
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
-import { checkTopology, names, userKey } from '../../topology';
+import { names, userKey } from '../../topology';
+import { checkTopology } from '../../topology-apply';
 import { halfLivesOf, type ProfileState } from '../interest/model';
 import { ProfileStore } from '../interest/store';
 import type { BasketLevel } from './baskets';
