@@ -145,7 +145,10 @@ program
     'read-only SQL against ClickHouse (through the running service when it owns the embedded database)',
   )
   .option('--param <name=value...>', 'query parameters ({name:Type} in the SQL)')
-  .action((sql: string, opts: { param?: string[] }) => runCommand('query', { sql, ...opts }));
+  .option('--format <format>', 'table, csv or json (JSON Lines); default: table on a terminal, else json')
+  .action((sql: string, opts: { param?: string[]; format?: string }) =>
+    runCommand('query', { sql, ...opts }),
+  );
 
 const nluCmd = program
   .command('nlu')

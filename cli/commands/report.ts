@@ -1,5 +1,6 @@
 import type { Config } from '../../infra/config';
 import { buildReport, formatReport } from '../../analytics/report';
+import { formatRows, ROW_FORMATS, type RowFormat } from '../../analytics/format';
 import { openSql } from '../sql';
 import { UsageError } from '../run';
 
@@ -19,11 +20,13 @@ export async function query(config: Config, opts: Record<string, unknown>): Prom
     if (i <= 0) throw new UsageError(`--param takes name=value, got "${p}"`);
     params[p.slice(0, i)] = p.slice(i + 1);
   }
+  const format = (opts['format'] as string | undefined) ?? (process.stdout.isTTY ? 'table' : 'json');
+  if (!(ROW_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format takes ${ROW_FORMATS.join(', ')}; got "${format}"`);
   const { sql, close } = await openSql(config);
   try {
     const rows = await sql.query(String(opts['sql']), params);
-    if (rows.length > 0 && process.stdout.isTTY) console.table(rows);
-    else for (const r of rows) console.log(JSON.stringify(r));
+    process.stdout.write(formatRows(rows, format as RowFormat));
   } finally {
     await close();
   }

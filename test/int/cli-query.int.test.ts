@@ -32,8 +32,8 @@ beforeAll(async () => {
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const query = (sql: string) =>
-  run(process.execPath, [CLI, 'query', sql], { env }).then(
+const query = (sql: string, ...flags: string[]) =>
+  run(process.execPath, [CLI, 'query', sql, ...flags], { env }).then(
     (r) => ({ ok: true, out: r.stdout + r.stderr }),
     (e: { stdout: string; stderr: string }) => ({ ok: false, out: e.stdout + e.stderr }),
   );
@@ -42,6 +42,18 @@ it('reads', async () => {
   const r = await query(`SELECT count() AS c FROM ${database}.events`);
   expect(r.ok).toBe(true);
   expect(r.out).toMatch(/"c":"?0"?/);
+});
+
+it('prints csv and a table on request, and refuses an unknown format', async () => {
+  const sql = "SELECT 40 + 2 AS answer, 'a,b' AS text";
+  expect((await query(sql, '--format', 'csv')).out).toBe('answer,text\n42,"a,b"\n');
+  const table = await query(sql, '--format', 'table');
+  expect(table.out).toMatch(/answer.*text/);
+  expect(table.out).toMatch(/42.*a,b/);
+  expect(table.out).toContain('(1 row)');
+  const bad = await query(sql, '--format', 'xml');
+  expect(bad.ok).toBe(false);
+  expect(bad.out).toContain('--format takes table, csv, json');
 });
 
 it('cannot drop, write files, read files or run programs', async () => {
