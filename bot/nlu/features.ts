@@ -1,9 +1,11 @@
 // The features an utterance is read by: Chinese as character 1- to 3-grams (no word segmentation:
 // shoppers' Chinese is short and full of typos, and n-grams degrade gracefully), Latin words as
 // whole words and as character 3- to 5-grams inside word boundaries (typos keep most of their
-// n-grams), digit runs as their length ("<d10>": an order or courier number looks like one). Each
+// n-grams), digit runs as their length ("<d10>": an order or courier number looks like one), and
+// the domain concepts of lexicon.ts ("退钱", "money back" -> refund). Each
 // feature is hashed into a fixed space, so the model has a bounded size whatever it reads.
 import { fnv1a } from '../../schemas/hash';
+import { conceptsOf } from './lexicon';
 import { isCjk } from './text';
 
 /** Feature space size: 2^18 buckets (collisions are rare at a few thousand training phrases). */
@@ -48,6 +50,8 @@ function tokens(text: string): string[] {
   // Han runs split by a Latin word or punctuation still read across the gap ("我的order到哪了")
   for (let i = 0; i + 1 < hanRuns.length; i++) out.push(`c2:${hanRuns[i]!.slice(-1)}${hanRuns[i + 1]![0]}`);
   if (/\?|？/.test(text)) out.push('p:?');
+  // the domain concepts the text mentions (lexicon.ts): synonyms no phrasing used read as known ones
+  for (const k of conceptsOf(text)) out.push(`k:${k}`);
   return out.slice(0, MAX_FEATURES);
 }
 

@@ -144,7 +144,7 @@ export function trainNlu(
  * The default fallback threshold: chosen on cross-validation of the training data (bot/nlu/eval.ts,
  * `shopstream nlu eval`), where it keeps most right answers and turns most wrong ones into fallback.
  */
-export const DEFAULT_THRESHOLD = 0.4;
+export const DEFAULT_THRESHOLD = 0.3;
 
 export function classify(model: NluModel, normalizedText: string): Classified {
   const C = model.intents.length;

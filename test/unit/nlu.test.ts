@@ -69,9 +69,9 @@ describe('intent model', () => {
     expect(classify(strict, normalize('hmm maybe').text).intent).toBe(FALLBACK);
   });
 
-  it('cross-validates at 80% or better on its own phrasings (each fold tested on phrasings it never saw)', () => {
+  it('cross-validates at 88% or better on its own phrasings (each fold tested on phrasings it never saw)', () => {
     const cv = crossValidate(readPhrasings(), 2); // half the phrasings each: a harder test than 5 folds
-    expect(cv.accuracy).toBeGreaterThan(0.8);
+    expect(cv.accuracy).toBeGreaterThan(0.88);
   }, 60_000);
 
   it('reads a cached model only when it was trained on the same data', () => {
