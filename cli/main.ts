@@ -136,9 +136,17 @@ program
   .action(() => runCommand('rules'));
 
 program
-  .command('report')
-  .description('events by type and the conversion funnel, from ClickHouse')
-  .action(() => runCommand('report'));
+  .command('report [name]')
+  .description(
+    'a report from ClickHouse: overview (default: events by type, funnel, orders, escalations), funnel, recovery, coupons, service',
+  )
+  .option('--from <time>', 'start of the range: 2026-11-24, 2026-11-24T12:00Z, or 7d / 12h ago', '7d')
+  .option('--to <time>', 'end of the range (exclusive)', 'now')
+  .option('--window <duration>', 'conversion window (funnel, default 24h) or recovery window (default 7d)')
+  .option('--format <format>', 'table, csv or json (JSON Lines); default: table on a terminal, else json')
+  .action((name: string | undefined, opts: Record<string, unknown>) =>
+    runCommand('report', { name, ...opts }),
+  );
 program
   .command('query <sql>')
   .description(

@@ -53,6 +53,8 @@ const KNOWN = new Set([
   'PublishError',
   'UsageError',
   'KbError',
+  'QueryParamsError',
+  'ReadOnlySqlError',
 ]);
 
 const LOCAL_STACK_COMMANDS = new Set(['stack-up', 'demo']);

@@ -72,3 +72,35 @@ it('cannot drop, write files, read files or run programs', async () => {
   const still = await query(`EXISTS TABLE ${database}.events`);
   expect(still.out).toMatch(/"result":"?1"?/);
 }, 120_000);
+
+const report = (...args: string[]) =>
+  run(process.execPath, [CLI, 'report', ...args], { env }).then(
+    (r) => ({ ok: true, out: r.stdout + r.stderr }),
+    (e: { stdout: string; stderr: string }) => ({ ok: false, out: e.stdout + e.stderr }),
+  );
+
+it('runs a named report over a range in each format, and says what is wrong with bad options', async () => {
+  const range = ['--from', '2026-11-01', '--to', '2026-12-01T00:00Z'];
+  const table = await report('service', ...range, '--format', 'table');
+  expect(table.ok).toBe(true);
+  expect(table.out).toContain('service: 2026-11-01T00:00:00.000Z .. 2026-12-01T00:00:00.000Z');
+  expect(table.out).toMatch(/responder.*conversations/);
+  const json = await report('service', ...range, '--format', 'json');
+  expect(
+    json.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { responder: string })[0],
+  ).toMatchObject({
+    responder: 'bot',
+    conversations: 0,
+  });
+  const csv = await report('coupons', ...range, '--format', 'csv');
+  expect(csv.out).toContain('Coupons by campaign and tier');
+  expect((await report('nonsense')).out).toContain('no report "nonsense"; the reports: overview, funnel');
+  expect((await report('funnel', '--from', 'yesterday-ish')).out).toContain('is not a time');
+  expect((await report('funnel', '--from', '2026-12-02', '--to', '2026-12-01')).out).toContain(
+    'must be before --to',
+  );
+  expect((await report('funnel', '--window', 'forever')).out).toContain('--window takes a duration');
+}, 60_000);

@@ -1,6 +1,7 @@
 // The report SQL files (analytics/queries, demo/queries): each is one reading statement whose values
 // are all ClickHouse query parameters, and the code runs each with exactly the parameters it names.
 // Also: the migrations are found from analytics/.
+import { NAMED_REPORTS } from '../../analytics/named-reports';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildBotReport } from '../../analytics/bot-report';
@@ -33,7 +34,7 @@ const files: Query[] = DIRS.flatMap((dir) =>
     .filter((f) => f.endsWith('.sql'))
     .map((f) => loadQuery(dir, f.replace(/\.sql$/, ''))),
 );
-const TYPES = new Set(['Identifier', 'String', 'Float64']);
+const TYPES = new Set(['Identifier', 'String', 'Float64', 'UInt64']);
 
 it('finds the report SQL files', () => {
   expect(files.filter((q) => q.file.startsWith('analytics/queries/')).length).toBeGreaterThanOrEqual(15);
@@ -81,6 +82,8 @@ it('the code passes each file exactly the parameters it names, and runs every fi
   await unredeemedCoupons(recording, 'shop', 'tier-coupons', Date.now());
   await buildBotReport(recording, { database: 'shop', from: 0, to: Date.now() });
   await unansweredQuestions(recording, { database: 'shop', from: 0, to: Date.now() });
+  for (const r of NAMED_REPORTS)
+    await r.run(recording, { database: 'shop', from: new Date(0), to: new Date() });
 
   expect(unknown).toEqual([]);
   for (const c of calls) expect({ file: c.file, params: c.given }).toEqual({ file: c.file, params: c.named });
@@ -157,6 +160,7 @@ it('finds the migrations in analytics/migrations, in order', () => {
     '0002_interest_snapshots',
     '0003_events_time_zone',
     '0004_chat_turns',
+    '0005_chat_turns_fields',
   ]);
   expect(migrations.every((m) => m.statements.length > 0)).toBe(true);
 });
