@@ -251,6 +251,15 @@ const spec = {
     /** Bearer token of the admin endpoint's SQL and stats (at least 32 characters); none: they refuse. */
     token: ['ADMIN_TOKEN', z.string(), ''],
   },
+  analyst: {
+    /** The ClickHouse-compatible read-only HTTP endpoint of the embedded database (analysts' tools). */
+    host: ['ANALYST_HOST', z.string().min(1), '127.0.0.1'],
+    /** 8123 is ClickHouse's own HTTP port: tools find it where they expect it. */
+    port: ['ANALYST_PORT', port, '8123'],
+    user: ['ANALYST_USER', z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be a user name'), 'analyst'],
+    /** The analyst's password; none: the endpoint is off. Never defaulted (the demo writes one). */
+    password: ['ANALYST_PASSWORD', z.string(), ''],
+  },
   coupons: {
     /** HMAC secret coupon codes derive from (at least 32 bytes); required by anything that issues codes. */
     secret: ['COUPON_SECRET', z.string(), ''],

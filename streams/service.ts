@@ -6,7 +6,7 @@ import { createMetrics, type Metrics } from '../infra/metrics';
 import { connectNats } from '../infra/nats';
 import { checkComponents, startComponents, type Component } from './pipeline/component';
 import { bot } from './pipeline/bot';
-import { admin, collector } from './pipeline/http';
+import { admin, analystSql, collector } from './pipeline/http';
 import { orders } from './pipeline/orders';
 import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';
 import { clickhouse, maxDeliveriesCatcher, sink } from './pipeline/storage';
@@ -52,6 +52,7 @@ export function components(opts: Omit<ServiceOptions, 'config' | 'logger'>): Com
     ...(withInterest && opts.bot !== false ? [bot] : []),
     ...(opts.collector !== false ? [collector] : []),
     admin,
+    ...(withSink ? [analystSql] : []),
   ];
 }
 

@@ -5,6 +5,7 @@ import { couponCode } from '../../coupons/coupon-ledger';
 import type { Tier } from '../../workflows/dsl';
 import { sqlOverHttp } from '../../infra/clickhouse/sql';
 import { ensureServiceRunning } from '../../infra/stack/service';
+import { localEnvFile } from '../../infra/stack/local-env';
 import { ensureWorkersRunning } from '../../infra/stack/worker';
 import { stackUp } from '../../infra/stack/stack';
 import {
@@ -21,6 +22,9 @@ import { createProducer } from '../../streams/producer/producer';
 import { summarizeDeadLetters } from '../../streams/dlq';
 import { connectNats } from '../../infra/nats';
 import { adminUrl } from '../sql';
+import { campaignBudgets } from './report';
+import { headlineFigures } from '../../analytics/headlines';
+import { isEmbedded } from '../../infra/clickhouse/client';
 import { profile } from './profile';
 import { runSimulatorWithProgress } from './simulate';
 import { demoCatalog } from '../../demo/catalog';
@@ -138,6 +142,10 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
     await profile(config, { userId: busiest, shop: 'demo-shop', k: 5 });
   }
   console.log('');
+  console.log('Headline figures (the last 24 hours):');
+  const range = { database: config.clickhouse.database, from: new Date(since - 86_400_000), to: new Date() };
+  for (const line of await headlineFigures(sql, range, { budgets: campaignBudgets() })) say(line);
+  console.log('');
   console.log('The stack is still running. Explore:');
   console.log(
     `  npx shopstream query "SELECT event_type, count() FROM ${config.clickhouse.database}.events FINAL GROUP BY event_type"`,
@@ -149,6 +157,10 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
     `  metrics: ${adminUrl(config)}/metrics   collector: http://${config.collector.host}:${config.collector.port}/v1/events`,
   );
   console.log(`  Temporal UI: http://127.0.0.1:${config.stack.temporalUiPort}`);
+  if (isEmbedded(config.clickhouse) && config.analyst.password)
+    console.log(
+      `  ClickHouse for your own tools (read-only): http://${config.analyst.host}:${config.analyst.port} user ${config.analyst.user}, password ANALYST_PASSWORD in ${localEnvFile()}`,
+    );
   console.log('Stop everything with: make down');
   console.log('');
   console.log(`events sent: ${run.sent}`);

@@ -28,7 +28,7 @@ export function parseMoment(text: string, now = Date.now()): Date {
 }
 
 /** Each campaign's spend budget (minor units), from the shipped flows' coupon steps. */
-function campaignBudgets(): Map<string, number> {
+export function campaignBudgets(): Map<string, number> {
   const out = new Map<string, number>();
   for (const flow of Object.values(flows))
     for (const step of flow.steps)

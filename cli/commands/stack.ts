@@ -1,5 +1,5 @@
 import type { Config } from '../../infra/config';
-import { ensureTools } from '../../infra/stack/tools';
+import { ensurePyClients, ensureTools } from '../../infra/stack/tools';
 import { stackDown, stackStatus, stackUp, type ComponentStatus } from '../../infra/stack/stack';
 
 const log = (line: string): void => console.log(line);
@@ -14,6 +14,7 @@ function printStatus(status: ComponentStatus[]): void {
 export async function install(config: Config): Promise<void> {
   const tools = await ensureTools(config.stack, log);
   for (const [name, p] of Object.entries(tools)) console.log(`  ${name.padEnd(18)} ${p}`);
+  await ensurePyClients(config.stack, log);
 }
 
 export async function up(config: Config): Promise<void> {

@@ -21,6 +21,8 @@ import { isEmbedded, openEmbeddedConnection } from './client';
 export const READ_LIMITS: ClickHouseSettings = {
   /** seconds */
   max_execution_time: 60,
+  /** bytes of memory one query may use */
+  max_memory_usage: String(2 * 1024 ** 3),
   max_result_rows: '100000',
   /** bytes */
   max_result_bytes: String(256 * 1024 * 1024),
@@ -89,6 +91,21 @@ export function checkReadOnlySql(sql: unknown): string {
   if (tokens.includes('SETTINGS')) {
     throw new ReadOnlySqlError('SETTINGS clauses are not allowed: the limits of this endpoint are fixed');
   }
+  return sql;
+}
+
+/**
+ * Throws ReadOnlySqlError unless `sql` is one statement without INTO OUTFILE: what a read-only chDB
+ * session would not refuse by itself. Writes, DDL, SET and SETTINGS are left to the engine
+ * (`readonly = 1`), which refuses them with its own READONLY error (the ClickHouse HTTP endpoint).
+ */
+export function checkEngineGaps(sql: string): string {
+  if (sql.length > 100_000) throw new ReadOnlySqlError('sql is longer than 100,000 characters');
+  const tokens = sqlTokens(sql);
+  while (tokens[tokens.length - 1] === ';') tokens.pop();
+  if (tokens.includes(';'))
+    throw new ReadOnlySqlError('one statement at a time (multi-statements are not allowed)');
+  if (tokens.includes('OUTFILE')) throw new ReadOnlySqlError('INTO OUTFILE is not allowed');
   return sql;
 }
 

@@ -33,22 +33,40 @@ export function loadEnvFiles(env: NodeJS.ProcessEnv = process.env, root = PROJEC
 
 const hex = (bytes: number): string => randomBytes(bytes).toString('hex');
 
-/** Writes `<data dir>/local.env` with new random secrets unless it exists (mode 0600). */
+/**
+ * Writes `<data dir>/local.env` with new random secrets unless it exists (mode 0600); to one written
+ * by an older version, appends the settings it lacks (its own values are kept).
+ */
 export function ensureLocalEnv(env: NodeJS.ProcessEnv = process.env): string {
   const file = localEnvFile(env);
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
   const lines = [
     '# Written once by the local stack (make up / make demo) for the demo on this machine.',
     '# Random secrets, never defaults: production sets its own (see .env.example). Delete to renew.',
     `COUPON_SECRET=${hex(32)}`,
     `ADMIN_TOKEN=${hex(24)}`,
+    `ANALYST_PASSWORD=${hex(16)}`,
     // public keys are public by nature (they ship in web pages); the demo's is fixed for the README's curl
     'COLLECTOR_WRITE_KEYS=demo-shop:demo-write-key',
     `COLLECTOR_SERVER_KEYS=demo-shop:server-${hex(16)}`,
     `CHANNEL_SECRET=${hex(24)}`,
     '',
   ];
+  if (fs.existsSync(file)) {
+    const has = new Set(
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .map((l) => /^([A-Z_][A-Z0-9_]*)=/.exec(l.trim())?.[1])
+        .filter(Boolean),
+    );
+    const missing = lines.filter((l) => {
+      const key = /^([A-Z_][A-Z0-9_]*)=/.exec(l)?.[1];
+      return key !== undefined && !has.has(key);
+    });
+    if (missing.length > 0) fs.appendFileSync(file, `\n${missing.join('\n')}\n`);
+    return file;
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, lines.join('\n'), { mode: 0o600, flag: 'wx' });
   return file;
 }

@@ -214,3 +214,38 @@ export async function ensureTools(cfg: Config['stack'], log: (line: string) => v
   await checkNatsVersion(tools.natsServer, cfg);
   return tools;
 }
+
+/** Python libraries the tests use as real third-party clients: clickhouse-connect for the analysts' endpoint. */
+export const PY_CLIENTS = [
+  { pkg: 'clickhouse-connect', version: '1.12.0', module: 'clickhouse_connect' },
+] as const;
+
+/** The venv's python (which has PY_CLIENTS once ensurePyClients ran). */
+export const venvPython = (cfg: Config['stack']): string => path.join(venvBin(cfg), 'python');
+
+/** pip-installs the PY_CLIENTS the venv lacks; a failure is reported, not thrown (only tests use them). */
+export async function ensurePyClients(cfg: Config['stack'], log: (line: string) => void): Promise<void> {
+  for (const { pkg, version, module } of PY_CLIENTS) {
+    try {
+      const python = await ensureVenv(cfg, log);
+      const has = await runLogged(python, ['-c', `import ${module}`], () => undefined, '').then(
+        () => true,
+        () => false,
+      );
+      if (has) continue;
+      log(
+        `installing ${pkg}==${version} from PyPI into ${path.dirname(venvBin(cfg))} (a client the tests use)`,
+      );
+      await runLogged(
+        python,
+        ['-m', 'pip', 'install', '--progress-bar', 'off', `${pkg}==${version}`],
+        log,
+        '  pip: ',
+      );
+    } catch (err) {
+      log(
+        `could not install ${pkg} (${(err as Error).message.split('\n')[0]}): its tests will fail until it is`,
+      );
+    }
+  }
+}

@@ -43,6 +43,8 @@ export function checkComponents(components: readonly Component[], config: Config
 /** What components share: set by the component that makes it, read by those started after it. */
 export interface Shared {
   clickhouse: ClickHouseClient;
+  /** The read-only session analysts' SQL runs on (infra/clickhouse/readonly.ts). */
+  readOnlyClickHouse: ClickHouseClient;
   catalog: Catalog;
   halfLives: HalfLives;
   profiles: ProfileStore;

@@ -2,6 +2,8 @@
 // endpoint (metrics, health, stats, read-only SQL), started last so it reports on every component.
 import { openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
 import { buildAdmin } from '../admin';
+import { buildClickHouseHttp } from '../clickhouse-http';
+import { isEmbedded } from '../../infra/clickhouse/client';
 import { createChatHub } from '../channels/hub';
 import { chatChannels } from '../channels/plugin';
 import { buildCollector } from '../collector/server';
@@ -74,6 +76,7 @@ export const admin: Component = {
     const { config, logger, metrics } = ctx;
     // analysts' SQL runs on a read-only session of the same database (infra/clickhouse/readonly.ts)
     const readOnlyCh = ctx.get('clickhouse') ? await openReadOnlyClickHouse(config.clickhouse) : undefined;
+    if (readOnlyCh) ctx.provide('readOnlyClickHouse', readOnlyCh);
     const app = buildAdmin({
       metrics,
       ...(readOnlyCh ? { readOnlyCh } : {}),
@@ -93,5 +96,37 @@ export const admin: Component = {
         await readOnlyCh?.close();
       },
     };
+  },
+};
+
+/**
+ * The ClickHouse-compatible read-only endpoint (streams/clickhouse-http.ts) for analysts' own tools,
+ * on the embedded database only (with a ClickHouse server they connect to it directly, as the
+ * read-only user), and only with ANALYST_PASSWORD set. Started after `admin`, whose read-only session
+ * it shares.
+ */
+export const analystSql: Component = {
+  name: 'analyst-sql',
+  async start(ctx) {
+    const { config, logger } = ctx;
+    const readOnlyCh = ctx.get('readOnlyClickHouse');
+    const log = logger.child({ component: 'analyst-sql' });
+    if (!readOnlyCh || !isEmbedded(config.clickhouse)) return { stop: () => Promise.resolve() };
+    if (config.analyst.password === '') {
+      log.info('ANALYST_PASSWORD is not set: the ClickHouse-compatible endpoint is off');
+      return { stop: () => Promise.resolve() };
+    }
+    const app = buildClickHouseHttp({
+      readOnlyCh,
+      database: config.clickhouse.database,
+      user: config.analyst.user,
+      password: config.analyst.password,
+    });
+    await app.listen({ host: config.analyst.host, port: config.analyst.port });
+    log.info(
+      { url: `http://${config.analyst.host}:${config.analyst.port}`, user: config.analyst.user },
+      'ClickHouse-compatible read-only endpoint listening',
+    );
+    return { stop: () => app.close() };
   },
 };

@@ -19,8 +19,9 @@ let demoStackUp = false;
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shopstream-demo-'));
   const ports: number[] = [];
-  for (let i = 0; i < 6; i++) ports.push(await getFreePort());
-  const [nats, monitor, temporal, ui, collector, admin] = ports as [
+  for (let i = 0; i < 7; i++) ports.push(await getFreePort());
+  const [nats, monitor, temporal, ui, collector, admin, analyst] = ports as [
+    number,
     number,
     number,
     number,
@@ -40,6 +41,7 @@ beforeAll(async () => {
     TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
     COLLECTOR_PORT: String(collector),
     ADMIN_PORT: String(admin),
+    ANALYST_PORT: String(analyst),
     LOG_LEVEL: 'warn',
   };
 });
@@ -89,7 +91,54 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   expect(handed).toBeGreaterThan(0);
   expect(contained + handed).toBe(botConversations);
   expect(flowsRun).toBeGreaterThan(0); // the bot's handoffs started escalation flows
+  // the named reports' headlines and where analysts' tools connect
+  expect(stdout).toMatch(/recovery cart-recovery: \d+\/\d+ carts recovered .* 95% CI \[/);
+  expect(stdout).toMatch(/service: \d+ conversations, [\d.]+% contained by the bot/);
+  expect(stdout).toContain(
+    `ClickHouse for your own tools (read-only): http://127.0.0.1:${env['ANALYST_PORT']}`,
+  );
 }, 600_000);
+
+it("analysts query the running demo's embedded database: the CLI and their own clients, read-only", async () => {
+  if (!demoStackUp) throw new Error('the demo test did not run to its end, so there is no service to query');
+  const answer = await run(process.execPath, [CLI, 'query', 'SELECT 40 + 2 AS answer', '--format', 'csv'], {
+    env,
+  });
+  expect(answer.stdout).toBe('answer\n42\n');
+  const password = /^ANALYST_PASSWORD=(\S+)$/m.exec(
+    fs.readFileSync(path.join(dataDir, 'local.env'), 'utf8'),
+  )?.[1];
+  expect(password).toBeTruthy();
+  const { createClient } = await import('@clickhouse/client');
+  const client = createClient({
+    url: `http://127.0.0.1:${env['ANALYST_PORT']}`,
+    username: 'analyst',
+    password: password!,
+  });
+  try {
+    const rs = await client.query({
+      query: 'SELECT count() AS n FROM events WHERE event_type = {t:String}',
+      query_params: { t: 'order_placed' },
+      format: 'JSONEachRow',
+    });
+    expect(Number((await rs.json<{ n: unknown }>())[0]!.n)).toBeGreaterThan(0);
+    for (const query of [
+      'DROP TABLE events',
+      "INSERT INTO events (event_id) VALUES ('x')",
+      'SET readonly = 0',
+    ])
+      await expect(client.command({ query })).rejects.toMatchObject({ type: 'READONLY' });
+  } finally {
+    await client.close();
+  }
+  const { stdout } = await run(path.join(ROOT, '.tools/venv/bin/python'), [
+    '-c',
+    'import sys, clickhouse_connect as c; cl = c.get_client(host="127.0.0.1", port=int(sys.argv[1]), username="analyst", password=sys.argv[2]); print(cl.query("SELECT count() FROM events").result_rows[0][0])',
+    String(env['ANALYST_PORT']),
+    password!,
+  ]);
+  expect(Number(stdout.trim())).toBeGreaterThan(3000);
+}, 120_000);
 
 it('the producer example runs against the stack', async () => {
   if (!demoStackUp)

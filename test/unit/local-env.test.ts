@@ -40,3 +40,17 @@ it('the local stack writes random secrets once, readable only by its owner, that
     expect(fs.readFileSync(other, 'utf8')).not.toBe(first);
   }
 });
+
+it('adds the settings an older local file lacks, keeping its own values', () => {
+  const env: NodeJS.ProcessEnv = { SHOPSTREAM_DATA_DIR: path.join(root, 'd') };
+  fs.mkdirSync(path.join(root, 'd'));
+  fs.writeFileSync(localEnvFile(env), 'COUPON_SECRET=kept\nADMIN_TOKEN=kept-too\n', { mode: 0o600 });
+  ensureLocalEnv(env);
+  const text = fs.readFileSync(localEnvFile(env), 'utf8');
+  expect(text.startsWith('COUPON_SECRET=kept\nADMIN_TOKEN=kept-too\n')).toBe(true);
+  expect(text.match(/^COUPON_SECRET=/gm)).toHaveLength(1);
+  expect(text).toMatch(/^ANALYST_PASSWORD=[0-9a-f]{32}$/m);
+  const again = fs.readFileSync(localEnvFile(env), 'utf8');
+  ensureLocalEnv(env);
+  expect(fs.readFileSync(localEnvFile(env), 'utf8')).toBe(again); // nothing more to add
+});

@@ -82,7 +82,7 @@ describe('the pipeline components', () => {
     expect(settled).toBe('no');
   });
 
-  it('the options choose the components, the admin endpoint always last', () => {
+  it('the options choose the components, the admin endpoint last (then the analyst endpoint on its session)', () => {
     const names = (o: Parameters<typeof components>[0]) => components(o).map((c) => c.name);
     expect(names({})).toEqual([
       'max-deliveries',
@@ -97,6 +97,7 @@ describe('the pipeline components', () => {
       'bot',
       'collector',
       'admin',
+      'analyst-sql',
     ]);
     expect(names({ sink: false, interest: false, collector: false, orders: false })).toEqual([
       'max-deliveries',
