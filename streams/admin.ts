@@ -11,6 +11,7 @@ import { ClickHouseError } from '@clickhouse/client';
 import type { ClickHouseClient } from '../infra/clickhouse/client';
 import { checkReadOnlySql, ReadOnlySqlError } from '../infra/clickhouse/readonly';
 import type { Metrics } from '../infra/metrics';
+import { registerDashboard, type DashboardDeps } from './dashboard/routes';
 
 export interface AdminDeps {
   metrics: Metrics;
@@ -23,6 +24,8 @@ export interface AdminDeps {
   token: string;
   /** Host names this endpoint answers to besides loopback names (e.g. its ADMIN_HOST). */
   hosts?: string[];
+  /** The live dashboard's data (streams/dashboard); none: no /dashboard. */
+  dashboard?: DashboardDeps;
 }
 
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -76,6 +79,7 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
     return h;
   });
   app.get('/v1/stats', { onRequest: authorized }, () => deps.stats());
+  if (deps.dashboard) registerDashboard(app, deps.dashboard);
   app.post<{ Body: { sql?: unknown; params?: unknown } }>(
     '/v1/sql',
     { onRequest: authorized },

@@ -147,6 +147,7 @@ export async function demo(config: Config, opts: Record<string, unknown>): Promi
   for (const line of await headlineFigures(sql, range, { budgets: campaignBudgets() })) say(line);
   console.log('');
   console.log('The stack is still running. Explore:');
+  console.log(`  live dashboard: ${adminUrl(config)}/dashboard`);
   console.log(
     `  npx shopstream query "SELECT event_type, count() FROM ${config.clickhouse.database}.events FINAL GROUP BY event_type"`,
   );

@@ -3,6 +3,8 @@
 import { openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
 import { buildAdmin } from '../admin';
 import { buildClickHouseHttp } from '../clickhouse-http';
+import { readOperations } from '../dashboard/operations';
+import { sqlFromClient } from '../../infra/clickhouse/sql';
 import { isEmbedded } from '../../infra/clickhouse/client';
 import { createChatHub } from '../channels/hub';
 import { chatChannels } from '../channels/plugin';
@@ -84,11 +86,20 @@ export const admin: Component = {
       hosts: [config.admin.host],
       health: () => ctx.health(),
       stats: () => ctx.stats(),
+      ...(readOnlyCh
+        ? {
+            dashboard: {
+              sql: sqlFromClient(readOnlyCh),
+              database: config.clickhouse.database,
+              operations: async () => readOperations(await ctx.nc.jetstreamManager(), config.nats.prefix),
+            },
+          }
+        : {}),
     });
     await app.listen({ host: config.admin.host, port: config.admin.port });
     logger.info(
       { url: `http://${config.admin.host}:${config.admin.port}` },
-      'admin listening (metrics, health, sql)',
+      'admin listening (metrics, health, sql, /dashboard)',
     );
     return {
       stop: async () => {
