@@ -158,6 +158,13 @@ program
     runCommand('query', { sql, ...opts }),
   );
 
+program
+  .command('alerts')
+  .description("the service's alert rules (streams/dashboard/alerts.ts)")
+  .command('rules')
+  .description('the rules as a Prometheus alerting-rules file (infra/prometheus/shopstream-alerts.yml)')
+  .action(() => runCommand('alerts-rules'));
+
 const nluCmd = program
   .command('nlu')
   .description("the bot's intent model (trained from bot/nlu/data; no server needed)");

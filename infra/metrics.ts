@@ -91,6 +91,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    alertFiring: new Gauge({
+      name: 'shopstream_alert_firing',
+      help: 'Whether an alert rule of the service fires now (1) or not (0): streams/dashboard/alerts.ts',
+      labelNames: ['alert'] as const,
+      registers: [registry],
+    }),
     chatReplySeconds: new Histogram({
       name: 'shopstream_chat_reply_seconds',
       help: 'From a user turn reaching JetStream to the bot reply published, seconds',

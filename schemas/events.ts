@@ -37,6 +37,7 @@ export interface PayloadMap {
   order_paid: shopstream.events.v1.IOrderPaid;
   order_shipped: shopstream.events.v1.IOrderShipped;
   order_delivered: shopstream.events.v1.IOrderDelivered;
+  alert_changed: shopstream.events.v1.IAlertChanged;
 }
 
 export type EventType = keyof PayloadMap;
@@ -80,6 +81,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'flow_entered',
   'tier_changed',
   'escalation_ended',
+  'alert_changed',
 ];
 
 const snakeToCamel = (s: string): string => s.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());

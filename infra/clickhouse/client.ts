@@ -54,9 +54,17 @@ export function openEmbeddedConnection(
   // Loaded lazily so a server deployment does not need the native addon.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createChdbConnection } = require('chdb/connection') as typeof import('chdb/connection');
+  // every session opened and not closed yet: close() closes them all, whatever state they are in
+  const open = new Set<ChdbConnection>();
+  const closeSession = async (session: ChdbConnection): Promise<void> => {
+    if (!open.delete(session)) return;
+    await session.close();
+  };
   const create = (): ChdbConnection => {
     try {
-      return createChdbConnection({ path: cfg.dataDir });
+      const session = createChdbConnection({ path: cfg.dataDir });
+      open.add(session);
+      return session;
     } catch (err) {
       throw new ClickHouseUnavailableError(
         `cannot open embedded ClickHouse at ${cfg.dataDir}: ${(err as Error).message}. ` +
@@ -66,8 +74,17 @@ export function openEmbeddedConnection(
       );
     }
   };
+  // a session whose init failed is closed at once: nothing else holds it
   const ready = (session: ChdbConnection): Promise<ChdbConnection> =>
-    init ? init(session).then(() => session) : Promise.resolve(session);
+    init
+      ? init(session).then(
+          () => session,
+          async (err: unknown) => {
+            await closeSession(session).catch(() => undefined);
+            throw err;
+          },
+        )
+      : Promise.resolve(session);
   interface Session {
     session: Promise<ChdbConnection>;
     inFlight: number;
@@ -77,7 +94,7 @@ export function openEmbeddedConnection(
   // the first session opens now, so a locked data directory fails here and not at the first call
   let current = fresh(ready(create()));
   const closeWhenIdle = (c: Session): void => {
-    if (c.retired && c.inFlight === 0) void c.session.then((s) => s.close()).catch(() => undefined);
+    if (c.retired && c.inFlight === 0) void c.session.then(closeSession).catch(() => undefined);
   };
   const call = async (method: string, params: unknown): Promise<unknown> => {
     const c = current;
@@ -104,7 +121,11 @@ export function openEmbeddedConnection(
       if (prop === 'close')
         return async () => {
           current.retired = true;
-          await (await current.session).close();
+          await current.session.catch(() => undefined); // one being opened is open before it is closed
+          const errors: unknown[] = [];
+          for (const session of [...open])
+            await closeSession(session).catch((err: unknown) => errors.push(err));
+          if (errors.length > 0) throw errors[0];
         };
       if (prop === 'connectionName') return 'chdb';
       return typeof prop === 'string' && CALLS.has(prop)

@@ -10,6 +10,7 @@ import { buildDashboardData, type DashboardData } from '../../analytics/dashboar
 import { unansweredQuestions } from '../../analytics/kb-gaps';
 import { groupGaps } from '../../bot/kb/gaps';
 import type { Sql } from '../../infra/clickhouse/sql';
+import type { AlertState } from './alerts';
 
 export interface Operations {
   /** Messages each consumer has not acknowledged yet (pending + in flight). */
@@ -21,11 +22,14 @@ export interface DashboardDeps {
   sql: Sql;
   database: string;
   operations: () => Promise<Operations>;
+  /** The alert rules' latest judgement (streams/dashboard/alerts.ts). */
+  alerts?: () => AlertState[];
 }
 
 export interface DashboardPayload extends DashboardData {
   operations: Operations;
   gaps: { asked: number; intent: string; examples: string[] }[];
+  alerts: AlertState[];
 }
 
 /** Digit runs of 4 or more and e-mail addresses masked: order numbers, phones, addresses stay out. */
@@ -44,7 +48,7 @@ export async function dashboardPayload(deps: DashboardDeps, now = Date.now()): P
   const gaps = groupGaps(unanswered, { top: 8 })
     .slice(0, 8)
     .map((g) => ({ asked: g.asked, intent: g.intent, examples: g.examples.slice(0, 3).map(maskPersonal) }));
-  return { ...data, operations: await deps.operations(), gaps };
+  return { ...data, operations: await deps.operations(), gaps, alerts: deps.alerts?.() ?? [] };
 }
 
 const ASSETS = {

@@ -3,8 +3,7 @@
 import { openReadOnlyClickHouse } from '../../infra/clickhouse/readonly';
 import { buildAdmin } from '../admin';
 import { buildClickHouseHttp } from '../clickhouse-http';
-import { readOperations } from '../dashboard/operations';
-import { sqlFromClient } from '../../infra/clickhouse/sql';
+import { startDashboard } from '../dashboard/live';
 import { isEmbedded } from '../../infra/clickhouse/client';
 import { createChatHub } from '../channels/hub';
 import { chatChannels } from '../channels/plugin';
@@ -79,6 +78,8 @@ export const admin: Component = {
     // analysts' SQL runs on a read-only session of the same database (infra/clickhouse/readonly.ts)
     const readOnlyCh = ctx.get('clickhouse') ? await openReadOnlyClickHouse(config.clickhouse) : undefined;
     if (readOnlyCh) ctx.provide('readOnlyClickHouse', readOnlyCh);
+    // the live dashboard and the alert rules, on the same read-only session
+    const dashboard = readOnlyCh ? await startDashboard(ctx, readOnlyCh) : undefined;
     const app = buildAdmin({
       metrics,
       ...(readOnlyCh ? { readOnlyCh } : {}),
@@ -86,15 +87,7 @@ export const admin: Component = {
       hosts: [config.admin.host],
       health: () => ctx.health(),
       stats: () => ctx.stats(),
-      ...(readOnlyCh
-        ? {
-            dashboard: {
-              sql: sqlFromClient(readOnlyCh),
-              database: config.clickhouse.database,
-              operations: async () => readOperations(await ctx.nc.jetstreamManager(), config.nats.prefix),
-            },
-          }
-        : {}),
+      ...(dashboard ? { dashboard: dashboard.deps } : {}),
     });
     await app.listen({ host: config.admin.host, port: config.admin.port });
     logger.info(
@@ -104,6 +97,7 @@ export const admin: Component = {
     return {
       stop: async () => {
         await app.close();
+        await dashboard?.stop();
         await readOnlyCh?.close();
       },
     };

@@ -93,6 +93,14 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
   },
   conversation_escalated: { conversationId: 'conv1', reason: 'explicit_request', level: 1 },
   agent_assigned: { conversationId: 'conv1', agentId: 'agent-7', waitMs: 42000 },
+  alert_changed: {
+    alert: 'BotFirstResponseSlow',
+    state: 'firing',
+    severity: 'warning',
+    value: 1500,
+    threshold: 1000,
+    summary: 'bot first response p95 1500 ms over 1000 ms',
+  },
   escalation_ended: {
     conversationId: 'conv1',
     exit: 'resolved',

@@ -18,7 +18,10 @@ import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import type { Config } from '../../infra/config';
 import { buildAdmin } from '../../streams/admin';
 import { readOperations } from '../../streams/dashboard/operations';
-import { maskPersonal } from '../../streams/dashboard/routes';
+import { dashboardPayload, maskPersonal } from '../../streams/dashboard/routes';
+import { ALERT_RULES, createAlerts } from '../../streams/dashboard/alerts';
+import { createProducer } from '../../streams/producer/producer';
+import { eventsOnStream } from '../../infra/stack/test-nats';
 import { publishDeadLetter } from '../../streams/dlq';
 import { applyTopology } from '../../streams/topology-apply';
 import type { EventRow } from '../../streams/sinks/clickhouse/rows';
@@ -174,11 +177,12 @@ maybe('the live dashboard in Chromium', () => {
   }, 60_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await app?.close();
-    await ro?.close();
-    await nc?.close();
-    await Promise.all([chs?.stop(), nats?.stop()]);
+    // each closed whatever happens to the others (one embedded data directory per process)
+    for (const close of [() => browser?.close(), () => app?.close(), () => ro?.close(), () => nc?.close()])
+      await Promise.resolve()
+        .then(close)
+        .catch(() => undefined);
+    await Promise.allSettled([chs?.stop(), nats?.stop()]);
   });
 
   it('shows what ClickHouse holds, updates as events arrive, and draws every chart', async () => {
@@ -240,6 +244,39 @@ maybe('the live dashboard in Chromium', () => {
     expect(statSync(shot).size).toBeGreaterThan(20_000);
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('publishes an alert that starts firing as an alert_changed event, and lists it in the dashboard data', async () => {
+    const producer = await createProducer({
+      nats: config.nats,
+      shopId: 'ops',
+      producerId: 'alerts-test',
+      connection: nc,
+    });
+    // the shipped rules, with the bot's threshold under this shop's replies (120 to 200 ms), so it fires
+    const rules = ALERT_RULES.map((r) => (r.name === 'BotFirstResponseSlow' ? { ...r, threshold: 100 } : r));
+    const alerts = createAlerts({
+      rules,
+      publish: async (change) => {
+        await producer.track('alert_changed', { anonymousId: 'ops', channel: 'server', properties: change });
+      },
+    });
+    const deps = {
+      sql: sqlFromClient(ro),
+      database: chs.config.database,
+      operations: async () => readOperations(await nc.jetstreamManager(), config.nats.prefix),
+      alerts: () => alerts.current(),
+    };
+    const states = await alerts.evaluate(await dashboardPayload(deps));
+    expect(states.find((a) => a.name === 'BotFirstResponseSlow')).toMatchObject({ firing: true, value: 200 });
+    await producer.close();
+    const published = await eventsOnStream(nc, config, 'alert_changed', 5000);
+    expect(published.map((e) => e.alertChanged)).toEqual([
+      expect.objectContaining({ alert: 'BotFirstResponseSlow', state: 'firing', value: 200, threshold: 100 }),
+    ]);
+    expect(published[0]).toMatchObject({ shopId: 'ops', anonymousId: 'ops' });
+    const payload = await dashboardPayload(deps);
+    expect(payload.alerts.filter((a) => a.firing).map((a) => a.name)).toEqual(['BotFirstResponseSlow']);
   });
 
   it('serves ECharts from the package with a strict content policy, and masks personal data in gaps', async () => {

@@ -2,6 +2,7 @@
 // are all ClickHouse query parameters, and the code runs each with exactly the parameters it names.
 // Also: the migrations are found from analytics/.
 import { NAMED_REPORTS } from '../../analytics/named-reports';
+import { buildDashboardData } from '../../analytics/dashboard';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildBotReport } from '../../analytics/bot-report';
@@ -84,6 +85,7 @@ it('the code passes each file exactly the parameters it names, and runs every fi
   await unansweredQuestions(recording, { database: 'shop', from: 0, to: Date.now() });
   for (const r of NAMED_REPORTS)
     await r.run(recording, { database: 'shop', from: new Date(0), to: new Date() });
+  await buildDashboardData(recording, 'shop');
 
   expect(unknown).toEqual([]);
   for (const c of calls) expect({ file: c.file, params: c.given }).toEqual({ file: c.file, params: c.named });
