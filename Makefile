@@ -82,6 +82,9 @@ fuzz: install ## property-based fuzzing: 100,000 cases per parser property and 1
 bench-ingest: install ## producer publish rate and sink drain rate on a throwaway NATS + ClickHouse
 	npx tsx bench/ingest.ts
 
+bench-freshness: install ## publish -> queryable in ClickHouse p50/p95/p99 at a steady 2,000 events/s -> bench-results.json
+	npx tsx bench/freshness.ts
+
 bench-interest: install ## interest processor throughput (events applied and stored per second)
 	npx tsx bench/interest.ts
 
@@ -106,4 +109,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean
+.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean

@@ -6,7 +6,7 @@
 //      from the publish to the reply on the conversation's reply subject, p50/p95/p99;
 //   2. burst: every conversation writes at the same moment: turns per second until all are answered.
 // Writes chat_reply_ms {p50, p95, p99} and chat_turns_per_s into bench-results.json (other keys kept).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeResults } from './common';
 import { cpus } from 'node:os';
 import { createLogger } from '../infra/logger';
 import { connectNats } from '../infra/nats';
@@ -165,9 +165,7 @@ async function main(): Promise<void> {
   };
   console.table({ steady: results.chat.steady_reply_ms, burst: results.chat.burst_reply_ms });
   console.log(JSON.stringify(results, null, 2));
-  const file = 'bench-results.json';
-  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
-  writeFileSync(file, `${JSON.stringify({ ...before, ...results }, null, 2)}\n`);
+  writeResults(results);
   sub.unsubscribe();
   await producer.close();
   await service.stop();

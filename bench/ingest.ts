@@ -1,14 +1,13 @@
 // Ingestion benchmark: producer SDK publish rate, and ClickHouse sink drain rate, on a throwaway
 // nats-server and embedded ClickHouse. `make bench-ingest` (figures vary with the machine: 2 cores here).
 //   EVENTS=50000 npx tsx bench/ingest.ts
-import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { createLogger } from '../infra/logger';
 import { connectNats } from '../infra/nats';
 import { createProducer } from '../streams/producer/producer';
 import { createClickHouseSink } from '../streams/sinks/clickhouse/sink';
 import { applyTopology } from '../streams/topology-apply';
-import { planSimulation } from '../demo/simulator';
+import { simulatedEvents, writeResults } from './common';
 import { startTestClickHouse } from '../infra/stack/test-clickhouse';
 import { startTestNats } from '../infra/stack/test-nats';
 import { testConfig } from '../infra/stack/test-config';
@@ -26,9 +25,7 @@ async function main(): Promise<void> {
   try {
     await applyTopology(await nc.jetstreamManager(), config);
     // realistic events: the simulator's journeys, flattened, until `target`
-    const events = [];
-    for (const u of planSimulation({ users: Math.ceil(target / 9), seed: 1 })) events.push(...u.events);
-    events.length = Math.min(events.length, target);
+    const events = simulatedEvents(target, 1);
 
     const producer = await createProducer({
       nats: config.nats,
@@ -63,7 +60,7 @@ async function main(): Promise<void> {
       machine: `${cpus().length} cores, node ${process.version}`,
     };
     console.table(results);
-    writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
+    writeResults(results);
   } finally {
     await nc.drain();
     await chs.stop();

@@ -159,6 +159,15 @@ program
   );
 
 program
+  .command('model')
+  .description("the analysts' ClickHouse model (analytics/README.md)")
+  .command('backfill')
+  .description(
+    'rebuild it from events alone: migrations, the catalog, the hourly rollup (stop the service first on the embedded database)',
+  )
+  .action(() => runCommand('model-backfill'));
+
+program
   .command('alerts')
   .description("the service's alert rules (streams/dashboard/alerts.ts)")
   .command('rules')

@@ -35,6 +35,7 @@ const commands: Record<string, () => Handler> = {
   'kb-check': () => load<typeof import('./commands/bot')>('./commands/bot').kbCheck,
   'kb-search': () => load<typeof import('./commands/bot')>('./commands/bot').kbSearch,
   'kb-gaps': () => load<typeof import('./commands/bot')>('./commands/bot').kbGaps,
+  'model-backfill': () => load<typeof import('./commands/model')>('./commands/model').backfill,
   'alerts-rules': () => load<typeof import('./commands/alerts')>('./commands/alerts').rules,
   'flows-list': () => load<typeof import('./commands/flows')>('./commands/flows').list,
   'flows-validate': () => load<typeof import('./commands/flows')>('./commands/flows').validate,

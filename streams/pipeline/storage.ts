@@ -3,6 +3,8 @@
 import { couponRef } from '../../coupons/coupon-ledger';
 import { createClickHouse } from '../../infra/clickhouse/client';
 import { migrate } from '../../analytics/migrate';
+import { loadCatalogProducts } from '../../analytics/model';
+import { loadCatalog } from '../../catalog';
 import { startMaxDeliveriesCatcher } from '../advisories';
 import { createClickHouseSink } from '../sinks/clickhouse/sink';
 import { fromLoop, type Component } from './component';
@@ -28,8 +30,14 @@ export const clickhouse: Component = {
     const ch = createClickHouse(config.clickhouse);
     try {
       const applied = await migrate(ch, config.clickhouse.database);
+      // the catalog for the model's order items (category and brand when an event lacks them)
+      const products = await loadCatalogProducts(
+        ch,
+        config.clickhouse.database,
+        loadCatalog(config.interest.catalogFile || undefined).products,
+      );
       logger.info(
-        { applied, database: config.clickhouse.database, embedded: config.clickhouse.url === '' },
+        { applied, products, database: config.clickhouse.database, embedded: config.clickhouse.url === '' },
         'clickhouse ready',
       );
     } catch (err) {

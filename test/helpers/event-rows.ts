@@ -22,7 +22,7 @@ export function eventRows(t0: number, producerId = 'test') {
     atSeconds: number,
     userId: string,
     payload: PayloadMap[T],
-    opts: { channel?: string; producerId?: string } = {},
+    opts: { channel?: string; producerId?: string; sessionId?: string } = {},
   ): EventRow {
     const init = buildEnvelope(
       type,
@@ -31,6 +31,7 @@ export function eventRows(t0: number, producerId = 'test') {
         producerId: opts.producerId ?? producerId,
         userId,
         ...(opts.channel ? { channel: channelValue(opts.channel) } : {}),
+        ...(opts.sessionId ? { sessionId: opts.sessionId } : {}),
       },
       payload,
     );

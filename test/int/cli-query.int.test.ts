@@ -104,3 +104,14 @@ it('runs a named report over a range in each format, and says what is wrong with
   );
   expect((await report('funnel', '--window', 'forever')).out).toContain('--window takes a duration');
 }, 60_000);
+
+it('model backfill rebuilds the model from events (catalog loaded), and the analysts can read it', async () => {
+  const r = await run(process.execPath, [CLI, 'model', 'backfill'], { env });
+  expect(r.stdout).toMatch(/^model rebuilt from 0 events in \d+ ms: 0 hourly rows, \d{2,} catalog products/);
+  const products = await query(
+    `SELECT count() > 10 AS ok FROM ${database}.catalog_products`,
+    '--format',
+    'csv',
+  );
+  expect(products.out).toBe('ok\n1\n');
+}, 60_000);

@@ -163,6 +163,7 @@ it('finds the migrations in analytics/migrations, in order', () => {
     '0003_events_time_zone',
     '0004_chat_turns',
     '0005_chat_turns_fields',
+    '0006_model',
   ]);
   expect(migrations.every((m) => m.statements.length > 0)).toBe(true);
 });
