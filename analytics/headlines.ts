@@ -35,6 +35,11 @@ export async function headlineFigures(
   lines.push(
     `coupons: ${issued} issued, ${redeemed} redeemed (${pctOf(issued ? redeemed / issued : null)})   npx shopstream report coupons`,
   );
+  const [recs = []] = await rowsOf(sql, 'recommendations', range, opts);
+  for (const r of recs)
+    lines.push(
+      `recommendations by ${String(r['source'])}: ${n(r['impressions'])} shown, ${n(r['clicks'])} clicked (${pctOf(r['click_rate'])}), ${n(r['orders_24h'])} ordered within 24 h (${pctOf(r['order_rate'])} of clicks)   npx shopstream report recommendations`,
+    );
   const bot = service.find((r) => r['responder'] === 'bot');
   const human = service.find((r) => r['responder'] === 'human');
   if (bot)

@@ -39,6 +39,7 @@ const Q = {
   bot: loadQuery(QUERIES_DIR, 'report-service-bot'),
   human: loadQuery(QUERIES_DIR, 'report-service-human'),
   gaps: loadQuery(QUERIES_DIR, 'kb-gaps'),
+  recommendations: loadQuery(QUERIES_DIR, 'report-recommendations'),
 };
 
 type N = number | string | null;
@@ -277,7 +278,35 @@ const service: NamedReport = {
   },
 };
 
-export const NAMED_REPORTS: readonly NamedReport[] = [funnel, recovery, coupons, service];
+const recommendations: NamedReport = {
+  name: 'recommendations',
+  description:
+    'impressions, clicks and orders within 24 h of a click, by source (interest, association rule)',
+  async run(sql, range) {
+    const rows = await runQuery<Record<string, N>>(sql, Q.recommendations, rangeParams(range));
+    return [
+      {
+        title: 'Recommendations by source (orders: the clicked product ordered by the same user within 24 h)',
+        rows: rows.map((r) => {
+          const impressions = num(r['impressions']);
+          const clicks = num(r['clicks']);
+          const orders = num(r['orders_24h']);
+          return {
+            source: String(r['source']),
+            impressions,
+            clicks,
+            click_rate: ratio(clicks, impressions),
+            orders_24h: orders,
+            order_rate: ratio(orders, clicks),
+            revenue: num(r['revenue_minor']) / 100,
+          };
+        }),
+      },
+    ];
+  },
+};
+
+export const NAMED_REPORTS: readonly NamedReport[] = [funnel, recovery, coupons, service, recommendations];
 
 export function findReport(name: string): NamedReport | undefined {
   return NAMED_REPORTS.find((r) => r.name === name);

@@ -138,7 +138,7 @@ program
 program
   .command('report [name]')
   .description(
-    'a report from ClickHouse: overview (default: events by type, funnel, orders, escalations), funnel, recovery, coupons, service',
+    'a report from ClickHouse: overview (default: events by type, funnel, orders, escalations), funnel, recovery, coupons, service, recommendations',
   )
   .option('--from <time>', 'start of the range: 2026-11-24, 2026-11-24T12:00Z, or 7d / 12h ago', '7d')
   .option('--to <time>', 'end of the range (exclusive)', 'now')

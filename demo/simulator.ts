@@ -179,6 +179,36 @@ export function planUser(
     viewed.push(p);
     push('product_viewed', { product: asProduct(p), currency: 'USD' });
   }
+  // Recommendations on the last product page (40% of visits): what goes with it (association rules)
+  // and more of the user's category (interest); a click (30% of them) opens the product, which may
+  // then go into the cart. Their own random stream, so the rest of the journey's draws stay as seeded.
+  const recRnd = mulberry32(seed * 3_001_003 + index * 13 + 7);
+  const last = viewed[viewed.length - 1];
+  if (last && recRnd() < 0.4) {
+    const pushRec = <T extends EventType>(type: T, properties: PayloadMap[T]): void => {
+      t += intBetween(recRnd, 2, 30) * 1000;
+      events.push({ type, input: { userId, sessionId, channel, occurredAt: t, timeZone, properties } });
+    };
+    const seen = new Set(viewed.map((p) => p.sku));
+    const fresh = (pool: readonly CatalogProduct[], n: number): CatalogProduct[] =>
+      pool.filter((p) => !seen.has(p.sku)).slice(0, n);
+    const shown = [
+      ...fresh(complementsOf(catalog, last)?.pool ?? [], 2).map((p) => ({ p, source: 'association_rule' })),
+      ...fresh(inCategory, 3).map((p) => ({ p, source: 'interest' })),
+    ].slice(0, 4);
+    if (shown.length > 0) {
+      const listId = `rec-${userId}-1${cartTag}`;
+      const items = shown.map((x, i) => ({ sku: x.p.sku, source: x.source, position: i + 1 }));
+      pushRec('recommendation_shown', { listId, items, placement: 'product_page', contextSku: last.sku });
+      if (recRnd() < 0.3) {
+        const at = recRnd() < 0.6 ? 0 : Math.floor(recRnd() * shown.length);
+        const { p, source } = shown[at]!;
+        pushRec('recommendation_clicked', { listId, sku: p.sku, source, position: at + 1 });
+        pushRec('product_viewed', { product: asProduct(p), currency: 'USD' });
+        viewed.push(p);
+      }
+    }
+  }
 
   const cart = new Map<string, { p: CatalogProduct; qty: number }>();
   const cartId = `c-${userId}-1${cartTag}`;

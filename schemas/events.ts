@@ -38,6 +38,8 @@ export interface PayloadMap {
   order_shipped: shopstream.events.v1.IOrderShipped;
   order_delivered: shopstream.events.v1.IOrderDelivered;
   alert_changed: shopstream.events.v1.IAlertChanged;
+  recommendation_shown: shopstream.events.v1.IRecommendationShown;
+  recommendation_clicked: shopstream.events.v1.IRecommendationClicked;
 }
 
 export type EventType = keyof PayloadMap;
@@ -67,6 +69,8 @@ export const CLIENT_EVENT_TYPES = [
   'order_paid',
   'order_shipped',
   'order_delivered',
+  'recommendation_shown',
+  'recommendation_clicked',
 ] as const satisfies readonly EventType[];
 export type PayloadField = NonNullable<Envelope['payload']>;
 

@@ -27,6 +27,9 @@ export const PUBLIC_EVENT_TYPES = [
   'product_viewed',
   'products_searched',
   'product_list_filtered',
+  // the recommendations the page showed and the one clicked
+  'recommendation_shown',
+  'recommendation_clicked',
   'user_identified',
   'group_joined',
   'user_aliased',

@@ -93,6 +93,16 @@ export const samplePayloads: { [T in EventType]: PayloadMap[T] } = {
   },
   conversation_escalated: { conversationId: 'conv1', reason: 'explicit_request', level: 1 },
   agent_assigned: { conversationId: 'conv1', agentId: 'agent-7', waitMs: 42000 },
+  recommendation_shown: {
+    listId: 'list-1',
+    items: [
+      { sku: 'SKU-2', source: 'association_rule', position: 1 },
+      { sku: 'SKU-3', source: 'interest', position: 2 },
+    ],
+    placement: 'product_page',
+    contextSku: 'SKU-1',
+  },
+  recommendation_clicked: { listId: 'list-1', sku: 'SKU-2', source: 'association_rule', position: 1 },
   alert_changed: {
     alert: 'BotFirstResponseSlow',
     state: 'firing',

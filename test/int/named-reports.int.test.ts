@@ -37,11 +37,18 @@ const checkout = (at: number, u: string): EventRow =>
     totalMinor: 1000,
     currency: 'USD',
   });
-const order = (at: number, u: string, orderId: string, total: number, cartId = ''): EventRow =>
+const order = (
+  at: number,
+  u: string,
+  orderId: string,
+  total: number,
+  cartId = '',
+  products = [product('A', total)],
+): EventRow =>
   ev('order_placed', at, u, {
     orderId,
     cartId,
-    products: [product('A', total)],
+    products,
     totalMinor: total,
     currency: 'USD',
   });
@@ -164,6 +171,36 @@ function fixture(): EventRow[] {
     turn(-50, 's5', 'cv5', 1, 'hello'),
     turn(-49.9, 's5', 'cv5', 2, 'hi', { latencyMs: 100 }),
     handoff(-40, 's5', 'cv5'),
+  );
+  // recommendations: list L1 to g1 (A by association, B and C by interest), L2 to g2 (A and D by
+  // association); g1 clicks A and orders it 15 min later (15.00), clicks B and orders it 25 h later
+  // (too late); g2 clicks D, no order; g3 clicks C and orders 2 x 10.00 within the hour
+  const shown = (at: number, u: string, listId: string, items: [string, string][]): EventRow =>
+    ev('recommendation_shown', at, u, {
+      listId,
+      items: items.map(([sku, source], i) => ({ sku, source, position: i + 1 })),
+      placement: 'product_page',
+      contextSku: 'X',
+    });
+  const clicked = (at: number, u: string, listId: string, sku: string, source: string): EventRow =>
+    ev('recommendation_clicked', at, u, { listId, sku, source, position: 1 });
+  rows.push(
+    shown(100, 'g1', 'L1', [
+      ['A', 'association_rule'],
+      ['B', 'interest'],
+      ['C', 'interest'],
+    ]),
+    shown(200, 'g2', 'L2', [
+      ['A', 'association_rule'],
+      ['D', 'association_rule'],
+    ]),
+    clicked(110, 'g1', 'L1', 'A', 'association_rule'),
+    order(1010, 'g1', 'og1', 1500, '', [product('A', 1500)]),
+    clicked(120, 'g1', 'L1', 'B', 'interest'),
+    order(120 + 25 * 3600, 'g1', 'og1b', 999, '', [product('B', 999)]),
+    clicked(210, 'g2', 'L2', 'D', 'association_rule'),
+    clicked(300, 'g3', 'Lx', 'C', 'interest'),
+    order(400, 'g3', 'og3', 2000, '', [{ ...product('C', 1000), quantity: 2 }]),
   );
   return rows;
 }
@@ -300,13 +337,39 @@ it('service: containment, handoff rate, first response and resolution percentile
   expect(gaps!.rows).toEqual([{ question: '我要投诉', times: 1 }]);
 });
 
+it('recommendations: impressions, clicks, and orders of the clicked product within 24 h, by source', async () => {
+  const [s] = await run('recommendations');
+  expect(s!.rows).toEqual([
+    // shown A, A, D; clicked A (ordered within 24 h: 15.00) and D
+    {
+      source: 'association_rule',
+      impressions: 3,
+      clicks: 2,
+      click_rate: 0.6667,
+      orders_24h: 1,
+      order_rate: 0.5,
+      revenue: 15,
+    },
+    // shown B, C; clicked B (ordered after 25 h: not counted) and C (ordered: 2 x 10.00)
+    {
+      source: 'interest',
+      impressions: 2,
+      clicks: 2,
+      click_rate: 1,
+      orders_24h: 1,
+      order_rate: 0.5,
+      revenue: 20,
+    },
+  ]);
+});
+
 it('answers empty sections for a range with no events (rates are null, not 0)', async () => {
   const empty = {
     database: chs.config.database,
     from: new Date(T0 - 10 * DAY * 1000),
     to: new Date(T0 - 9 * DAY * 1000),
   };
-  for (const name of ['funnel', 'recovery', 'coupons'])
+  for (const name of ['funnel', 'recovery', 'coupons', 'recommendations'])
     expect((await findReport(name)!.run(sql, empty))[0]!.rows).toEqual([]);
   const [s] = await findReport('service')!.run(sql, empty);
   expect(s!.rows[0]).toMatchObject({ conversations: 0, containment: null, first_response_p50: null });
