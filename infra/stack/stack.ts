@@ -127,6 +127,8 @@ export interface NatsServerOptions {
   pidFile?: string;
   serverName?: string;
   timeoutMs?: number;
+  /** A nats-server configuration file (`-c`): what the flags do not say, e.g. accounts, sync_interval. */
+  configFile?: string;
 }
 
 export interface ServerHandle {
@@ -158,6 +160,7 @@ export async function startNatsServer(opts: NatsServerOptions): Promise<NatsServ
     opts.storeDir,
   ];
   args.push('-n', opts.serverName ?? 'shopstream-local');
+  if (opts.configFile) args.push('-c', opts.configFile);
   if (pickPorts) args.push('--ports_file_dir', opts.storeDir);
 
   const handle = spawnTracked(opts.binary, args, { logFile, pidFile: opts.pidFile });

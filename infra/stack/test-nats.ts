@@ -19,7 +19,8 @@ export interface TestNats {
   stop(): Promise<void>;
 }
 
-export async function startTestNats(): Promise<TestNats> {
+/** A throwaway nats-server; `config` is extra nats-server configuration text (accounts, sync_interval). */
+export async function startTestNats(opts: { config?: string } = {}): Promise<TestNats> {
   const { natsServer } = await findTools(loadConfig().stack);
   if (!natsServer) {
     throw new Error(
@@ -35,6 +36,7 @@ export async function startTestNats(): Promise<TestNats> {
       storeDir,
       logFile: path.join(dir, 'nats-server.log'),
       serverName: 'shopstream-test',
+      ...(opts.config === undefined ? {} : { configFile: await writeConfig(dir, opts.config) }),
     });
     let stopped: Promise<void> | undefined;
     const stop = () =>
@@ -44,6 +46,12 @@ export async function startTestNats(): Promise<TestNats> {
     await fs.rm(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+async function writeConfig(dir: string, text: string): Promise<string> {
+  const file = path.join(dir, 'nats-server.conf');
+  await fs.writeFile(file, text, { mode: 0o600 });
+  return file;
 }
 
 /**

@@ -1,0 +1,63 @@
+// What JetStream's durability mode costs: the producer SDK publishing simulated shop events into the
+// pipeline's own streams (file storage, the topology of streams/topology.ts), acks in flight and
+// message ids as the pipeline sends them, on a throwaway nats-server run twice: with the default
+// `sync_interval` (nats-server fsyncs its files every 2 minutes; a message is acked once written to
+// the OS, so a power loss can cost what was acked in the last interval) and with
+// `sync_interval: always` (fsync before every ack: an acked message survives a power loss).
+//   EVENTS=30000 npx tsx bench/durability.ts      (make bench-durability)
+// Writes jetstream_publish_per_s {default_sync, sync_always} into bench-results.json.
+import { cpus } from 'node:os';
+import { connectNats } from '../infra/nats';
+import { startTestNats } from '../infra/stack/test-nats';
+import { testConfig } from '../infra/stack/test-config';
+import { createProducer } from '../streams/producer/producer';
+import { applyTopology } from '../streams/topology-apply';
+import { simulatedEvents, writeResults } from './common';
+
+async function publishRate(syncAlways: boolean, total: number): Promise<number> {
+  const nats = await startTestNats(syncAlways ? { config: 'jetstream { sync_interval: always }\n' } : {});
+  try {
+    const config = testConfig(nats.url);
+    const nc = await connectNats(config.nats, 'bench-durability', { noAsyncTraces: true });
+    try {
+      await applyTopology(await nc.jetstreamManager(), config);
+      const events = simulatedEvents(total, 5);
+      const producer = await createProducer({
+        nats: config.nats,
+        shopId: 'bench',
+        connection: nc,
+        maxInFlight: 1000,
+      });
+      const t0 = performance.now();
+      await Promise.all(events.map((e) => producer.track(e.type, e.input as never)));
+      const seconds = (performance.now() - t0) / 1000;
+      await producer.close();
+      return Math.round(events.length / seconds);
+    } finally {
+      await nc.drain();
+    }
+  } finally {
+    await nats.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const total = Number(process.env['EVENTS'] ?? 30_000);
+  const defaultSync = await publishRate(false, total);
+  const syncAlways = await publishRate(true, total);
+  const results = {
+    jetstream_publish_per_s: { default_sync: defaultSync, sync_always: syncAlways },
+    durability: {
+      events: total,
+      sync_always_cost: `${Math.round(100 * (1 - syncAlways / defaultSync))}% fewer events/s`,
+      machine: `${cpus().length} cores, node ${process.version}`,
+    },
+  };
+  console.log(JSON.stringify(results, null, 2));
+  writeResults(results);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
