@@ -168,6 +168,15 @@ program
   .action(() => runCommand('model-backfill'));
 
 program
+  .command('nats')
+  .description('NATS security')
+  .command('permissions')
+  .description(
+    'nats-server configuration with a user per role (producer, service, worker, analyst, ops); passwords from NATS_ROLE_PASSWORD_<ROLE>',
+  )
+  .action(() => runCommand('nats-permissions'));
+
+program
   .command('alerts')
   .description("the service's alert rules (streams/dashboard/alerts.ts)")
   .command('rules')

@@ -36,6 +36,7 @@ const commands: Record<string, () => Handler> = {
   'kb-search': () => load<typeof import('./commands/bot')>('./commands/bot').kbSearch,
   'kb-gaps': () => load<typeof import('./commands/bot')>('./commands/bot').kbGaps,
   'model-backfill': () => load<typeof import('./commands/model')>('./commands/model').backfill,
+  'nats-permissions': () => load<typeof import('./commands/nats')>('./commands/nats').permissions,
   'alerts-rules': () => load<typeof import('./commands/alerts')>('./commands/alerts').rules,
   'flows-list': () => load<typeof import('./commands/flows')>('./commands/flows').list,
   'flows-validate': () => load<typeof import('./commands/flows')>('./commands/flows').validate,
