@@ -85,6 +85,9 @@ bench-ingest: install ## producer publish rate and sink drain rate on a throwawa
 bench-freshness: install ## publish -> queryable in ClickHouse p50/p95/p99 at a steady 2,000 events/s -> bench-results.json
 	npx tsx bench/freshness.ts
 
+chaos: install ## fault suite: the pipeline service SIGKILLed 20 times under 100,000 events (EVENTS, KILLS) -> chaos-results.json
+	npx tsx chaos/run.ts
+
 bench-durability: install ## JetStream publish rate with the default sync_interval and with sync_interval always -> bench-results.json
 	npx tsx bench/durability.ts
 
@@ -112,4 +115,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-durability bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean
+.PHONY: help install up down status demo chaos gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-durability bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean

@@ -53,8 +53,8 @@ const forbid = (what, groups, why) => ({
 
 const entryPoints = forbid('cli/ is an entry point', under('cli'), 'nothing imports the entry points');
 const devTooling = forbid(
-  'demo/, bench/, examples/, infra/stack/, catalog/generate.ts are dev tooling',
-  [...under('demo', 'bench', 'examples', 'stack'), '**/catalog/generate', './generate'],
+  'demo/, bench/, chaos/, examples/, infra/stack/, catalog/generate.ts are dev tooling',
+  [...under('demo', 'bench', 'chaos', 'examples', 'stack'), '**/catalog/generate', './generate'],
   'product code never imports dev tooling',
 );
 const tests = forbid('test/', under('test'), 'nothing imports the tests');
@@ -160,6 +160,7 @@ const layerRules = [
     files: [
       'demo/**/*.ts',
       'bench/**/*.ts',
+      'chaos/**/*.ts',
       'examples/**/*.ts',
       'infra/stack/**/*.ts',
       'catalog/generate.ts',
@@ -223,6 +224,7 @@ export default tseslint.config(
             'cli',
             'demo',
             'bench',
+            'chaos',
             'test',
             'catalog',
             'bot',
