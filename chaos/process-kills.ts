@@ -24,12 +24,15 @@ import { createProducer } from '../streams/producer/producer';
 import { names } from '../streams/topology';
 import { applyTopology } from '../streams/topology-apply';
 import { mulberry32 } from '../demo/random';
+import { HOSTILE_PRODUCER, hostileMessages } from './hostile';
 
 const CLI = path.join(__dirname, '../cli/shopstream.cjs');
 
 export interface ProcessKillsOptions {
   events: number;
   kills: number;
+  /** Hostile messages (chaos/hostile.ts) sent to both services while the kills happen. */
+  hostile?: number;
   seed?: number;
   log?: (line: string) => void;
 }
@@ -41,6 +44,8 @@ export interface ProcessKillsFigures {
   /** Rows stored beyond one per event (before any merge). */
   duplicated: number;
   deadLettered: number;
+  /** Hostile messages sent, of which good (to be stored) and bad (to be dead-lettered). */
+  hostile: { sent: number; good: number; stored: number; bad: number; deadLettered: number };
   kills: number;
   /** Kill -> the restarted service healthy again, ms. */
   recoveryMs: { p50: number; max: number };
@@ -188,7 +193,30 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
       await producer.close();
       return events.length;
     };
-    const sending = Promise.all([send(chaos), send(reference)]);
+    const hostile = hostileMessages(
+      opts.hostile ?? 0,
+      (opts.seed ?? 11) + 1,
+      chaos.config.nats.prefix,
+      chaos.config.nats.partitions,
+    );
+    const sendHostile = async (i: Instance): Promise<void> => {
+      const js = nc.jetstream();
+      for (let k = 0; k < hostile.length; k += 200) {
+        await Promise.all(
+          hostile
+            .slice(k, k + 200)
+            .map((m) =>
+              js.publish(
+                m.subject.replace(`${chaos.config.nats.prefix}.`, `${i.config.nats.prefix}.`),
+                m.data,
+                { msgID: m.msgId },
+              ),
+            ),
+        );
+        await sleep(50);
+      }
+    };
+    const sending = Promise.all([send(chaos), send(reference), sendHostile(chaos), sendHostile(reference)]);
     const recoveries: number[] = [];
     for (let k = 0; k < opts.kills; k++) {
       await sleep(500 + Math.floor(rnd() * 2500));
@@ -219,6 +247,9 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
              GROUP BY JSONExtractString(properties, 'reply_to') AS reply_to)`,
     );
     const dlq = await jsm.streams.info(names(chaos.config.nats.prefix).dlqStream);
+    const [h] = await chaos.sql.query<Record<string, string | number>>(
+      `SELECT uniqExact(event_id) AS stored FROM ${db}.events WHERE producer_id = '${HOSTILE_PRODUCER}'`,
+    );
     const [a, b] = await Promise.all([
       profiles(nc, chaos.config.nats.prefix),
       profiles(nc, reference.config.nats.prefix),
@@ -245,6 +276,13 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
       stored: Number(c?.['events'] ?? 0),
       duplicated: Number(c?.['rows'] ?? 0) - Number(c?.['events'] ?? 0),
       deadLettered: dlq.state.messages,
+      hostile: {
+        sent: hostile.length,
+        good: hostile.filter((m) => m.good).length,
+        stored: Number(h?.['stored'] ?? 0),
+        bad: hostile.filter((m) => !m.good).length,
+        deadLettered: dlq.state.messages,
+      },
       kills: recoveries.length,
       recoveryMs: { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 },
       botReplies: Number(bot?.['replies'] ?? 0),

@@ -239,4 +239,15 @@ describe("the processor's own events", () => {
     });
     expect(JSON.stringify(encodeState(s, catalog.features))).toBe(before);
   });
+
+  it("ignores the service's alert_changed (operators' events, no shopper's)", () => {
+    const s = run([view('PH-1', T0)]);
+    const before = JSON.stringify(encodeState(s, catalog.features));
+    const e = ev('alert_changed', T0 + 1, { alert: 'NoEvents', state: 'firing', value: 6, threshold: 5 });
+    expect(applyEvent(s, e, 'alert_changed', 8, catalog, halfLives)).toEqual({
+      applied: false,
+      ignored: true,
+    });
+    expect(JSON.stringify(encodeState(s, catalog.features))).toBe(before);
+  });
 });

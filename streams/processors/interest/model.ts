@@ -221,9 +221,13 @@ export interface Applied {
 
 /**
  * Events the interest model does not apply at all: tier_changed is the processor's own output (it
- * lands on the stream the processor reads), so applying it would count it as user activity.
+ * lands on the stream the processor reads), so applying it would count it as user activity;
+ * alert_changed is the service's own operators' event (shop `ops`), no shopper's.
  */
-export const IGNORED_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>(['tier_changed']);
+export const IGNORED_EVENT_TYPES: ReadonlySet<EventType> = new Set<EventType>([
+  'tier_changed',
+  'alert_changed',
+]);
 
 /** Keeps the zone of the latest event by event time; on a tie, the greater name (order independent). */
 function noteTimeZone(s: ProfileState, zone: string | null | undefined, t: number): void {
