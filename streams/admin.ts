@@ -73,11 +73,17 @@ export function buildAdmin(deps: AdminDeps): FastifyInstance {
     reply.header('content-type', deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
-  app.get('/healthz', async (_req, reply) => {
+  // readiness: every component's checks (NATS connected, consumers bound, ClickHouse reachable,
+  // Temporal answering for the triggers); 503 while one fails. /healthz is the same (older name).
+  const ready = async (_req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const h = await deps.health();
     reply.code(h.ok ? 200 : 503);
     return h;
-  });
+  };
+  app.get('/healthz', ready);
+  app.get('/readyz', ready);
+  // liveness: the process answers (its event loop turns); a restart would not help a failing check
+  app.get('/livez', () => ({ ok: true, uptimeSeconds: Math.round(process.uptime()) }));
   app.get('/v1/stats', { onRequest: authorized }, () => deps.stats());
   if (deps.dashboard) registerDashboard(app, deps.dashboard);
   app.post<{ Body: { sql?: unknown; params?: unknown } }>(

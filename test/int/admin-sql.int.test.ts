@@ -125,6 +125,27 @@ it('answers only to its own host names (no DNS rebinding from a web page)', asyn
   expect((await call(app, 'GET', '/healthz', { host: '[::1]:8089' })).statusCode).toBe(200);
 });
 
+it('answers liveness always, and readiness by the components: 503 while one fails', async () => {
+  const host = { host: '127.0.0.1' };
+  expect((await call(app, 'GET', '/livez', host)).json()).toMatchObject({ ok: true });
+  expect((await call(app, 'GET', '/readyz', host)).statusCode).toBe(200);
+  const failing = buildAdmin({
+    metrics: createMetrics({ defaults: false }),
+    token: TOKEN,
+    health: () => Promise.resolve({ ok: false, sink: { ok: false, problem: 'stalled' } }),
+    stats: () => ({}),
+  });
+  await failing.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    expect((await call(failing, 'GET', '/livez', host)).statusCode).toBe(200);
+    const ready = await call(failing, 'GET', '/readyz', host);
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toMatchObject({ ok: false, sink: { problem: 'stalled' } });
+  } finally {
+    await failing.close();
+  }
+});
+
 it('the engine refuses files, URLs, writes, DDL and settings, even when the text check is passed', async () => {
   const secret = path.join(dir, 'secret.env');
   // straight at the read-only client: the engine itself says no
