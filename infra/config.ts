@@ -34,6 +34,11 @@ const spec = {
     password: ['NATS_PASSWORD', z.string(), ''],
     token: ['NATS_TOKEN', z.string(), ''],
     credsFile: ['NATS_CREDS_FILE', z.string(), ''],
+    /** TLS to NATS: the CA that signed the server's certificate (a private CA; empty: the system's). */
+    tlsCaFile: ['NATS_TLS_CA_FILE', z.string(), ''],
+    /** A client certificate and its key, for a server that verifies clients (mutual TLS). */
+    tlsCertFile: ['NATS_TLS_CERT_FILE', z.string(), ''],
+    tlsKeyFile: ['NATS_TLS_KEY_FILE', z.string(), ''],
     /** Prefix of every subject, stream, consumer and bucket name; tests randomise it. */
     prefix: [
       'SHOPSTREAM_PREFIX',

@@ -52,6 +52,16 @@ export async function connectNats(
   }
   if (cfg.token) opts.token = cfg.token;
   if (cfg.credsFile) opts.authenticator = credsAuthenticator(readFileSync(cfg.credsFile));
+  // TLS (a `tls://` URL asks for it too): the private CA, and a client certificate for mutual TLS
+  if (cfg.tlsCertFile && !cfg.tlsKeyFile)
+    throw new NatsUnavailableError(
+      "NATS_TLS_CERT_FILE needs NATS_TLS_KEY_FILE (the certificate's private key)",
+    );
+  if (cfg.tlsCaFile || cfg.tlsCertFile)
+    opts.tls = {
+      ...(cfg.tlsCaFile ? { caFile: cfg.tlsCaFile } : {}),
+      ...(cfg.tlsCertFile ? { certFile: cfg.tlsCertFile, keyFile: cfg.tlsKeyFile } : {}),
+    };
   try {
     return await connect(opts);
   } catch (err) {
