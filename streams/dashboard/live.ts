@@ -6,7 +6,7 @@ import { sqlFromClient } from '../../infra/clickhouse/sql';
 import type { PipelineContext } from '../pipeline/component';
 import { createProducer } from '../producer/producer';
 import { ALERT_EVERY_MS, createAlerts } from './alerts';
-import { readOperations } from './operations';
+import { readOperations, registerConsumerMetrics } from './operations';
 import { dashboardPayload, type DashboardDeps } from './routes';
 
 export const OPS_SHOP = 'ops';
@@ -31,6 +31,7 @@ export async function startDashboard(
     },
     gauge: (alert, firing) => metrics.alertFiring.set({ alert }, firing ? 1 : 0),
   });
+  registerConsumerMetrics(metrics.registry, () => nc.jetstreamManager(), config.nats.prefix);
   const deps: DashboardDeps = {
     sql: sqlFromClient(readOnlyCh),
     database: config.clickhouse.database,

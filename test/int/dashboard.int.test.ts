@@ -17,7 +17,8 @@ import { testConfig } from '../../infra/stack/test-config';
 import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import type { Config } from '../../infra/config';
 import { buildAdmin } from '../../streams/admin';
-import { readOperations } from '../../streams/dashboard/operations';
+import { readOperations, registerConsumerMetrics } from '../../streams/dashboard/operations';
+import { eventSubject } from '../../streams/topology';
 import { dashboardPayload, maskPersonal } from '../../streams/dashboard/routes';
 import { ALERT_RULES, createAlerts } from '../../streams/dashboard/alerts';
 import { createProducer } from '../../streams/producer/producer';
@@ -277,6 +278,28 @@ maybe('the live dashboard in Chromium', () => {
     expect(published[0]).toMatchObject({ shopId: 'ops', anonymousId: 'ops' });
     const payload = await dashboardPayload(deps);
     expect(payload.alerts.filter((a) => a.firing).map((a) => a.name)).toEqual(['BotFirstResponseSlow']);
+  });
+
+  it("exports each consumer's pending, ack-pending and redelivered messages as Prometheus gauges", async () => {
+    const metrics = createMetrics({ defaults: false });
+    registerConsumerMetrics(metrics.registry, () => nc.jetstreamManager(), config.nats.prefix);
+    const pending = async (): Promise<number> =>
+      Number(
+        /shopstream_consumer_pending_messages\{consumer="sink_clickhouse"\} (\d+)/.exec(
+          await metrics.registry.metrics(),
+        )?.[1] ?? NaN,
+      );
+    const before = await pending();
+    const js = nc.jetstream();
+    for (let i = 0; i < 3; i++)
+      await js.publish(eventSubject(config.nats.prefix, 0, 'product_viewed'), new Uint8Array([i]), {
+        msgID: `m-${i}`,
+      });
+    await new Promise((r) => setTimeout(r, 600)); // past the one-listing-per-scrape cache
+    expect(await pending()).toBe(before + 3);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('shopstream_consumer_ack_pending_messages{consumer="sink_clickhouse"} 0');
+    expect(text).toMatch(/shopstream_consumer_redelivered_messages\{consumer="interest_p0"\} 0/);
   });
 
   it('serves ECharts from the package with a strict content policy, and masks personal data in gaps', async () => {
