@@ -1,7 +1,12 @@
 // What the benchmarks share: the simulated shop's events, and bench-results.json (each benchmark
 // writes its own keys and keeps the others').
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { NatsConnection } from 'nats';
 import { planSimulation } from '../demo/simulator';
+import type { Config } from '../infra/config';
+import { connectNats } from '../infra/nats';
+import { startTestNats } from '../infra/stack/test-nats';
+import { applyTopology } from '../streams/topology-apply';
 
 export const RESULTS_FILE = 'bench-results.json';
 
@@ -19,4 +24,27 @@ export function writeResults(results: Record<string, unknown>): void {
     ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as Record<string, unknown>)
     : {};
   writeFileSync(RESULTS_FILE, `${JSON.stringify({ ...before, ...results }, null, 2)}\n`);
+}
+
+/**
+ * Runs `run` against a throwaway nats-server (extra server configuration in `natsConfig`) with the
+ * pipeline's topology applied for the configuration `config` makes of its URL; stops it after.
+ */
+export async function onThrowawayNats<T>(
+  opts: { name: string; natsConfig?: string; config: (natsUrl: string) => Config },
+  run: (ctx: { config: Config; nc: NatsConnection }) => Promise<T>,
+): Promise<T> {
+  const nats = await startTestNats(opts.natsConfig === undefined ? {} : { config: opts.natsConfig });
+  try {
+    const config = opts.config(nats.url);
+    const nc = await connectNats(config.nats, opts.name, { noAsyncTraces: true });
+    try {
+      await applyTopology(await nc.jetstreamManager(), config);
+      return await run({ config, nc });
+    } finally {
+      await nc.drain();
+    }
+  } finally {
+    await nats.stop();
+  }
 }

@@ -7,20 +7,18 @@
 //   EVENTS=30000 npx tsx bench/durability.ts      (make bench-durability)
 // Writes jetstream_publish_per_s {default_sync, sync_always} into bench-results.json.
 import { cpus } from 'node:os';
-import { connectNats } from '../infra/nats';
-import { startTestNats } from '../infra/stack/test-nats';
 import { testConfig } from '../infra/stack/test-config';
 import { createProducer } from '../streams/producer/producer';
-import { applyTopology } from '../streams/topology-apply';
-import { simulatedEvents, writeResults } from './common';
+import { onThrowawayNats, simulatedEvents, writeResults } from './common';
 
 async function publishRate(syncAlways: boolean, total: number): Promise<number> {
-  const nats = await startTestNats(syncAlways ? { config: 'jetstream { sync_interval: always }\n' } : {});
-  try {
-    const config = testConfig(nats.url);
-    const nc = await connectNats(config.nats, 'bench-durability', { noAsyncTraces: true });
-    try {
-      await applyTopology(await nc.jetstreamManager(), config);
+  return onThrowawayNats(
+    {
+      name: 'bench-durability',
+      ...(syncAlways ? { natsConfig: 'jetstream { sync_interval: always }\n' } : {}),
+      config: (url) => testConfig(url),
+    },
+    async ({ config, nc }) => {
       const events = simulatedEvents(total, 5);
       const producer = await createProducer({
         nats: config.nats,
@@ -33,12 +31,8 @@ async function publishRate(syncAlways: boolean, total: number): Promise<number> 
       const seconds = (performance.now() - t0) / 1000;
       await producer.close();
       return Math.round(events.length / seconds);
-    } finally {
-      await nc.drain();
-    }
-  } finally {
-    await nats.stop();
-  }
+    },
+  );
 }
 
 async function main(): Promise<void> {

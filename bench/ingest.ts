@@ -3,68 +3,64 @@
 //   EVENTS=50000 npx tsx bench/ingest.ts
 import { cpus } from 'node:os';
 import { createLogger } from '../infra/logger';
-import { connectNats } from '../infra/nats';
 import { createProducer } from '../streams/producer/producer';
 import { createClickHouseSink } from '../streams/sinks/clickhouse/sink';
-import { applyTopology } from '../streams/topology-apply';
-import { simulatedEvents, writeResults } from './common';
+import { onThrowawayNats, simulatedEvents, writeResults } from './common';
 import { startTestClickHouse } from '../infra/stack/test-clickhouse';
-import { startTestNats } from '../infra/stack/test-nats';
 import { testConfig } from '../infra/stack/test-config';
 
 async function main(): Promise<void> {
   const target = Number(process.env['EVENTS'] ?? 50_000);
-  const nats = await startTestNats();
   const chs = await startTestClickHouse();
-  const base = testConfig(nats.url, {
-    SINK_BATCH_SIZE: process.env['SINK_BATCH_SIZE'] ?? '5000',
-    NATS_PARTITIONS: '16',
-  });
-  const config = { ...base, clickhouse: chs.config };
-  const nc = await connectNats(config.nats, 'bench', { noAsyncTraces: true });
   try {
-    await applyTopology(await nc.jetstreamManager(), config);
-    // realistic events: the simulator's journeys, flattened, until `target`
-    const events = simulatedEvents(target, 1);
-
-    const producer = await createProducer({
-      nats: config.nats,
-      shopId: 'bench',
-      connection: nc,
-      maxInFlight: 1000,
+    const configOf = (url: string) => ({
+      ...testConfig(url, {
+        SINK_BATCH_SIZE: process.env['SINK_BATCH_SIZE'] ?? '5000',
+        NATS_PARTITIONS: '16',
+      }),
+      clickhouse: chs.config,
     });
-    const t0 = performance.now();
-    await Promise.all(events.map((e) => producer.track(e.type, e.input as never)));
-    const publishMs = performance.now() - t0;
-    await producer.close();
+    await onThrowawayNats({ name: 'bench', config: configOf }, async ({ config, nc }) => {
+      // realistic events: the simulator's journeys, flattened, until `target`
+      const events = simulatedEvents(target, 1);
 
-    // the sink starts with everything already in the stream: its drain rate alone
-    const sink = await createClickHouseSink({
-      nc,
-      ch: chs.ch,
-      config,
-      logger: createLogger('silent', 'bench'),
+      const producer = await createProducer({
+        nats: config.nats,
+        shopId: 'bench',
+        connection: nc,
+        maxInFlight: 1000,
+      });
+      const t0 = performance.now();
+      await Promise.all(events.map((e) => producer.track(e.type, e.input as never)));
+      const publishMs = performance.now() - t0;
+      await producer.close();
+
+      // the sink starts with everything already in the stream: its drain rate alone
+      const sink = await createClickHouseSink({
+        nc,
+        ch: chs.ch,
+        config,
+        logger: createLogger('silent', 'bench'),
+      });
+      const t1 = performance.now();
+      void sink.run();
+      while (sink.stats().stored < events.length) await new Promise((r) => setTimeout(r, 20));
+      const drainMs = performance.now() - t1;
+      await sink.stop();
+
+      const results = {
+        events: events.length,
+        publish_events_per_s: Math.round(events.length / (publishMs / 1000)),
+        sink_events_per_s: Math.round(events.length / (drainMs / 1000)),
+        sink_batch_size: config.sink.batchSize,
+        sink_batches: sink.stats().batches,
+        machine: `${cpus().length} cores, node ${process.version}`,
+      };
+      console.table(results);
+      writeResults(results);
     });
-    const t1 = performance.now();
-    void sink.run();
-    while (sink.stats().stored < events.length) await new Promise((r) => setTimeout(r, 20));
-    const drainMs = performance.now() - t1;
-    await sink.stop();
-
-    const results = {
-      events: events.length,
-      publish_events_per_s: Math.round(events.length / (publishMs / 1000)),
-      sink_events_per_s: Math.round(events.length / (drainMs / 1000)),
-      sink_batch_size: config.sink.batchSize,
-      sink_batches: sink.stats().batches,
-      machine: `${cpus().length} cores, node ${process.version}`,
-    };
-    console.table(results);
-    writeResults(results);
   } finally {
-    await nc.drain();
     await chs.stop();
-    await nats.stop();
   }
 }
 
