@@ -230,22 +230,33 @@ function formatMoney(source: string, raw: string | number, currency: string | nu
   }
 }
 
+/** A fixed UTC offset, as events carry them. */
+const OFFSET = /^([+-])(\d{2}):([0-5]\d)$/;
+
 function formatDate(raw: string | number, timeZone: string | number | undefined): Resolved {
   const ms = toInteger(raw);
   if (ms === undefined || ms < 0)
     return { kind: 'invalid', reason: 'couponExpiresAt is not epoch milliseconds' };
+  const zone = timeZone === undefined ? 'UTC' : String(timeZone);
+  // Intl takes IANA names only on Node 20; a fixed offset ('+08:00', shoppers' devices send them) is
+  // shown as the wall clock at that offset, named the way Intl names one (GMT+8, GMT-5:30)
+  const offset = OFFSET.exec(zone);
   try {
-    const value = new Intl.DateTimeFormat('en-US', {
+    const format = new Intl.DateTimeFormat('en-US', {
       year: 'numeric',
       month: 'short',
       day: 'numeric',
       hour: '2-digit',
       minute: '2-digit',
       hourCycle: 'h23',
-      timeZone: timeZone === undefined ? 'UTC' : String(timeZone),
-      timeZoneName: 'short',
-    }).format(new Date(ms));
-    return { kind: 'ok', value };
+      timeZone: offset ? 'UTC' : zone,
+      ...(offset ? {} : { timeZoneName: 'short' }),
+    });
+    if (!offset) return { kind: 'ok', value: format.format(new Date(ms)) };
+    const [, sign, hh, mm] = offset;
+    const minutes = (sign === '-' ? -1 : 1) * (Number(hh) * 60 + Number(mm));
+    const name = minutes === 0 ? 'GMT' : `GMT${sign}${Number(hh)}${mm === '00' ? '' : `:${mm}`}`;
+    return { kind: 'ok', value: `${format.format(new Date(ms + minutes * 60_000))} ${name}` };
   } catch {
     return { kind: 'invalid', reason: `unknown time zone '${String(timeZone)}'` };
   }

@@ -67,6 +67,15 @@ describe('templates', () => {
     expect(
       renderOrFail('tier_coupon_expiring', { ...coupon, currency: 'CNY', timeZone: 'Asia/Shanghai' }).body,
     ).toBe("Code AB12-CD34-EF56 gives you CN¥10.00 off until Dec 1, 2026, 18:00 GMT+8. Don't miss it.");
+    // a fixed offset, as shoppers' devices send it, reads the same as the zone it stands for
+    for (const [timeZone, until] of [
+      ['+08:00', 'Dec 1, 2026, 18:00 GMT+8'],
+      ['-05:30', 'Dec 1, 2026, 04:30 GMT-5:30'],
+      ['+00:00', 'Dec 1, 2026, 10:00 GMT'],
+    ] as const)
+      expect(renderOrFail('tier_coupon_expiring', { ...coupon, currency: 'CNY', timeZone }).body).toContain(
+        `until ${until}.`,
+      );
   });
 
   it('leaves out the optional coupon line when no coupon was issued', () => {
