@@ -3,6 +3,7 @@
 //
 // One POST per attempt, JSON body, with
 //   Idempotency-Key: <key>          the same on every attempt of one message: receivers drop repeats
+//                                   (bytes beyond visible ASCII, such as a user id in Chinese, as %XX)
 //   Shopstream-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
 // Receivers check the signature over the raw bytes with verifySignature below (reject stale `t`).
 //
@@ -84,6 +85,21 @@ export function deterministicMessageId(channel: string, idempotencyKey: string):
   return `${channel}-${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24)}`;
 }
 
+/**
+ * The key as an HTTP header value: visible ASCII as it is, every other byte of its UTF-8 (a user id in
+ * Chinese, a space) as %XX, so the same key always reads the same. `%` itself is escaped too.
+ */
+export function headerSafeKey(key: string): string {
+  if (/^[\x21-\x24\x26-\x7e]*$/.test(key)) return key;
+  let out = '';
+  for (const byte of Buffer.from(key, 'utf8'))
+    out +=
+      byte > 0x20 && byte < 0x7f && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
 /** A transient delivery failure: thrown as a plain Error so Temporal retries the activity. */
 export class ChannelUnavailable extends Error {
   override readonly name = 'ChannelUnavailable';
@@ -130,7 +146,7 @@ export function createHttpRelay(options: HttpRelayOptions): Transport {
           method: 'POST',
           headers: {
             'content-type': 'application/json',
-            [IDEMPOTENCY_HEADER]: idempotencyKey,
+            [IDEMPOTENCY_HEADER]: headerSafeKey(idempotencyKey),
             [SIGNATURE_HEADER]: signatureHeader(secret, body, Math.floor(sentAt / 1000)),
           },
           body,

@@ -132,6 +132,18 @@ describe('webhook channel over HTTP', () => {
     expect(ids[0]).toBe(ids[1]);
   });
 
+  it('a key beyond ASCII (a user id in Chinese, a space) goes out %-encoded, the same on every attempt', async () => {
+    const key = 'cart-recovery/shop/用户 1/c%1/0';
+    answers = [status(503, '{}'), status(200, '{}')];
+    const channel = webhook();
+    const send = () => channel.send(to, 'cart_reminder_1', vars, { idempotencyKey: key });
+    await failure(send());
+    await send();
+    const sent = 'cart-recovery/shop/%E7%94%A8%E6%88%B7%201/c%251/0';
+    expect(received.map((r) => r.headers['idempotency-key'])).toEqual([sent, sent]);
+    expect(decodeURIComponent(sent)).toBe(key);
+  });
+
   it('a 429 and a 500 are retryable too', async () => {
     answers = [status(429), status(500)];
     const channel = webhook();
