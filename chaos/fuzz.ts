@@ -3,7 +3,8 @@
 // deep nesting, huge strings, wrong types, many distinct months), mixed into otherwise good events.
 //
 // FUZZ_RUNS sets the number of cases per property (a few thousand in `make test`, 100,000 in
-// `make fuzz`); FUZZ_SEED replays a failure fast-check reported.
+// `make fuzz`); FUZZ_SEED replays a failure fast-check reported. Dev tooling: the fuzz tests and
+// `make chaos` (fuzzing the collector while processes are killed) share them.
 import fc from 'fast-check';
 
 export const FUZZ_RUNS = Number(process.env['FUZZ_RUNS'] ?? 2000);

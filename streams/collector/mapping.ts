@@ -143,7 +143,12 @@ export function mapIncomingEvent(raw: unknown, ctx: MappingContext): MapResult {
     timeZone: d.timeZone,
     [payloadField(d.type)]: d.payload,
   };
-  const issues = [...d.issues, ...validateEnvelope(envelope).filter((i) => !covered(i.path, d.issues))];
+  // receivedAt: an occurred_at more than a day ahead (a hostile sentAt skews it there) is refused here,
+  // as the sink would refuse it, rather than accepted and dead-lettered later
+  const issues = [
+    ...d.issues,
+    ...validateEnvelope(envelope, { receivedAt: ctx.receivedAt }).filter((i) => !covered(i.path, d.issues)),
+  ];
   return issues.length > 0
     ? { ok: false, reason: 'invalid_event', issues, envelope }
     : { ok: true, envelope };

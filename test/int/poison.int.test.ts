@@ -8,7 +8,7 @@ import { boundedJson } from '../../streams/collector/bounded-json';
 import type { BatchResponse } from '../../streams/collector/server';
 import { readDeadLetters, type StoredDeadLetter } from '../../streams/dlq';
 import { eventually } from '../../infra/stack/test-clickhouse';
-import { deeplyNested } from '../helpers/fuzz';
+import { deeplyNested } from '../../chaos/fuzz';
 import { startCollectorService, type CollectorService } from './fixtures/collector-service';
 
 jest.setTimeout(60_000);

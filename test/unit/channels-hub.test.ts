@@ -23,7 +23,7 @@ import { readFrame } from '../../streams/channels/socket';
 import { replySubject, type ReplyPayload } from '../../streams/processors/chat/processor';
 import { EventValidationError } from '../../schemas/validate';
 import { PublishError } from '../../streams/producer/producer';
-import { fuzzParams, hostileValue } from '../helpers/fuzz';
+import { fuzzParams, hostileValue } from '../../chaos/fuzz';
 
 const logger = createLogger('silent', 'test');
 const SHOP = 'shop-1';

@@ -12,7 +12,7 @@ import {
   WECHAT_MAX_XML_BYTES,
 } from '../../streams/channels/wechat';
 import { loadConfig } from '../../infra/config';
-import { fuzzParams } from '../helpers/fuzz';
+import { fuzzParams } from '../../chaos/fuzz';
 
 const TEXT_MESSAGE = `<xml>
   <ToUserName><![CDATA[gh_0123456789ab]]></ToUserName>

@@ -13,7 +13,7 @@ import {
   MAX_STATE_BYTES,
   StateTooLargeError,
 } from '../../streams/processors/interest/state-codec';
-import { FUZZ_NOW, fuzzParams, hostileString, hostileTime } from '../helpers/fuzz';
+import { FUZZ_NOW, fuzzParams, hostileString, hostileTime } from '../../chaos/fuzz';
 import { tinyCatalog as catalog } from '../helpers/tiny-catalog';
 
 const HOUR = 3_600_000;

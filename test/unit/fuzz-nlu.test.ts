@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { loadNlu } from '../../bot/nlu';
 import { loadConfig } from '../../infra/config';
 import { openKnowledgeBase } from '../../bot/kb';
-import { fuzzParams, hostileString } from '../helpers/fuzz';
+import { fuzzParams, hostileString } from '../../chaos/fuzz';
 
 const nlu = loadNlu({ cacheFile: loadConfig({}).bot.nluCache });
 const kb = openKnowledgeBase({});

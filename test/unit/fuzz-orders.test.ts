@@ -14,7 +14,7 @@ import {
   type OrderFact,
   type OrdersState,
 } from '../../streams/processors/orders/model';
-import { FUZZ_NOW, fuzzParams, orderLifecycleEvent } from '../helpers/fuzz';
+import { FUZZ_NOW, fuzzParams, orderLifecycleEvent } from '../../chaos/fuzz';
 
 const ctx = { shopId: 'shop-1', receivedAt: FUZZ_NOW, producerId: 'fuzz', sequence: 1 };
 

@@ -15,7 +15,7 @@ import {
   hostileValue,
   mixedBatch,
   spoiledEvent,
-} from '../helpers/fuzz';
+} from '../../chaos/fuzz';
 
 const ctx = { shopId: 'shop-1', receivedAt: FUZZ_NOW, producerId: 'fuzz', sequence: 1 };
 const DATETIME64 = /^(19[7-9]\d|2[0-2]\d\d)-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/;

@@ -14,7 +14,7 @@ import {
   MAX_TURNS,
   triggerFor as chatTriggerFor,
 } from '../../streams/triggers/escalation-triggers';
-import { FUZZ_NOW, fuzzParams, hostileString, hostileTime } from '../helpers/fuzz';
+import { FUZZ_NOW, fuzzParams, hostileString, hostileTime } from '../../chaos/fuzz';
 
 const ctx = { shopId: 'shop-1', receivedAt: FUZZ_NOW, producerId: 'fuzz', sequence: 1 };
 const KV_MAX_VALUE = 1024 * 1024;
