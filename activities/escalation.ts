@@ -65,7 +65,8 @@ export function createEscalationActivities(deps: EscalationDeps): EscalationActi
       await deps.queue.closeTicket(req);
     },
 
-    publishEvent: (event) => deps.publish({ ...event, eventId: deriveEventId(event.occurredAt, event.key) }),
+    publishEvent: (event) =>
+      deps.publish({ ...event, eventId: deriveEventId(event.idAt ?? event.occurredAt, event.key) }),
   };
 }
 

@@ -70,7 +70,7 @@ export function createActivities(deps: ActivityDeps): Activities {
     publishEvent: (event) =>
       deps.publish({
         ...withCouponRef(event, (code) => deps.ledger.ref(code)),
-        eventId: deriveEventId(event.occurredAt, event.key),
+        eventId: deriveEventId(event.idAt ?? event.occurredAt, event.key),
       }),
   };
 }

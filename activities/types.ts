@@ -92,6 +92,11 @@ export type FlowEvent = {
     userId: string;
     occurredAt: number;
     key: string;
+    /**
+     * The time in the event id when it is not occurredAt: an event published from a local activity
+     * pins it to the workflow's start (see pinnedId in workflows/message-step.ts).
+     */
+    idAt?: number;
     properties: PayloadMap[T];
   };
 }[FlowEventType];

@@ -17,7 +17,15 @@ import type { IssuedCoupon } from '../activities/types';
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
-import { acts, couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
+import {
+  acts,
+  couponVars,
+  localActs,
+  pinnedId,
+  sendStepMessage,
+  takeCapSlot,
+  waitOutQuietHours,
+} from './message-step';
 import { attempt } from './outcome';
 import { durationMs, isValidTimeZone } from '../schemas/time';
 
@@ -249,7 +257,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
       at: Date.now(),
     };
     await attempt(() =>
-      quick.publishEvent(reminderSent({ ...facts, ...base, ...(coupon ? { coupon } : {}) })),
+      quick.publishEvent(pinnedId(reminderSent({ ...facts, ...base, ...(coupon ? { coupon } : {}) }))),
     );
     return true;
   }
@@ -302,7 +310,7 @@ export async function cartRecoveryWorkflow(input: CartRecoveryInput): Promise<Ca
           s.entered = true;
           const entry = { flow: flow.name, version: flow.version, workflowId: info.workflowId };
           const who = { shopId, userId, cartId, tier, holdout: heldOut, key: keyBase, at: Date.now() };
-          await attempt(() => quick.publishEvent(flowEntered({ ...entry, ...who })));
+          await attempt(() => quick.publishEvent(pinnedId(flowEntered({ ...entry, ...who }))));
         }
       }
       continue;

@@ -23,7 +23,14 @@ import type { OptedOutSignal, OrderPlacedSignal, TimelineEntry } from './cart-re
 import { couponOfferFor, validateFlow, type CouponSpec, type Flow, type Step, type Tier } from './dsl';
 import { couponIssued, flowEntered, reminderSent } from './flow-events';
 import { isHeldOut } from './holdout';
-import { couponVars, localActs, sendStepMessage, takeCapSlot, waitOutQuietHours } from './message-step';
+import {
+  couponVars,
+  localActs,
+  pinnedId,
+  sendStepMessage,
+  takeCapSlot,
+  waitOutQuietHours,
+} from './message-step';
 import { attempt } from './outcome';
 import { durationMs, isValidTimeZone, msUntilNextLocalDay } from '../schemas/time';
 
@@ -222,7 +229,9 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
     const facts = { flow: flow.name, workflowId: info.workflowId, shopId, userId, cartId: '', key };
     await attempt(() =>
       quick.publishEvent(
-        reminderSent({ ...facts, ...base, at: Date.now(), ...(withCoupon ? { coupon: coupon! } : {}) }),
+        pinnedId(
+          reminderSent({ ...facts, ...base, at: Date.now(), ...(withCoupon ? { coupon: coupon! } : {}) }),
+        ),
       ),
     );
     return true;
@@ -243,7 +252,9 @@ export async function couponReleaseWorkflow(input: CouponReleaseInput): Promise<
   const entry = { flow: flow.name, version: flow.version, workflowId: info.workflowId };
   await attempt(() =>
     quick.publishEvent(
-      flowEntered({ ...entry, shopId, userId, tier, holdout: heldOut, key: keyBase, at: Date.now() }),
+      pinnedId(
+        flowEntered({ ...entry, shopId, userId, tier, holdout: heldOut, key: keyBase, at: Date.now() }),
+      ),
     ),
   );
 

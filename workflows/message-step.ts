@@ -1,8 +1,8 @@
 // What the marketing flows (cart and coupon workflows) share: their activity proxies, waiting out
 // the user's quiet hours, and a slot of the per-user daily cap. Workflow code: deterministic, time
 // is workflow time, the slot is an activity (idempotent by the message's key).
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
-import type { Activities, IssuedCoupon } from '../activities/types';
+import { proxyActivities, proxyLocalActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities, FlowEvent, IssuedCoupon } from '../activities/types';
 import type { Channel, Flow } from './dsl';
 import { attempt } from './outcome';
 import { localTime, quietHoursDelayMs } from '../schemas/time';
@@ -103,4 +103,15 @@ export async function sendStepMessage(
   );
   if (!sent.ok) record({ event: 'send_failed', ...base, detail: `${sent.type}: ${sent.message}` });
   return sent.ok;
+}
+
+/**
+ * A flow event to publish from a local activity, its id's time pinned to the workflow's start. A local
+ * activity runs inside a workflow task: when the worker dies before the task completes, nothing of it
+ * is recorded and the next attempt runs it again at a later workflow time, so an id made from
+ * occurredAt would differ and the event would be stored twice (found by `make chaos`). The key keeps
+ * the ids of one flow's events apart.
+ */
+export function pinnedId<E extends FlowEvent>(event: E): E {
+  return { ...event, idAt: workflowInfo().startTime.getTime() };
 }
