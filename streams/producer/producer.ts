@@ -36,8 +36,14 @@ export interface ProducerOptions {
   maxInFlight?: number;
   /** Per attempt. Default 5000 ms. */
   publishTimeoutMs?: number;
-  /** Retries after a timeout or a temporarily unavailable stream. Default 5. */
+  /** Retries after a timeout (no ack within publishTimeoutMs). Default 5. */
   retries?: number;
+  /**
+   * How long a publish keeps retrying while no stream answers (503 "no responders": a stream leader
+   * being elected after a node was lost, a server restarting), whatever `retries` says. Default
+   * 15,000 ms: an election takes a few seconds, and five quick retries (1.5 s) gave up during one.
+   */
+  unavailableRetryMs?: number;
   /**
    * Longest one publish may take, all attempts and back-offs included (each attempt's timeout is cut
    * to what is left). Default: no bound beyond retries x publishTimeoutMs. The HTTP collector sets a
@@ -171,6 +177,7 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
   const maxInFlight = options.maxInFlight ?? 1000;
   const timeout = options.publishTimeoutMs ?? 5000;
   const retries = options.retries ?? 5;
+  const unavailableFor = options.unavailableRetryMs ?? 15_000;
   const budget = options.maxPublishMs ?? Number.POSITIVE_INFINITY;
   const producerId = options.producerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const n = names(options.nats.prefix);
@@ -210,7 +217,8 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
     );
     const data = encodeEnvelope(envelope);
     await window.acquire();
-    const deadline = Date.now() + budget;
+    const started = Date.now();
+    const deadline = started + budget;
     try {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -229,7 +237,9 @@ export async function createProducer(options: ProducerOptions): Promise<Producer
           return { eventId, subject, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
         } catch (err) {
           const backoff = Math.min(2000, 50 * 2 ** attempt);
-          if (isRetryable(err) && attempt < retries && !closed && Date.now() + backoff < deadline) {
+          const again =
+            errorCode(err) === '503' ? Date.now() + backoff - started < unavailableFor : attempt < retries;
+          if (isRetryable(err) && again && !closed && Date.now() + backoff < deadline) {
             stats.retries++;
             await sleep(backoff);
             continue;

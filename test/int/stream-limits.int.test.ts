@@ -71,3 +71,38 @@ it('updates an existing events stream that discarded old events to refuse new on
   expect(info.config).toMatchObject({ discard: DiscardPolicy.New, max_bytes: config.nats.eventsMaxBytes });
   expect((await jsm.streams.info(dlq!.name!)).config.max_bytes).toBe(config.nats.dlqMaxBytes);
 });
+
+it('keeps retrying while no stream answers (a leader election takes seconds), then fails clearly', async () => {
+  const config = testConfig(nats.url);
+  const jsm = await nc.jetstreamManager();
+  await applyTopology(jsm, config);
+  const producer = await createProducer({ nats: config.nats, shopId: 'shop-1', connection: nc });
+  const track = () =>
+    producer.track('product_viewed', {
+      userId: 'u1',
+      channel: 'web',
+      properties: { product: { sku: 'SKU-1' } },
+    });
+  // the stream gone: "no responders" until it is back 3 s later, longer than 5 quick retries last
+  await jsm.streams.delete(names(config.nats.prefix).eventsStream);
+  const started = Date.now();
+  const pending = track();
+  setTimeout(() => void applyTopology(jsm, config), 3000);
+  await expect(pending).resolves.toMatchObject({ duplicate: false });
+  expect(Date.now() - started).toBeGreaterThan(2900);
+  expect(producer.stats().retries).toBeGreaterThan(5);
+  await producer.close();
+
+  // a stream that does not come back is a clear error once unavailableRetryMs has passed
+  const lost = await createProducer({
+    nats: config.nats,
+    shopId: 'shop-1',
+    connection: nc,
+    unavailableRetryMs: 1000,
+  });
+  await jsm.streams.delete(names(config.nats.prefix).eventsStream);
+  await expect(
+    lost.track('product_viewed', { userId: 'u1', channel: 'web', properties: { product: { sku: 'SKU-1' } } }),
+  ).rejects.toMatchObject({ code: 'NO_STREAM' });
+  await lost.close();
+}, 30_000);
