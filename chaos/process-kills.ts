@@ -1,38 +1,60 @@
-// Chaos scenario: the pipeline service SIGKILLed again and again while simulated shop traffic flows,
-// and restarted each time. A second service on its own prefix and data directory takes the same
-// events without kills: the reference. Afterwards: ClickHouse holds exactly the events sent (no row
-// doubled), no bot reply was produced twice, and every user's interest profile equals the
+// Chaos scenario: the pipeline's processes SIGKILLed again and again while simulated shop traffic
+// flows, and restarted each time: the service (sink, interest, triggers and the bot, which runs in it)
+// and, with `flows`, the flow worker and the chat (escalation) worker on a throwaway Temporal, their
+// messages going to a relay (chaos/relay.ts) that counts what shoppers would receive. A second service
+// on its own prefix and data directory takes the same events without kills and without flows: the
+// reference. Afterwards: ClickHouse holds exactly the events sent (no row doubled), no bot reply, flow,
+// reminder, coupon or escalation was produced twice, and every user's interest profile equals the
 // reference's (counters exactly, interest vectors to 1e-9).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import type { JetStreamManager, NatsConnection } from 'nats';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
+import type { NatsConnection } from 'nats';
 import { loadCatalog } from '../catalog';
 import { simulatedEvents } from '../bench/common';
-import type { Config } from '../infra/config';
-import { sqlOverHttp, type Sql } from '../infra/clickhouse/sql';
 import { connectNats } from '../infra/nats';
 import { sleep } from '../infra/sleep';
-import { getFreePort } from '../infra/stack/processes';
-import { uniqueName } from '../infra/stack/test-clickhouse';
-import { testConfig } from '../infra/stack/test-config';
 import { startTestNats } from '../infra/stack/test-nats';
+import { startTestTemporal, type TestTemporal } from '../infra/stack/test-temporal';
+import { polling } from '../infra/stack/worker';
+import { DEMO_TIMING } from '../demo/timing';
 import { decodeState } from '../streams/processors/interest/state-codec';
 import type { ProfileState } from '../streams/processors/interest/state';
 import { createProducer } from '../streams/producer/producer';
+import { summarizeDeadLetters } from '../streams/dlq';
 import { names } from '../streams/topology';
 import { applyTopology } from '../streams/topology-apply';
 import { mulberry32 } from '../demo/random';
+import { getFreePort } from '../infra/stack/processes';
+import { fuzzCollector } from './collector-fuzz';
 import { HOSTILE_PRODUCER, hostileMessages } from './hostile';
-
-const CLI = path.join(__dirname, '../cli/shopstream.cjs');
+import { startRelay, type Relay, type RelayFigures } from './relay';
+import {
+  allDrained,
+  dispose,
+  exited,
+  healthy,
+  instance,
+  running,
+  spawnCli,
+  start,
+  stop,
+  storedEvents,
+  type Instance,
+} from './service';
 
 export interface ProcessKillsOptions {
   events: number;
   kills: number;
   /** Hostile messages (chaos/hostile.ts) sent to both services while the kills happen. */
   hostile?: number;
+  /** Run the flows (Temporal, flow worker, chat worker) on the chaos side and kill the workers too. */
+  flows?: boolean;
+  /**
+   * Events of `make fuzz` (chaos/collector-fuzz.ts) posted to the chaos side's collector while the
+   * kills happen, each batch retried until the service answers.
+   */
+  collectorFuzz?: number;
   seed?: number;
   log?: (line: string) => void;
 }
@@ -44,11 +66,28 @@ export interface ProcessKillsFigures {
   /** Rows stored beyond one per event (before any merge). */
   duplicated: number;
   deadLettered: number;
+  /** Dead letters by source and reason. */
+  deadLetterReasons: Record<string, number>;
   /** Hostile messages sent, of which good (to be stored) and bad (to be dead-lettered). */
   hostile: { sent: number; good: number; stored: number; bad: number; deadLettered: number };
   kills: number;
-  /** Kill -> the restarted service healthy again, ms. */
+  /** Kills per process (service, worker, chat-worker). */
+  killed: Record<string, number>;
+  /** Kill -> the restarted process healthy (service) or polling its task queue (workers) again, ms. */
   recoveryMs: { p50: number; max: number };
+  /** With `collectorFuzz`: what the collector accepted (all stored) and rejected (all dead-lettered). */
+  collectorFuzz?: {
+    sent: number;
+    accepted: number;
+    acceptedStored: number;
+    /** Event ids given to two events (none expected). */
+    idsTwice: number;
+    goodRefused: number;
+    rejected: number;
+    retries: number;
+  };
+  /** With `flows`: what the flows did, and what was doubled (all zero when nothing was). */
+  flows?: FlowFigures;
   botReplies: number;
   botRepliesDoubled: number;
   profiles: number;
@@ -56,79 +95,132 @@ export interface ProcessKillsFigures {
   seconds: number;
 }
 
-interface Instance {
-  config: Config;
-  dataDir: string;
-  adminPort: number;
-  child?: ChildProcess;
-  sql: Sql;
+export interface FlowFigures {
+  /** Flows (workflow runs) that began, by flow_entered, and those entered twice (a second run). */
+  entered: number;
+  enteredTwice: number;
+  /** Still running once the run ended (0: every flow completed). */
+  stillRunning: number;
+  /** Messages at the relay, and the reminder_sent events recorded for them (must be equal). */
+  relay: RelayFigures;
+  remindersRecorded: number;
+  /** Coupons issued, and users given more than one code in one campaign. */
+  couponsIssued: number;
+  couponsDoubled: number;
+  /** Conversations escalated, and those escalated by two workflows. */
+  escalations: number;
+  escalationsDoubled: number;
 }
 
-async function instance(natsUrl: string, tag: string): Promise<Instance> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), `shopstream-chaos-${tag}-`));
-  const adminPort = await getFreePort();
-  const base = testConfig(natsUrl);
-  const config = { ...base, clickhouse: { ...base.clickhouse, database: uniqueName(tag), dataDir } };
+/** One of the chaos side's processes: started, killed and started again. */
+interface Proc {
+  name: string;
+  child?: ChildProcess;
+  start(): void;
+  ready(): Promise<void>;
+}
+
+/** The chaos side's flows: Temporal, the demo's timing, every channel to the relay. */
+function flowEnv(address: string, relayUrl: string, secret: string): Record<string, string> {
+  const channels = ['EMAIL', 'SMS', 'APP_PUSH', 'WECHAT', 'WEBHOOK'].map((c): [string, string] => [
+    `CHANNEL_${c}`,
+    relayUrl,
+  ]);
   return {
-    config,
-    dataDir,
-    adminPort,
-    sql: sqlOverHttp(`http://127.0.0.1:${adminPort}`, config.admin.token),
+    ...DEMO_TIMING,
+    TEMPORAL_ADDRESS: address,
+    ...Object.fromEntries(channels),
+    CHANNEL_SECRET: secret,
   };
 }
 
-function start(i: Instance): ChildProcess {
-  const c = i.config;
-  const child = spawn(process.execPath, [CLI, 'serve', '--no-collector'], {
-    env: {
-      ...process.env,
-      NATS_URL: c.nats.url,
-      SHOPSTREAM_PREFIX: c.nats.prefix,
-      NATS_PARTITIONS: String(c.nats.partitions),
-      CLICKHOUSE_URL: '',
-      CLICKHOUSE_DATA_DIR: i.dataDir,
-      CLICKHOUSE_DATABASE: c.clickhouse.database,
-      ADMIN_PORT: String(i.adminPort),
-      ADMIN_TOKEN: c.admin.token,
-      ANALYST_PASSWORD: '',
-      COUPON_SECRET: c.coupons.secret,
-      TEMPORAL_ADDRESS: '127.0.0.1:1', // no flows: this scenario is about the stream processors
-      SINK_BATCH_SIZE: '500',
-      SINK_FLUSH_INTERVAL: '500ms',
-      SINK_ACK_WAIT: '3s',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  i.child = child;
-  return child;
-}
-
-async function healthy(i: Instance, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
+/** Until the worker process polls its task queue. */
+async function polled(connection: Connection, i: Instance, queue: string, w: Proc): Promise<void> {
+  const until = Date.now() + 120_000;
   while (Date.now() < until) {
-    const ok = await fetch(`http://127.0.0.1:${i.adminPort}/healthz`, {
-      signal: AbortSignal.timeout(1000),
-    }).then(
-      (r) => r.ok,
-      () => false,
-    );
+    if (!running(w.child)) throw new Error(`the ${w.name} exited at start`);
+    const ok = await polling(connection, i.config, queue, w.child.pid!).catch(() => false);
     if (ok) return;
-    await sleep(100);
+    await sleep(200);
   }
-  throw new Error(`the ${i.config.nats.prefix} service did not become healthy in ${timeoutMs} ms`);
+  throw new Error(`the ${w.name} did not poll task queue ${queue} within 120 s`);
 }
 
-const exited = (child: ChildProcess): Promise<void> =>
-  child.exitCode !== null || child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise((resolve) => child.once('exit', () => resolve()));
+/** The shop and write key of the collector fuzzing. */
+const FUZZ_SHOP = 'chaos-fuzz-web';
+const FUZZ_KEY = 'chaos-fuzz-key';
 
-/** The consumers that must drain (the triggers hold events while Temporal is away, by design). */
-async function drained(jsm: JetStreamManager, prefix: string): Promise<boolean> {
-  for await (const c of jsm.consumers.list(names(prefix).eventsStream))
-    if (!c.name.startsWith('triggers') && c.num_pending + c.num_ack_pending > 0) return false;
-  return true;
+/** How many of these event ids ClickHouse holds. */
+async function countStored(i: Instance, ids: string[]): Promise<number> {
+  let n = 0;
+  for (let k = 0; k < ids.length; k += 5000) {
+    const [row] = await i.sql.query<{ n: string | number }>(
+      `SELECT uniqExact(event_id) AS n FROM ${i.config.clickhouse.database}.events WHERE event_id IN {ids:Array(String)}`,
+      { ids: ids.slice(k, k + 5000) },
+    );
+    n += Number(row?.n ?? 0);
+  }
+  return n;
+}
+
+/** The marketing flows still running (an escalation waits for its conversation to close). */
+const FLOWS_RUNNING = 'ExecutionStatus = "Running" AND WorkflowType != "escalationWorkflow"';
+
+/** Waits for every flow to complete, then counts what the flows did and what was doubled. */
+async function flowFigures(i: Instance, connection: Connection, relay: Relay): Promise<FlowFigures> {
+  const client = new Client({ connection, namespace: i.config.temporal.namespace });
+  const until = Date.now() + 180_000;
+  let stillRunning = 0;
+  do {
+    stillRunning = (await client.workflow.count(FLOWS_RUNNING)).count;
+    if (stillRunning > 0) await sleep(1000);
+  } while (stillRunning > 0 && Date.now() < until);
+  if (process.env['CHAOS_DEBUG'])
+    for await (const w of client.workflow.list({ query: FLOWS_RUNNING }))
+      console.log('still running:', w.type, w.workflowId, w.startTime.toISOString());
+  // the flows' last events reach ClickHouse
+  await sleep(3000);
+  const db = i.config.clickhouse.database;
+  const one = async (sql: string): Promise<Record<string, string | number>> =>
+    (await i.sql.query<Record<string, string | number>>(sql))[0] ?? {};
+  const entered = await one(
+    `SELECT count() AS runs, countIf(n > 1) AS twice FROM (SELECT workflow_id, uniqExact(event_id) AS n
+     FROM ${db}.events WHERE event_type = 'flow_entered' GROUP BY workflow_id)`,
+  );
+  if (process.env['CHAOS_DEBUG'])
+    console.log(
+      JSON.stringify(
+        await i.sql.query(
+          `SELECT workflow_id, groupArray(event_id) AS ids, groupArray(occurred_at) AS at, groupArray(properties) AS p, groupArray(producer_id) AS pr
+           FROM ${db}.events WHERE event_type = 'flow_entered' GROUP BY workflow_id HAVING uniqExact(event_id) > 1 LIMIT 5`,
+        ),
+        null,
+        1,
+      ),
+    );
+  const reminders = await one(
+    `SELECT uniqExact(event_id) AS n FROM ${db}.events WHERE event_type = 'reminder_sent'`,
+  );
+  const coupons = await one(
+    `SELECT sum(n) AS issued, countIf(n > 1) AS doubled FROM (SELECT uniqExact(coupon_code) AS n
+     FROM ${db}.events WHERE event_type = 'coupon_issued'
+     GROUP BY shop_id, user_key, JSONExtractString(properties, 'campaign_id'))`,
+  );
+  const escalations = await one(
+    `SELECT count() AS n, countIf(w > 1) AS doubled FROM (SELECT uniqExact(workflow_id) AS w
+     FROM ${db}.events WHERE event_type = 'conversation_escalated' GROUP BY shop_id, conversation_id)`,
+  );
+  return {
+    entered: Number(entered['runs'] ?? 0),
+    enteredTwice: Number(entered['twice'] ?? 0),
+    stillRunning,
+    relay: relay.figures(),
+    remindersRecorded: Number(reminders['n'] ?? 0),
+    couponsIssued: Number(coupons['issued'] ?? 0),
+    couponsDoubled: Number(coupons['doubled'] ?? 0),
+    escalations: Number(escalations['n'] ?? 0),
+    escalationsDoubled: Number(escalations['doubled'] ?? 0),
+  };
 }
 
 async function profiles(nc: NatsConnection, prefix: string): Promise<Map<string, ProfileState>> {
@@ -146,13 +238,17 @@ async function profiles(nc: NatsConnection, prefix: string): Promise<Map<string,
 
 /**
  * The same profile: counters, products and interest vectors. Not lastEventAt: the bot's replies are
- * events of the user stamped with the wall clock, which differs between the two runs.
+ * events of the user stamped with the wall clock, which differs between the two runs. With flows on
+ * one side only, not the count of all events either: the flows' own events (flow_entered,
+ * reminder_sent, coupon_issued) are the user's events too.
  */
-function sameProfile(a: ProfileState, b: ProfileState): boolean {
+function sameProfile(a: ProfileState, b: ProfileState, flowsOnOneSide: boolean): boolean {
   const close = (x: number[][], y: number[][]): boolean =>
     x.length === y.length && x.every((r, i) => r.every((v, j) => Math.abs(v - y[i]![j]!) < 1e-9));
+  const counters = (p: ProfileState) =>
+    JSON.stringify(flowsOnOneSide ? { ...p.counters, events: 0 } : p.counters);
   return (
-    JSON.stringify(a.counters) === JSON.stringify(b.counters) &&
+    counters(a) === counters(b) &&
     JSON.stringify(a.purchased) === JSON.stringify(b.purchased) &&
     // the same products with the same figures (in whichever order the state lists them)
     JSON.stringify(Object.entries(a.skus).sort()) === JSON.stringify(Object.entries(b.skus).sort()) &&
@@ -166,17 +262,58 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
   const rnd = mulberry32(opts.seed ?? 11);
   const t0 = Date.now();
   const nats = await startTestNats();
-  const chaos = await instance(nats.url, 'chaos');
+  let temporal: TestTemporal | undefined;
+  let relay: Relay | undefined;
+  let connection: Connection | undefined;
+  const workers: Proc[] = [];
+  if (opts.flows) {
+    const secret = randomBytes(32).toString('hex');
+    [temporal, relay] = await Promise.all([startTestTemporal(), startRelay(secret)]);
+    connection = await Connection.connect({ address: temporal.address });
+  }
+  const collectorPort = await getFreePort();
+  const chaos = await instance(nats.url, 'chaos', {
+    ...(temporal && relay ? flowEnv(temporal.address, relay.url, relay.secret) : {}),
+    ...(opts.collectorFuzz
+      ? {
+          COLLECTOR_PORT: String(collectorPort),
+          COLLECTOR_WRITE_KEYS: `${FUZZ_SHOP}:${FUZZ_KEY}`,
+          COLLECTOR_RATE_LIMIT: '0',
+        }
+      : {}),
+  });
   const reference = await instance(nats.url, 'reference');
   const nc = await connectNats(chaos.config.nats, 'chaos', { noAsyncTraces: true });
   try {
     const jsm = await nc.jetstreamManager();
     for (const i of [chaos, reference]) await applyTopology(jsm, i.config);
-    start(chaos);
+    const service: Proc = {
+      name: 'service',
+      start: () => start(chaos),
+      ready: () => healthy(chaos),
+    };
+    if (connection) {
+      const { taskQueue, chatTaskQueue } = chaos.config.temporal;
+      for (const [name, queues, queue] of [
+        ['worker', 'flows', taskQueue],
+        ['chat-worker', 'chat', chatTaskQueue],
+      ] as const) {
+        const w: Proc = {
+          name,
+          start: () => (w.child = spawnCli(chaos, ['worker', '--queues', queues])),
+          ready: () => polled(connection, chaos, queue, w),
+        };
+        workers.push(w);
+      }
+    }
+    const procs = [service, ...workers];
+    for (const p of procs) p.start();
     start(reference);
-    await Promise.all([healthy(chaos), healthy(reference)]);
+    await Promise.all([...procs.map((p) => p.ready()), healthy(reference)]);
     const events = simulatedEvents(opts.events, opts.seed ?? 11);
-    log(`${events.length} events to both services; ${opts.kills} kills of the chaos one`);
+    log(
+      `${events.length} events to both services; ${opts.kills} kills of the chaos one's ${procs.map((p) => p.name).join(', ')}`,
+    );
     const send = async (i: Instance): Promise<number> => {
       const producer = await createProducer({
         nats: i.config.nats,
@@ -216,30 +353,55 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
         await sleep(50);
       }
     };
-    const sending = Promise.all([send(chaos), send(reference), sendHostile(chaos), sendHostile(reference)]);
+    const fuzzing = opts.collectorFuzz
+      ? fuzzCollector({
+          url: `http://127.0.0.1:${collectorPort}/v1/batch`,
+          writeKey: FUZZ_KEY,
+          events: opts.collectorFuzz,
+          seed: (opts.seed ?? 11) + 2,
+          retryForMs: 120_000,
+        })
+      : undefined;
+    const sending = Promise.all([
+      send(chaos),
+      send(reference),
+      sendHostile(chaos),
+      sendHostile(reference),
+      fuzzing,
+    ]);
     const recoveries: number[] = [];
+    const killed: Record<string, number> = {};
     for (let k = 0; k < opts.kills; k++) {
       await sleep(500 + Math.floor(rnd() * 2500));
+      // each process in turn (the bot runs in the service), at random moments
+      const victim = procs[k % procs.length]!;
+      const child = victim.name === 'service' ? chaos.child : victim.child;
       const killedAt = Date.now();
-      chaos.child!.kill('SIGKILL');
-      await exited(chaos.child!);
-      start(chaos);
-      await healthy(chaos);
+      child?.kill('SIGKILL');
+      if (child) await exited(child);
+      victim.start();
+      await victim.ready();
       recoveries.push(Date.now() - killedAt);
-      log(`kill ${k + 1}/${opts.kills}: back in ${recoveries.at(-1)} ms`);
+      killed[victim.name] = (killed[victim.name] ?? 0) + 1;
+      log(`kill ${k + 1}/${opts.kills} (${victim.name}): back in ${recoveries.at(-1)} ms`);
     }
     const [sent] = await sending;
-    const until = Date.now() + 300_000;
-    while (!(
-      (await drained(jsm, chaos.config.nats.prefix)) && (await drained(jsm, reference.config.nats.prefix))
-    )) {
-      if (Date.now() > until) throw new Error('the services did not drain in 5 minutes');
-      await sleep(500);
-    }
+    // with flows the triggers must drain too; the reference's hold their events (no Temporal)
+    await allDrained(jsm, [reference]);
+    await allDrained(jsm, [chaos], 300_000, connection ? [] : ['triggers']);
+    const flows = connection && relay ? await flowFigures(chaos, connection, relay) : undefined;
+    const fuzzed = await fuzzing;
+    const collectorFuzz = fuzzed && {
+      sent: fuzzed.sent,
+      accepted: fuzzed.accepted.length,
+      acceptedStored: await countStored(chaos, fuzzed.accepted),
+      idsTwice: fuzzed.accepted.length - new Set(fuzzed.accepted).size,
+      goodRefused: fuzzed.goodRefused,
+      rejected: fuzzed.rejectedDigests.size,
+      retries: fuzzed.retries,
+    };
     const db = chaos.config.clickhouse.database;
-    const [c] = await chaos.sql.query<Record<string, string | number>>(
-      `SELECT count() AS rows, uniqExact(event_id) AS events FROM ${db}.events WHERE producer_id = 'chaos-producer'`,
-    );
+    const c = await storedEvents(chaos, 'chaos-producer');
     const [bot] = await chaos.sql.query<Record<string, string | number>>(
       `SELECT count() AS replies, countIf(n > 1) AS doubled
        FROM (SELECT reply_to, count() AS n FROM ${db}.events
@@ -247,6 +409,7 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
              GROUP BY JSONExtractString(properties, 'reply_to') AS reply_to)`,
     );
     const dlq = await jsm.streams.info(names(chaos.config.nats.prefix).dlqStream);
+    const deadLetterReasons = (await summarizeDeadLetters(jsm, chaos.config.nats.prefix)).byReason;
     const [h] = await chaos.sql.query<Record<string, string | number>>(
       `SELECT uniqExact(event_id) AS stored FROM ${db}.events WHERE producer_id = '${HOSTILE_PRODUCER}'`,
     );
@@ -256,12 +419,14 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
     ]);
     let differing = 0;
     for (const [key, ref] of b)
-      if (!a.has(key) || !sameProfile(a.get(key)!, ref)) {
+      if (!a.has(key) || !sameProfile(a.get(key)!, ref, !!opts.flows)) {
         differing++;
       }
     // the shop's users only: the service's own alert_changed events (shop `ops`) are operators' events,
     // and a run with kills may well fire an alert the reference does not (replies wait for a restart)
-    const extra = [...a.keys()].filter((k) => !b.has(k) && !k.startsWith('ops.'));
+    const extra = [...a.keys()].filter(
+      (k) => !b.has(k) && !k.startsWith('ops.') && !k.startsWith(`${FUZZ_SHOP}.`),
+    );
     if (process.env['CHAOS_DEBUG'])
       console.log(
         'only in the chaos run:',
@@ -273,34 +438,76 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
     return {
       scenario: 'process kills',
       sent: sent,
-      stored: Number(c?.['events'] ?? 0),
-      duplicated: Number(c?.['rows'] ?? 0) - Number(c?.['events'] ?? 0),
+      stored: c.events,
+      duplicated: c.rows - c.events,
       deadLettered: dlq.state.messages,
+      deadLetterReasons,
       hostile: {
         sent: hostile.length,
         good: hostile.filter((m) => m.good).length,
         stored: Number(h?.['stored'] ?? 0),
         bad: hostile.filter((m) => !m.good).length,
-        deadLettered: dlq.state.messages,
+        // the dead letters beyond those of the collector's rejections
+        deadLettered: dlq.state.messages - (collectorFuzz?.rejected ?? 0),
       },
       kills: recoveries.length,
+      killed,
       recoveryMs: { p50: sorted[Math.floor(sorted.length / 2)] ?? 0, max: sorted.at(-1) ?? 0 },
       botReplies: Number(bot?.['replies'] ?? 0),
       botRepliesDoubled: Number(bot?.['doubled'] ?? 0),
       profiles: b.size,
       profilesDiffering: differing,
+      ...(collectorFuzz ? { collectorFuzz } : {}),
+      ...(flows ? { flows } : {}),
       seconds: Math.round((Date.now() - t0) / 1000),
     };
   } finally {
-    for (const i of [chaos, reference]) {
-      if (i.child && i.child.exitCode === null && i.child.signalCode === null) {
-        i.child.kill('SIGTERM');
-        await Promise.race([exited(i.child), sleep(10_000)]);
-        if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
-      }
-      rmSync(i.dataDir, { recursive: true, force: true });
-    }
+    await Promise.all([...workers.map((w) => stop(w.child)), dispose(chaos), dispose(reference)]);
+    await connection?.close();
+    await relay?.close();
+    await temporal?.stop();
     await nc.drain();
     await nats.stop();
   }
+}
+
+/** What went wrong in a process-kills run: lost or doubled anything (empty: nothing). */
+export function processKillsProblems(f: ProcessKillsFigures): string[] {
+  const p: string[] = [];
+  const want = (ok: boolean, what: string): void => {
+    if (!ok) p.push(what);
+  };
+  want(f.stored === f.sent, `stored ${f.stored} of ${f.sent} events`);
+  want(f.duplicated === 0, `${f.duplicated} rows doubled`);
+  want(f.botRepliesDoubled === 0, `${f.botRepliesDoubled} bot replies doubled`);
+  want(f.profilesDiffering === 0, `${f.profilesDiffering} profiles differ from the reference`);
+  want(f.hostile.stored === f.hostile.good, `hostile: ${f.hostile.stored} of ${f.hostile.good} good stored`);
+  const rejected = f.collectorFuzz?.rejected ?? 0;
+  want(
+    f.deadLettered === f.hostile.bad + rejected,
+    `${f.deadLettered} dead letters for ${f.hostile.bad} bad hostile messages and ${rejected} rejected by the collector`,
+  );
+  const c = f.collectorFuzz;
+  if (c) {
+    want(
+      c.acceptedStored === c.accepted,
+      `collector fuzz: ${c.acceptedStored} of ${c.accepted} accepted stored`,
+    );
+    want(c.idsTwice === 0, `collector fuzz: ${c.idsTwice} event ids given twice`);
+    want(c.goodRefused === 0, `collector fuzz: ${c.goodRefused} good events refused`);
+  }
+  const w = f.flows;
+  if (w) {
+    want(w.stillRunning === 0, `${w.stillRunning} flows never completed`);
+    want(w.enteredTwice === 0, `${w.enteredTwice} flows ran twice`);
+    want(w.relay.doubled === 0, `${w.relay.doubled} messages sent twice`);
+    want(w.relay.badSignatures === 0, `${w.relay.badSignatures} messages badly signed`);
+    want(
+      w.remindersRecorded === w.relay.messages,
+      `${w.relay.messages} messages at the relay but ${w.remindersRecorded} reminder_sent events`,
+    );
+    want(w.couponsDoubled === 0, `${w.couponsDoubled} users given two codes in one campaign`);
+    want(w.escalationsDoubled === 0, `${w.escalationsDoubled} conversations escalated twice`);
+  }
+  return p;
 }

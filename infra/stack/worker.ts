@@ -10,7 +10,7 @@ import { workerQueues } from './stack';
 import { processCommandLine } from './processes';
 
 /** Whether a worker with this pid (default identity pid@host) polls the workflow task queue. */
-async function polling(
+export async function polling(
   connection: Connection,
   config: Config,
   taskQueue: string,
