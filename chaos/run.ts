@@ -3,8 +3,15 @@
 // events, 20 kills of the service, flow worker and chat worker, 10,000 hostile messages
 // (chaos/hostile.ts) on the stream and 20,000 events of `make fuzz` posted to the collector while the
 // kills happen); CLUSTER_EVENTS the NATS ones (20,000: a 3-node cluster losing the stream leader, then
-// restarted whole; a second site taking over). SCENARIOS picks some by name (comma-separated).
+// restarted whole; a second site taking over); CH_EVENTS the ClickHouse ones (20,000: inserts refused
+// for a minute; inserts slower than the ack wait, a redelivery storm). SCENARIOS picks some by name (comma-separated).
 import { writeFileSync } from 'node:fs';
+import {
+  clickhouseOutage,
+  clickhouseOutageProblems,
+  redeliveryStorm,
+  redeliveryStormProblems,
+} from './clickhouse-outage';
 import { natsNodeLost, natsNodeLostProblems } from './nats-node-lost';
 import { processKills, processKillsProblems } from './process-kills';
 import { secondSite, secondSiteProblems } from './second-site';
@@ -32,6 +39,16 @@ const scenarios: Scenario[] = [
       });
     },
     problems: (f) => processKillsProblems(f as Awaited<ReturnType<typeof processKills>>),
+  },
+  {
+    name: 'clickhouse-outage',
+    run: (log) => clickhouseOutage({ events: num('CH_EVENTS', 20_000), outageMs: 60_000, log }),
+    problems: (f) => clickhouseOutageProblems(f as Awaited<ReturnType<typeof clickhouseOutage>>),
+  },
+  {
+    name: 'redelivery-storm',
+    run: (log) => redeliveryStorm({ events: num('CH_EVENTS', 20_000), insertSeconds: 2.5, log }),
+    problems: (f) => redeliveryStormProblems(f as Awaited<ReturnType<typeof redeliveryStorm>>),
   },
   {
     name: 'nats-node-lost',

@@ -30,7 +30,10 @@ it('site1 lost: the mirror at site2 promoted, producer and pipeline moved, RPO a
   expect(f.acked.site1 + f.acked.site2).toBe(3000);
   // every event acked by site1 is at site2 except the ones lost in flight, every one acked by site2 too
   expect(f.storedSite2).toBe(f.acked.site1 - f.lostInFlight + f.acked.site2);
-  expect(f).toMatchObject({ lostAfterFailover: 0, duplicated: 0, abandoned: 0 });
+  // once each as every query reads them (a retry across the switch may sit twice in the promoted stream
+  // until ClickHouse merges it: f.duplicated, RELIABILITY.md)
+  expect(f).toMatchObject({ lostAfterFailover: 0, duplicatedFinal: 0, abandoned: 0 });
+  expect(f.duplicated).toBeLessThan(10);
   // the recovery point: a number, small next to what was sent (the mirror lagged by ms on loopback)
   expect(f.lostInFlight).toBeGreaterThanOrEqual(0);
   expect(f.lostInFlight).toBeLessThan(300);
