@@ -4,13 +4,13 @@
 // (chaos/hostile.ts) on the stream and 20,000 events of `make fuzz` posted to the collector while the
 // kills happen); CLUSTER_EVENTS the NATS ones (20,000: a 3-node cluster losing the stream leader, then
 // restarted whole; a second site taking over); CH_EVENTS the ClickHouse ones (20,000: inserts refused
-// for a minute; inserts slower than the ack wait, a redelivery storm). SCENARIOS picks some by name (comma-separated).
+// for a minute; inserts slower than the ack wait: no redelivery storm). SCENARIOS picks some by name (comma-separated).
 import { writeFileSync } from 'node:fs';
 import {
   clickhouseOutage,
   clickhouseOutageProblems,
-  redeliveryStorm,
-  redeliveryStormProblems,
+  slowClickHouse,
+  slowClickHouseProblems,
 } from './clickhouse-outage';
 import { natsNodeLost, natsNodeLostProblems } from './nats-node-lost';
 import { processKills, processKillsProblems } from './process-kills';
@@ -46,9 +46,9 @@ const scenarios: Scenario[] = [
     problems: (f) => clickhouseOutageProblems(f as Awaited<ReturnType<typeof clickhouseOutage>>),
   },
   {
-    name: 'redelivery-storm',
-    run: (log) => redeliveryStorm({ events: num('CH_EVENTS', 20_000), insertSeconds: 2.5, log }),
-    problems: (f) => redeliveryStormProblems(f as Awaited<ReturnType<typeof redeliveryStorm>>),
+    name: 'slow-clickhouse',
+    run: (log) => slowClickHouse({ events: num('CH_EVENTS', 20_000), insertSeconds: 2.5, log }),
+    problems: (f) => slowClickHouseProblems(f as Awaited<ReturnType<typeof slowClickHouse>>),
   },
   {
     name: 'nats-node-lost',

@@ -69,11 +69,18 @@ export const sink: Component = {
       metrics,
       failpoints: { afterInsertMs, fromBatch },
     });
-    // healthy when it keeps up: not stalled with events waiting, not lagging too far
+    // healthy when it keeps up: not stalled with events waiting, not lagging too far; logged when that
+    // changes, not at every probe
+    let problem: string | undefined;
     return fromLoop(s, {
       health: async () => {
         const h = await s.health();
-        if (!h.ok) logger.warn({ ...h }, `sink ${h.problem}`);
+        const now = h.ok ? undefined : h.problem;
+        if (now !== problem) {
+          if (now) logger.warn({ ...h }, `sink ${now}`);
+          else logger.info({ ...h }, `sink no longer ${problem ?? ''}`.trim());
+        }
+        problem = now;
         return { ...h };
       },
     });

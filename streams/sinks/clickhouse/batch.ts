@@ -95,6 +95,11 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
     call: () => Promise<void>,
   ): Promise<{ ok: true } | { ok: false; code: string; type: string; message: string }> {
     for (let attempt = 0; ; attempt++) {
+      // in progress while ClickHouse works too: an insert slower than ack_wait must not have JetStream
+      // hand the batch to another sink (a redelivery storm, found by make chaos)
+      const heartbeat = setInterval(() => {
+        for (const m of inFlight) m.working();
+      }, workingEveryMs);
       try {
         await call();
         if (stats.waitingForClickHouse)
@@ -120,6 +125,8 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
           'ClickHouse unavailable; holding the batch and retrying in place',
         );
         await holdFor(delay, inFlight);
+      } finally {
+        clearInterval(heartbeat);
       }
     }
   }

@@ -83,7 +83,10 @@ export interface SinkDeps {
   metrics?: Metrics;
   /** Failpoints for crash tests: a pause between a durable insert and its acks, from batch N on. */
   failpoints?: { afterInsertMs?: number; fromBatch?: number };
-  /** Longest wait between retries while ClickHouse is unavailable (default 30 s). */
+  /**
+   * Longest wait between retries while ClickHouse is unavailable (default 5 s: an insert every 5 s
+   * costs nothing, and ClickHouse back is noticed within 5 s; 30 s made a 20 s outage take 17 s more).
+   */
   maxRetryDelayMs?: number;
 }
 
@@ -91,6 +94,9 @@ export class SinkStartupError extends Error {
   override readonly name = 'SinkStartupError';
   readonly code = 'SINK_STARTUP';
 }
+
+/** How often the running sink refreshes its lag gauges (pending, oldest unstored). */
+const LAG_REFRESH_MS = 5_000;
 
 export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSink> {
   const { nc, ch, config, logger, metrics } = deps;
@@ -130,7 +136,7 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     stats,
     couponView: deps.couponView,
     failpoints: deps.failpoints,
-    maxRetryDelayMs: deps.maxRetryDelayMs ?? 30_000,
+    maxRetryDelayMs: deps.maxRetryDelayMs ?? 5_000,
     stopping: () => stopping,
   });
   const runner = createBatchRunner<'stored'>({
@@ -170,8 +176,16 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     return { pending, oldestUnstoredMs, sinceProgressMs: Date.now() - stats.lastProgressAt };
   }
 
+  // the lag gauges fresh for a Prometheus that scrapes /metrics only (not just when health is probed)
+  let refresh: NodeJS.Timeout | undefined;
   return {
-    run: () => runner.run(),
+    run: () => {
+      refresh ??= setInterval(() => {
+        if (!stopping)
+          lag().catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'sink lag not read'));
+      }, LAG_REFRESH_MS).unref();
+      return runner.run();
+    },
     lag,
     async health(): Promise<SinkHealth> {
       const l = await lag();
@@ -182,6 +196,7 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     },
     async stop(): Promise<void> {
       stopping = true;
+      clearInterval(refresh);
       wake();
       await runner.stop();
     },
