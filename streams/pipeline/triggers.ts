@@ -45,9 +45,15 @@ export const triggers: Component = {
     const catalog = needed(ctx, 'catalog', 'the triggers');
     const halfLives = needed(ctx, 'halfLives', 'the triggers');
     const flows = shippedFlows(timingFrom(config.flows));
-    const { Connection, WorkflowClient } = await import('@temporalio/client');
-    // lazy: connects on the first call, so the triggers start (and wait) while Temporal is down
-    const connection = Connection.lazy({ address: config.temporal.address });
+    const { Connection, WorkflowClient, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } =
+      await import('@temporalio/client');
+    // lazy: connects on the first call, so the triggers start (and wait) while Temporal is down; a call
+    // retried 4 times (under a second), not the default 10 (about 20 s), so an outage is seen and the
+    // events held at the gate at once (health says waiting_for_temporal), and resumed soon after
+    const connection = Connection.lazy({
+      address: config.temporal.address,
+      interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
+    });
     const client = new WorkflowClient({ connection, namespace: config.temporal.namespace });
     const ready = (): Promise<boolean> => temporalAnswers(config.temporal.address);
     if (!(await ready()))
