@@ -16,8 +16,6 @@ import { connectNats } from '../infra/nats';
 import { sleep } from '../infra/sleep';
 import { startTestNats } from '../infra/stack/test-nats';
 import { startTestTemporal, type TestTemporal } from '../infra/stack/test-temporal';
-import { polling } from '../infra/stack/worker';
-import { DEMO_TIMING } from '../demo/timing';
 import { decodeState } from '../streams/processors/interest/state-codec';
 import type { ProfileState } from '../streams/processors/interest/state';
 import { createProducer } from '../streams/producer/producer';
@@ -28,6 +26,7 @@ import { mulberry32 } from '../demo/random';
 import { getFreePort } from '../infra/stack/processes';
 import { fuzzCollector } from './collector-fuzz';
 import { HOSTILE_PRODUCER, hostileMessages } from './hostile';
+import { flowEnv, FLOWS_RUNNING, pollsWithin } from './flows';
 import { startRelay, type Relay, type RelayFigures } from './relay';
 import {
   allDrained,
@@ -35,7 +34,6 @@ import {
   exited,
   healthy,
   instance,
-  running,
   spawnCli,
   start,
   stop,
@@ -120,30 +118,10 @@ interface Proc {
   ready(): Promise<void>;
 }
 
-/** The chaos side's flows: Temporal, the demo's timing, every channel to the relay. */
-function flowEnv(address: string, relayUrl: string, secret: string): Record<string, string> {
-  const channels = ['EMAIL', 'SMS', 'APP_PUSH', 'WECHAT', 'WEBHOOK'].map((c): [string, string] => [
-    `CHANNEL_${c}`,
-    relayUrl,
-  ]);
-  return {
-    ...DEMO_TIMING,
-    TEMPORAL_ADDRESS: address,
-    ...Object.fromEntries(channels),
-    CHANNEL_SECRET: secret,
-  };
-}
-
 /** Until the worker process polls its task queue. */
 async function polled(connection: Connection, i: Instance, queue: string, w: Proc): Promise<void> {
-  const until = Date.now() + 120_000;
-  while (Date.now() < until) {
-    if (!running(w.child)) throw new Error(`the ${w.name} exited at start`);
-    const ok = await polling(connection, i.config, queue, w.child.pid!).catch(() => false);
-    if (ok) return;
-    await sleep(200);
-  }
-  throw new Error(`the ${w.name} did not poll task queue ${queue} within 120 s`);
+  if (!(await pollsWithin(connection, i, w.child, queue, 120_000)))
+    throw new Error(`the ${w.name} did not poll task queue ${queue} within 120 s (or exited)`);
 }
 
 /** The shop and write key of the collector fuzzing. */
@@ -162,9 +140,6 @@ async function countStored(i: Instance, ids: string[]): Promise<number> {
   }
   return n;
 }
-
-/** The marketing flows still running (an escalation waits for its conversation to close). */
-const FLOWS_RUNNING = 'ExecutionStatus = "Running" AND WorkflowType != "escalationWorkflow"';
 
 /** Waits for every flow to complete, then counts what the flows did and what was doubled. */
 async function flowFigures(i: Instance, connection: Connection, relay: Relay): Promise<FlowFigures> {
@@ -273,7 +248,7 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
   }
   const collectorPort = await getFreePort();
   const chaos = await instance(nats.url, 'chaos', {
-    ...(temporal && relay ? flowEnv(temporal.address, relay.url, relay.secret) : {}),
+    ...(temporal && relay ? flowEnv(temporal.address, relay) : {}),
     ...(opts.collectorFuzz
       ? {
           COLLECTOR_PORT: String(collectorPort),
@@ -290,7 +265,8 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
     const service: Proc = {
       name: 'service',
       start: () => start(chaos),
-      ready: () => healthy(chaos),
+      // healthy: consumers bound and keeping up (a restart under a backlog of 100,000 takes a while)
+      ready: () => healthy(chaos, 180_000),
     };
     if (connection) {
       const { taskQueue, chatTaskQueue } = chaos.config.temporal;

@@ -2,7 +2,8 @@
 // anything. EVENTS, KILLS, HOSTILE and FUZZ_EVENTS size the process-kill scenario (default 100,000
 // events, 20 kills of the service, flow worker and chat worker, 10,000 hostile messages
 // (chaos/hostile.ts) on the stream and 20,000 events of `make fuzz` posted to the collector while the
-// kills happen); CLUSTER_EVENTS the NATS ones (20,000: a 3-node cluster losing the stream leader, then
+// kills happen); TEMPORAL_EVENTS Temporal killed for 20 s while flows wait on timers (10,000);
+// CLUSTER_EVENTS the NATS ones (20,000: a 3-node cluster losing the stream leader, then
 // restarted whole; a second site taking over); CH_EVENTS the ClickHouse ones (20,000: inserts refused
 // for a minute; inserts slower than the ack wait: no redelivery storm). SCENARIOS picks some by name (comma-separated).
 import { writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import {
 import { natsNodeLost, natsNodeLostProblems } from './nats-node-lost';
 import { processKills, processKillsProblems } from './process-kills';
 import { secondSite, secondSiteProblems } from './second-site';
+import { temporalRestart, temporalRestartProblems } from './temporal-restart';
 
 interface Scenario {
   name: string;
@@ -39,6 +41,11 @@ const scenarios: Scenario[] = [
       });
     },
     problems: (f) => processKillsProblems(f as Awaited<ReturnType<typeof processKills>>),
+  },
+  {
+    name: 'temporal-restart',
+    run: (log) => temporalRestart({ events: num('TEMPORAL_EVENTS', 10_000), log }),
+    problems: (f) => temporalRestartProblems(f as Awaited<ReturnType<typeof temporalRestart>>),
   },
   {
     name: 'clickhouse-outage',
