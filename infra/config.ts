@@ -77,6 +77,11 @@ const spec = {
      * backlog of marketing flows (the worker polls both).
      */
     chatTaskQueue: ['TEMPORAL_CHAT_TASK_QUEUE', z.string().min(1), 'shopstream-chat'],
+    /**
+     * The worker's own health endpoint (/livez, /readyz, /metrics) on ADMIN_HOST at this port; 0: none.
+     * One port per worker process (the flow worker and the chat worker each need their own).
+     */
+    workerAdminPort: ['WORKER_ADMIN_PORT', z.coerce.number().int().min(0).max(65535), '0'],
   },
   /**
    * Timing applied to the shipped flows when the triggers start them (workflows/flows/timing.ts). As

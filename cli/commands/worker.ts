@@ -9,7 +9,12 @@ import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
 import { createKvMessageSlots } from '../../activities/kv-message-slots';
 import { createNatsPublish } from '../../streams/producer/flow-events';
 import { createMemoryAgentQueue, createMemorySupervisorNotifier } from '../../activities/escalation';
-import { startWorker } from '../../activities/worker';
+import { startWorker, type RunningWorker } from '../../activities/worker';
+import type { FastifyInstance } from 'fastify';
+import type { NatsConnection } from 'nats';
+import { createMetrics } from '../../infra/metrics';
+import { buildAdmin } from '../../streams/admin';
+import { temporalAnswers } from '../../streams/pipeline/triggers';
 import { connectNats } from '../../infra/nats';
 import { names } from '../../streams/topology';
 import { applyTopology } from '../../streams/topology-apply';
@@ -49,12 +54,49 @@ export async function worker(config: Config, opts: { queues?: string } = {}): Pr
       ...queuesFor(config, queues),
       activitiesDeps: { channels, ledger, slots, publish, ...memoryAgentDesk(logger) },
     });
+    const admin = await startWorkerAdmin(config, logger, nc, running);
     await running.done; // until SIGTERM / SIGINT (drained)
+    await admin?.close();
     await producer.close();
     return 0;
   } finally {
     await nc.drain();
   }
+}
+
+/**
+ * The worker's health endpoint (WORKER_ADMIN_PORT; none when 0): /livez (the process answers), /readyz
+ * (every task queue's worker running, NATS connected, Temporal answering; 503 otherwise) and /metrics
+ * (the process's own: CPU, memory, event loop).
+ */
+async function startWorkerAdmin(
+  config: Config,
+  logger: Logger,
+  nc: NatsConnection,
+  running: RunningWorker,
+): Promise<FastifyInstance | undefined> {
+  const port = config.temporal.workerAdminPort;
+  if (port === 0) return undefined;
+  const workers = [running.worker, ...(running.chatWorker ? [running.chatWorker] : [])];
+  const app = buildAdmin({
+    metrics: createMetrics(),
+    token: '', // no SQL, no stats
+    hosts: [config.admin.host],
+    stats: () => ({}),
+    health: async () => {
+      const states = Object.fromEntries(workers.map((w) => [w.options.taskQueue, w.getState()]));
+      const temporal = await temporalAnswers(config.temporal.address);
+      const natsOk = !nc.isClosed();
+      const ok = Object.values(states).every((s) => s === 'RUNNING') && temporal && natsOk;
+      return { ok, workers: states, temporal, nats: natsOk };
+    },
+  });
+  await app.listen({ host: config.admin.host, port });
+  logger.info(
+    { url: `http://${config.admin.host}:${port}` },
+    'worker health listening (livez, readyz, metrics)',
+  );
+  return app;
 }
 
 /**

@@ -26,7 +26,7 @@ import type { Component, Running } from './component';
 import { needed } from './profiles';
 
 /** Whether host:port (config.temporal.address) accepts a connection. */
-function temporalAnswers(address: string): Promise<boolean> {
+export function temporalAnswers(address: string): Promise<boolean> {
   const i = address.lastIndexOf(':');
   return i <= 0 ? Promise.resolve(false) : canConnect(address.slice(0, i), Number(address.slice(i + 1)));
 }
