@@ -85,7 +85,7 @@ bench-ingest: install ## producer publish rate and sink drain rate on a throwawa
 bench-freshness: install ## publish -> queryable in ClickHouse p50/p95/p99 at a steady 2,000 events/s -> bench-results.json
 	npx tsx bench/freshness.ts
 
-chaos: install ## fault suite: the pipeline service SIGKILLed 20 times under 100,000 events (EVENTS, KILLS) -> chaos-results.json
+chaos: install ## fault suite: process kills, Temporal restart, ClickHouse outage, NATS node and site lost (SCENARIOS, EVENTS, KILLS) -> chaos-results.json
 	npx tsx chaos/run.ts
 
 bench-durability: install ## JetStream publish rate with the default sync_interval and with sync_interval always -> bench-results.json

@@ -7,6 +7,8 @@ const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts'
 module.exports = {
   // a global option (per-project values are ignored): integration tests poll real servers
   testTimeout: 120000,
+  // the slowest files first, so the two workers finish together (test/sequencer.cjs)
+  testSequencer: '<rootDir>/test/sequencer.cjs',
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     // Temporal workflows on the time-skipping test server (.tools/, installed by make install)
