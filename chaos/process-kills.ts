@@ -99,6 +99,8 @@ export interface FlowFigures {
   enteredTwice: number;
   /** Still running once the run ended (0: every flow completed). */
   stillRunning: number;
+  /** From the events drained to the last flow completed (or the wait given up), s. */
+  flowsSettledSeconds: number;
   /** Messages at the relay, and the reminder_sent events recorded for them (must be equal). */
   relay: RelayFigures;
   remindersRecorded: number;
@@ -144,12 +146,18 @@ async function countStored(i: Instance, ids: string[]): Promise<number> {
 /** Waits for every flow to complete, then counts what the flows did and what was doubled. */
 async function flowFigures(i: Instance, connection: Connection, relay: Relay): Promise<FlowFigures> {
   const client = new Client({ connection, namespace: i.config.temporal.namespace });
-  const until = Date.now() + 180_000;
-  let stillRunning = 0;
-  do {
-    stillRunning = (await client.workflow.count(FLOWS_RUNNING)).count;
-    if (stillRunning > 0) await sleep(1000);
-  } while (stillRunning > 0 && Date.now() < until);
+  // as long as they keep completing (thousands of flows take the local Temporal minutes: issue 13),
+  // but not past a minute without one completing, nor 20 minutes in all
+  const waitFrom = Date.now();
+  const until = waitFrom + 20 * 60_000;
+  let stillRunning = (await client.workflow.count(FLOWS_RUNNING)).count;
+  let progressAt = Date.now();
+  while (stillRunning > 0 && Date.now() < until && Date.now() - progressAt < 60_000) {
+    await sleep(2000);
+    const now = (await client.workflow.count(FLOWS_RUNNING)).count;
+    if (now < stillRunning) progressAt = Date.now();
+    stillRunning = now;
+  }
   if (process.env['CHAOS_DEBUG'])
     for await (const w of client.workflow.list({ query: FLOWS_RUNNING }))
       console.log('still running:', w.type, w.workflowId, w.startTime.toISOString());
@@ -189,6 +197,7 @@ async function flowFigures(i: Instance, connection: Connection, relay: Relay): P
     entered: Number(entered['runs'] ?? 0),
     enteredTwice: Number(entered['twice'] ?? 0),
     stillRunning,
+    flowsSettledSeconds: Math.round((Date.now() - waitFrom) / 1000),
     relay: relay.figures(),
     remindersRecorded: Number(reminders['n'] ?? 0),
     couponsIssued: Number(coupons['issued'] ?? 0),
