@@ -88,6 +88,9 @@ bench-freshness: install ## publish -> queryable in ClickHouse p50/p95/p99 at a 
 chaos: install ## fault suite: process kills, Temporal restart, ClickHouse outage, NATS node and site lost (SCENARIOS, EVENTS, KILLS) -> chaos-results.json
 	npx tsx chaos/run.ts
 
+bench-limits: install ## the machine's raw limits with the pipeline's messages: JetStream publish, consume, KV CAS, ClickHouse insert -> bench-results.json
+	npx tsx bench/limits-run.ts
+
 bench-durability: install ## JetStream publish rate with the default sync_interval and with sync_interval always -> bench-results.json
 	npx tsx bench/durability.ts
 
@@ -115,4 +118,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo chaos gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-durability bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean
+.PHONY: help install up down status demo chaos gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-limits bench-durability bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean

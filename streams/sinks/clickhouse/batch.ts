@@ -65,6 +65,18 @@ export interface BatchHandler {
   wake: () => void;
 }
 
+/** A batch's insert_deduplication_token: its event ids, sorted, hashed (a redelivered batch repeats it). */
+export function insertDedupToken(rows: readonly EventRow[]): string {
+  return createHash('sha256')
+    .update(
+      rows
+        .map((r) => r.event_id)
+        .sort()
+        .join(','),
+    )
+    .digest('hex');
+}
+
 export function createBatchHandler(ctx: BatchContext): BatchHandler {
   const { ch, table, config, logger, metrics, stats, maxRetryDelayMs } = ctx;
   let wake: (() => void) | undefined;
@@ -148,14 +160,7 @@ export function createBatchHandler(ctx: BatchContext): BatchHandler {
   }
 
   function insertOnce(rows: EventRow[]): Promise<void> {
-    const token = createHash('sha256')
-      .update(
-        rows
-          .map((r) => r.event_id)
-          .sort()
-          .join(','),
-      )
-      .digest('hex');
+    const token = insertDedupToken(rows);
     return ch
       .insert({
         table,
