@@ -30,6 +30,7 @@ import { flowEnv, FLOWS_RUNNING, pollsWithin } from './flows';
 import { startRelay, type Relay, type RelayFigures } from './relay';
 import {
   allDrained,
+  backlog,
   dispose,
   exited,
   healthy,
@@ -38,6 +39,7 @@ import {
   start,
   stop,
   storedEvents,
+  whileProgressing,
   type Instance,
 } from './service';
 
@@ -99,8 +101,11 @@ export interface FlowFigures {
   enteredTwice: number;
   /** Still running once the run ended (0: every flow completed). */
   stillRunning: number;
-  /** From the events drained to the last flow completed (or the wait given up), s. */
+  /** From the triggers drained to the last flow completed (or the wait given up), s. */
   flowsSettledSeconds: number;
+  /** Events the triggers still held at the end (0), and how long they took after the rest drained, s. */
+  triggersBacklog?: number;
+  triggersDrainedSeconds?: number;
   /** Messages at the relay, and the reminder_sent events recorded for them (must be equal). */
   relay: RelayFigures;
   remindersRecorded: number;
@@ -146,18 +151,9 @@ async function countStored(i: Instance, ids: string[]): Promise<number> {
 /** Waits for every flow to complete, then counts what the flows did and what was doubled. */
 async function flowFigures(i: Instance, connection: Connection, relay: Relay): Promise<FlowFigures> {
   const client = new Client({ connection, namespace: i.config.temporal.namespace });
-  // as long as they keep completing (thousands of flows take the local Temporal minutes: issue 13),
-  // but not past a minute without one completing, nor 20 minutes in all
-  const waitFrom = Date.now();
-  const until = waitFrom + 20 * 60_000;
-  let stillRunning = (await client.workflow.count(FLOWS_RUNNING)).count;
-  let progressAt = Date.now();
-  while (stillRunning > 0 && Date.now() < until && Date.now() - progressAt < 60_000) {
-    await sleep(2000);
-    const now = (await client.workflow.count(FLOWS_RUNNING)).count;
-    if (now < stillRunning) progressAt = Date.now();
-    stillRunning = now;
-  }
+  // as long as they keep completing (thousands of flows take the local Temporal minutes: issue 13)
+  const settled = await whileProgressing(async () => (await client.workflow.count(FLOWS_RUNNING)).count);
+  const stillRunning = settled.left;
   if (process.env['CHAOS_DEBUG'])
     for await (const w of client.workflow.list({ query: FLOWS_RUNNING }))
       console.log('still running:', w.type, w.workflowId, w.startTime.toISOString());
@@ -197,7 +193,7 @@ async function flowFigures(i: Instance, connection: Connection, relay: Relay): P
     entered: Number(entered['runs'] ?? 0),
     enteredTwice: Number(entered['twice'] ?? 0),
     stillRunning,
-    flowsSettledSeconds: Math.round((Date.now() - waitFrom) / 1000),
+    flowsSettledSeconds: Math.round(settled.ms / 1000),
     relay: relay.figures(),
     remindersRecorded: Number(reminders['n'] ?? 0),
     couponsIssued: Number(coupons['issued'] ?? 0),
@@ -373,8 +369,19 @@ export async function processKills(opts: ProcessKillsOptions): Promise<ProcessKi
     const [sent] = await sending;
     // with flows the triggers must drain too; the reference's hold their events (no Temporal)
     await allDrained(jsm, [reference]);
-    await allDrained(jsm, [chaos], 300_000, connection ? [] : ['triggers']);
-    const flows = connection && relay ? await flowFigures(chaos, connection, relay) : undefined;
+    await allDrained(jsm, [chaos], 300_000);
+    // the triggers start thousands of flows through one local Temporal: as long as they keep going
+    const triggers = connection
+      ? await whileProgressing(() => backlog(jsm, chaos.config.nats.prefix, 'triggers'))
+      : undefined;
+    const flows =
+      connection && relay && triggers
+        ? {
+            ...(await flowFigures(chaos, connection, relay)),
+            triggersBacklog: triggers.left,
+            triggersDrainedSeconds: Math.round(triggers.ms / 1000),
+          }
+        : undefined;
     const fuzzed = await fuzzing;
     const collectorFuzz = fuzzed && {
       sent: fuzzed.sent,
@@ -484,6 +491,7 @@ export function processKillsProblems(f: ProcessKillsFigures): string[] {
   const w = f.flows;
   if (w) {
     want(w.stillRunning === 0, `${w.stillRunning} flows never completed`);
+    want(!w.triggersBacklog, `${w.triggersBacklog} events never taken by the triggers`);
     want(w.enteredTwice === 0, `${w.enteredTwice} flows ran twice`);
     want(w.relay.doubled === 0, `${w.relay.doubled} messages sent twice`);
     want(w.relay.badSignatures === 0, `${w.relay.badSignatures} messages badly signed`);

@@ -149,6 +149,35 @@ export async function allDrained(
   }
 }
 
+/** Pending plus unacked events of the consumers whose names start with `prefixOf`. */
+export async function backlog(jsm: JetStreamManager, prefix: string, prefixOf: string): Promise<number> {
+  let n = 0;
+  for await (const c of jsm.consumers.list(names(prefix).eventsStream))
+    if (c.name.startsWith(prefixOf)) n += c.num_pending + c.num_ack_pending;
+  return n;
+}
+
+/**
+ * Waits while `count()` goes down: until it is 0, or it has not gone down for `stallMs`, or `maxMs`
+ * passed. Returns what is left and how long it took.
+ */
+export async function whileProgressing(
+  count: () => Promise<number>,
+  stallMs = 60_000,
+  maxMs = 20 * 60_000,
+): Promise<{ left: number; ms: number }> {
+  const from = Date.now();
+  let left = await count();
+  let progressAt = from;
+  while (left > 0 && Date.now() - from < maxMs && Date.now() - progressAt < stallMs) {
+    await sleep(2000);
+    const now = await count();
+    if (now < left) progressAt = Date.now();
+    left = now;
+  }
+  return { left, ms: Date.now() - from };
+}
+
 /** Events stored in ClickHouse for a producer: distinct events and rows (before any merge). */
 export async function storedEvents(
   i: Instance,
