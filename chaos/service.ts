@@ -149,12 +149,21 @@ export async function allDrained(
   }
 }
 
-/** Pending plus unacked events of the consumers whose names start with `prefixOf`. */
-export async function backlog(jsm: JetStreamManager, prefix: string, prefixOf: string): Promise<number> {
-  let n = 0;
+/**
+ * Pending plus unacked events of the consumers whose names start with `prefixOf` (`not`: or not),
+ * and the consumers that have some.
+ */
+export async function backlog(
+  jsm: JetStreamManager,
+  prefix: string,
+  prefixOf: string,
+  not = false,
+): Promise<{ total: number; byConsumer: Record<string, number> }> {
+  const byConsumer: Record<string, number> = {};
   for await (const c of jsm.consumers.list(names(prefix).eventsStream))
-    if (c.name.startsWith(prefixOf)) n += c.num_pending + c.num_ack_pending;
-  return n;
+    if (c.name.startsWith(prefixOf) !== not && c.num_pending + c.num_ack_pending > 0)
+      byConsumer[c.name] = c.num_pending + c.num_ack_pending;
+  return { total: Object.values(byConsumer).reduce((a, b) => a + b, 0), byConsumer };
 }
 
 /**
