@@ -127,6 +127,9 @@ const spec = {
   collector: {
     host: ['COLLECTOR_HOST', z.string().min(1), '127.0.0.1'],
     port: ['COLLECTOR_PORT', port, '8088'],
+    /** HTTPS (and wss for the chat widget): the server's certificate (PEM, with its chain) and key. */
+    tlsCertFile: ['COLLECTOR_TLS_CERT_FILE', z.string(), ''],
+    tlsKeyFile: ['COLLECTOR_TLS_KEY_FILE', z.string(), ''],
     /**
      * Public (browser/app) keys, comma-separated shop_id:write_key pairs: browse, search, cart and
      * checkout events, handoffs and the user's own chat turns. None: the collector refuses requests.

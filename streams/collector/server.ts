@@ -19,6 +19,7 @@
 //   4xx  the request itself is wrong (401 key, 400 body or invalid UTF-8, 408 too slow, 413 size):
 //        resending it unchanged will not help.
 import { hostname } from 'node:os';
+import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, {
   type FastifyError,
@@ -26,7 +27,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { Config } from '../../infra/config';
+import { ConfigError, type Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import type { Metrics } from '../../infra/metrics';
 import type { EnvelopeInit } from '../../schemas/events';
@@ -78,6 +79,35 @@ export const CALL_ROUTES = {
 } as const;
 const RETRY_AFTER_SECONDS = '5';
 
+/**
+ * Fastify's `https` option from COLLECTOR_TLS_CERT_FILE / COLLECTOR_TLS_KEY_FILE (none: plain HTTP, as
+ * behind a TLS-terminating proxy). One without the other, or a file that cannot be read, is a clear error.
+ */
+export function collectorTls(config: { tlsCertFile: string; tlsKeyFile: string }): {
+  https?: { cert: Buffer; key: Buffer };
+} {
+  const { tlsCertFile: certFile, tlsKeyFile: keyFile } = config;
+  if (!certFile && !keyFile) return {};
+  if (!certFile || !keyFile)
+    throw new ConfigError([
+      {
+        variable: certFile ? 'COLLECTOR_TLS_KEY_FILE' : 'COLLECTOR_TLS_CERT_FILE',
+        message:
+          'COLLECTOR_TLS_CERT_FILE and COLLECTOR_TLS_KEY_FILE go together (the certificate and its key)',
+      },
+    ]);
+  const read = (file: string, name: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError([{ variable: name, message: `${file}: ${(err as Error).message}` }]);
+    }
+  };
+  return {
+    https: { cert: read(certFile, 'COLLECTOR_TLS_CERT_FILE'), key: read(keyFile, 'COLLECTOR_TLS_KEY_FILE') },
+  };
+}
+
 export function buildCollector(deps: CollectorDeps): FastifyInstance {
   const { config, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
@@ -96,7 +126,9 @@ export function buildCollector(deps: CollectorDeps): FastifyInstance {
     // A slow client (or one that never finishes its body) is cut off: 408, its memory freed.
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: 2 * config.requestTimeoutMs,
-  });
+    ...collectorTls(config),
+  }) as unknown as FastifyInstance; // an https server answers the same routes: typed as the http one
+
   // Any content type: Segment's browser SDK posts JSON as text/plain to avoid a CORS preflight.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -57,7 +57,9 @@ export const collector: Component = {
       throw err;
     }
     logger.info(
-      { url: `http://${config.collector.host}:${config.collector.port}/v1/events` },
+      {
+        url: `${config.collector.tlsCertFile ? 'https' : 'http'}://${config.collector.host}:${config.collector.port}/v1/events`,
+      },
       'collector listening',
     );
     return {

@@ -31,6 +31,8 @@ jest.mock('cookie', () => ({
 const config: Config['collector'] = {
   host: '127.0.0.1',
   port: 0,
+  tlsCertFile: '',
+  tlsKeyFile: '',
   writeKeys: { 'key-1': 'shop-1', 'key-2': 'shop-2' },
   serverKeys: { 'server-key-1': 'shop-1' },
   userTokenSecrets: {},
