@@ -11,6 +11,7 @@ import {
 } from '@temporalio/worker';
 import type { Config } from '../infra/config';
 import type { Logger } from '../infra/logger';
+import { temporalTls } from '../infra/temporal-tls';
 import { createActivities, type ActivityDeps } from './index';
 
 export interface RunWorkerOptions {
@@ -56,7 +57,11 @@ export async function startWorker(opts: RunWorkerOptions): Promise<RunningWorker
   const taskQueue = opts.taskQueue ?? config.temporal.taskQueue;
   const ownsConnection = !opts.connection;
   const connection =
-    opts.connection ?? (await NativeConnection.connect({ address: config.temporal.address }));
+    opts.connection ??
+    (await NativeConnection.connect({
+      address: config.temporal.address,
+      ...temporalTls(config.temporal),
+    }));
   const chatTaskQueue =
     opts.chatTaskQueue === null ? undefined : (opts.chatTaskQueue ?? config.temporal.chatTaskQueue);
   const activities = createActivities(opts.activitiesDeps);

@@ -77,6 +77,13 @@ const spec = {
      * backlog of marketing flows (the worker polls both).
      */
     chatTaskQueue: ['TEMPORAL_CHAT_TASK_QUEUE', z.string().min(1), 'shopstream-chat'],
+    /** TLS to Temporal: the CA of its certificate (a private CA; empty with the others: plain). */
+    tlsCaFile: ['TEMPORAL_TLS_CA_FILE', z.string(), ''],
+    /** A client certificate and its key (mutual TLS, as Temporal Cloud asks). */
+    tlsCertFile: ['TEMPORAL_TLS_CERT_FILE', z.string(), ''],
+    tlsKeyFile: ['TEMPORAL_TLS_KEY_FILE', z.string(), ''],
+    /** The name to check the server's certificate against when the address does not carry it. */
+    tlsServerName: ['TEMPORAL_TLS_SERVER_NAME', z.string(), ''],
     /**
      * The worker's own health endpoint (/livez, /readyz, /metrics) on ADMIN_HOST at this port; 0: none.
      * One port per worker process (the flow worker and the chat worker each need their own).

@@ -7,6 +7,7 @@ import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
 import { flowEventPublisher } from '../producer/flow-events';
 import { requireSecret } from '../../infra/config';
 import { canConnect } from '../../infra/net';
+import { temporalTls } from '../../infra/temporal-tls';
 import { shippedFlows, timingFrom } from '../../workflows/flows';
 import { createProducer } from '../producer/producer';
 import { names } from '../topology';
@@ -52,6 +53,7 @@ export const triggers: Component = {
     // events held at the gate at once (health says waiting_for_temporal), and resumed soon after
     const connection = Connection.lazy({
       address: config.temporal.address,
+      ...temporalTls(config.temporal),
       interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }))],
     });
     const client = new WorkflowClient({ connection, namespace: config.temporal.namespace });
