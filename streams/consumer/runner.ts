@@ -14,6 +14,7 @@
 // JetStream delivery. An ack only ever follows the effect (or the dead letter) being durable. A
 // message that does not decode is acked as a drop: the sink keeps it in the dead-letter stream.
 import type { Consumer, ConsumerMessages, JsMsg, NatsConnection } from 'nats';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../infra/logger';
 import { decodeEnvelope } from '../../schemas/codec';
@@ -101,6 +102,8 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
   const counts: Record<string, number> = { events: 0 };
   let stopping = false;
   const stopped = new AbortController();
+  // every event in the window may pause on it at once (a dependency away): not a leak
+  setMaxListeners(opts.maxInFlight + 16, stopped.signal);
   /** Sleeps; returns early (without throwing) on stop. */
   const pause = (ms: number): Promise<void> =>
     delay(ms, undefined, { signal: stopped.signal }).catch(() => undefined);
