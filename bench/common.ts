@@ -6,6 +6,7 @@ import { planSimulation } from '../demo/simulator';
 import type { Config } from '../infra/config';
 import { connectNats } from '../infra/nats';
 import { startTestNats } from '../infra/stack/test-nats';
+import { createProducer } from '../streams/producer/producer';
 import { applyTopology } from '../streams/topology-apply';
 
 export const RESULTS_FILE = 'bench-results.json';
@@ -16,6 +17,28 @@ export function simulatedEvents(total: number, seed: number) {
   for (const u of planSimulation({ users: Math.ceil(total / 9), seed })) events.push(...u.events);
   events.length = Math.min(events.length, total);
   return events;
+}
+
+/**
+ * Publishes `events` with the producer SDK as fast as it goes (1,000 acks in flight), as shop
+ * `bench`; returns how long that took, ms.
+ */
+export async function publishAll(
+  config: Config,
+  nc: NatsConnection,
+  events: ReturnType<typeof simulatedEvents>,
+): Promise<number> {
+  const producer = await createProducer({
+    nats: config.nats,
+    shopId: 'bench',
+    connection: nc,
+    maxInFlight: 1000,
+  });
+  const t0 = performance.now();
+  await Promise.all(events.map((e) => producer.track(e.type, e.input as never)));
+  const ms = performance.now() - t0;
+  await producer.close();
+  return ms;
 }
 
 /** Merges `results` into bench-results.json. */

@@ -8,8 +8,7 @@
 // Writes jetstream_publish_per_s {default_sync, sync_always} into bench-results.json.
 import { cpus } from 'node:os';
 import { testConfig } from '../infra/stack/test-config';
-import { createProducer } from '../streams/producer/producer';
-import { onThrowawayNats, simulatedEvents, writeResults } from './common';
+import { onThrowawayNats, publishAll, simulatedEvents, writeResults } from './common';
 
 async function publishRate(syncAlways: boolean, total: number): Promise<number> {
   return onThrowawayNats(
@@ -20,16 +19,7 @@ async function publishRate(syncAlways: boolean, total: number): Promise<number> 
     },
     async ({ config, nc }) => {
       const events = simulatedEvents(total, 5);
-      const producer = await createProducer({
-        nats: config.nats,
-        shopId: 'bench',
-        connection: nc,
-        maxInFlight: 1000,
-      });
-      const t0 = performance.now();
-      await Promise.all(events.map((e) => producer.track(e.type, e.input as never)));
-      const seconds = (performance.now() - t0) / 1000;
-      await producer.close();
+      const seconds = (await publishAll(config, nc, events)) / 1000;
       return Math.round(events.length / seconds);
     },
   );

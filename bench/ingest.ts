@@ -3,9 +3,8 @@
 //   EVENTS=50000 npx tsx bench/ingest.ts
 import { cpus } from 'node:os';
 import { createLogger } from '../infra/logger';
-import { createProducer } from '../streams/producer/producer';
 import { createClickHouseSink } from '../streams/sinks/clickhouse/sink';
-import { onThrowawayNats, simulatedEvents, writeResults } from './common';
+import { onThrowawayNats, publishAll, simulatedEvents, writeResults } from './common';
 import { startTestClickHouse } from '../infra/stack/test-clickhouse';
 import { testConfig } from '../infra/stack/test-config';
 
@@ -24,16 +23,7 @@ async function main(): Promise<void> {
       // realistic events: the simulator's journeys, flattened, until `target`
       const events = simulatedEvents(target, 1);
 
-      const producer = await createProducer({
-        nats: config.nats,
-        shopId: 'bench',
-        connection: nc,
-        maxInFlight: 1000,
-      });
-      const t0 = performance.now();
-      await Promise.all(events.map((e) => producer.track(e.type, e.input as never)));
-      const publishMs = performance.now() - t0;
-      await producer.close();
+      const publishMs = await publishAll(config, nc, events);
 
       // the sink starts with everything already in the stream: its drain rate alone
       const sink = await createClickHouseSink({
