@@ -2,6 +2,7 @@
 // one-line message and exit code 1, and never leaves a rejection unhandled.
 import { ConfigError, loadConfig, type Config } from '../infra/config';
 import { ensureLocalEnv, loadEnvFiles } from '../infra/stack/local-env';
+import { roleCredentials, type Role } from '../streams/permissions';
 
 type Handler = (config: Config, opts: Record<string, unknown>) => Promise<number | void>;
 
@@ -60,6 +61,25 @@ const KNOWN = new Set([
   'ReadOnlySqlError',
 ]);
 
+/**
+ * The NATS role each command connects as on the local stack (streams/permissions.ts), with the role's
+ * password from `<data dir>/local.env`; NATS_USER, NATS_TOKEN or NATS_CREDS_FILE set by the user win.
+ * Only the command's own configuration gets it: the processes a command starts pick their own.
+ */
+const COMMAND_ROLES: Record<string, Role> = {
+  'topology-apply': 'ops',
+  'topology-check': 'ops',
+  'dlq-list': 'ops',
+  'dlq-export': 'ops',
+  'dlq-replay': 'ops',
+  demo: 'ops',
+  serve: 'service',
+  profile: 'service',
+  rules: 'service',
+  worker: 'worker',
+  simulate: 'producer',
+};
+
 const LOCAL_STACK_COMMANDS = new Set(['stack-up', 'demo']);
 
 export class UsageError extends Error {
@@ -71,7 +91,8 @@ export function runCommand(name: string, opts: Record<string, unknown> = {}): vo
     // the commands that start the local stack give it its secrets the first time
     if (LOCAL_STACK_COMMANDS.has(name)) ensureLocalEnv();
     loadEnvFiles();
-    const config = loadConfig();
+    const role = COMMAND_ROLES[name];
+    const config = loadConfig(role ? { ...process.env, ...roleCredentials(role, process.env) } : process.env);
     const handler = commands[name]!();
     return (await handler(config, opts)) ?? 0;
   };

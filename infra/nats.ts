@@ -65,6 +65,11 @@ export async function connectNats(
   try {
     return await connect(opts);
   } catch (err) {
+    if (/authori[sz]ation|authentication/i.test((err as Error).message))
+      throw new NatsUnavailableError(
+        `NATS at ${cfg.url} refused the credentials (${cfg.user ? `user ${cfg.user}` : cfg.token ? 'a token' : cfg.credsFile ? cfg.credsFile : 'none given'}): check NATS_USER / NATS_PASSWORD, NATS_TOKEN or NATS_CREDS_FILE; the local stack keeps its role passwords in .data/local.env`,
+        { cause: err },
+      );
     throw new NatsUnavailableError(
       `cannot connect to NATS at ${cfg.url} (${(err as Error).message}). Is it running? \`make up\` starts a local one; NATS_URL points elsewhere.`,
       { cause: err },

@@ -16,6 +16,8 @@ export type Role = (typeof ROLES)[number];
 export interface Permissions {
   publish: { allow?: string[]; deny?: string[] };
   subscribe: { allow?: string[]; deny?: string[] };
+  /** May reply to the requests it receives (recommendations), without publishing to any inbox. */
+  allow_responses?: boolean;
 }
 
 const INBOX = '_INBOX.>';
@@ -85,10 +87,19 @@ export function rolePermissions(prefix: string): Record<Role, Permissions> {
       subscribe: {
         allow: [INBOX, `${prefix}.>`, `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${n.eventsStream}.>`],
       },
+      allow_responses: true,
     },
     worker: {
       publish: {
-        allow: [n.eventsSubjectAll, '$JS.API.INFO', ...kvAccess(n.couponsBucket), ...kvAccess(n.slotsBucket)],
+        allow: [
+          n.eventsSubjectAll,
+          '$JS.API.INFO',
+          `$JS.API.STREAM.INFO.${n.eventsStream}`,
+          ...[n.couponsBucket, n.slotsBucket].flatMap((b) => [
+            ...kvAccess(b),
+            `$JS.API.STREAM.CREATE.KV_${b}`,
+          ]),
+        ],
       },
       subscribe: { allow: [INBOX] },
     },
@@ -98,6 +109,19 @@ export function rolePermissions(prefix: string): Record<Role, Permissions> {
       subscribe: { allow: [INBOX, `${prefix}.>`, '$JS.EVENT.>'] },
     },
   };
+}
+
+/** The variable holding a role's password on the local stack (`<data dir>/local.env`). */
+export const rolePasswordVariable = (role: Role): string => `NATS_ROLE_PASSWORD_${role.toUpperCase()}`;
+
+/**
+ * The role's credentials as configuration variables, when the environment has the role's password and
+ * no NATS credentials of its own (NATS_USER, NATS_TOKEN, NATS_CREDS_FILE win); else nothing.
+ */
+export function roleCredentials(role: Role, env: NodeJS.ProcessEnv): Record<string, string> {
+  const password = env[rolePasswordVariable(role)];
+  if (!password || env['NATS_USER'] || env['NATS_TOKEN'] || env['NATS_CREDS_FILE']) return {};
+  return { NATS_USER: role, NATS_PASSWORD: password };
 }
 
 /** nats-server configuration text: one user per role, with its password and permissions. */

@@ -49,8 +49,19 @@ export async function applyTopology(
       created.push(`${stream}/${config.durable_name!}`);
     }
   }
+  created.push(...(await ensureBuckets(jsm, cfg)));
+  return { created, updated };
+}
+
+/**
+ * Creates the KV buckets that do not exist yet (all, or only those named: a worker's role may touch
+ * only its own); returns what it created.
+ */
+export async function ensureBuckets(jsm: JetStreamManager, cfg: Config, only?: string[]): Promise<string[]> {
+  const created: string[] = [];
   const js = jsm.jetstream();
   for (const { bucket, description, ttl } of KV_BUCKETS(cfg.nats)) {
+    if (only && !only.includes(bucket)) continue;
     try {
       await jsm.streams.info(`KV_${bucket}`);
     } catch (err) {
@@ -64,7 +75,7 @@ export async function applyTopology(
       created.push(`kv ${bucket}`);
     }
   }
-  return { created, updated };
+  return created;
 }
 
 /** Fails fast, naming what is missing, when the topology a process needs is not there. */

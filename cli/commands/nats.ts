@@ -1,5 +1,5 @@
 import type { Config } from '../../infra/config';
-import { natsAuthConfig, ROLES, type Role } from '../../streams/permissions';
+import { natsAuthConfig, rolePasswordVariable, ROLES, type Role } from '../../streams/permissions';
 import { UsageError } from '../run';
 
 /**
@@ -10,7 +10,7 @@ export function permissions(config: Config): Promise<void> {
   const passwords = {} as Record<Role, string>;
   const missing: string[] = [];
   for (const role of ROLES) {
-    const name = `NATS_ROLE_PASSWORD_${role.toUpperCase()}`;
+    const name = rolePasswordVariable(role);
     const value = process.env[name] ?? '';
     if (value.length < 16) missing.push(name);
     passwords[role] = value;

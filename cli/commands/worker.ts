@@ -17,7 +17,7 @@ import { buildAdmin } from '../../streams/admin';
 import { temporalAnswers } from '../../streams/pipeline/triggers';
 import { connectNats } from '../../infra/nats';
 import { names } from '../../streams/topology';
-import { applyTopology } from '../../streams/topology-apply';
+import { checkTopology, ensureBuckets } from '../../streams/topology-apply';
 
 export type WorkerQueues = 'all' | 'flows' | 'chat';
 
@@ -39,9 +39,12 @@ export async function worker(config: Config, opts: { queues?: string } = {}): Pr
   const secret = requireSecret(config.coupons.secret, 'COUPON_SECRET', 32, 'the coupon ledger');
   const nc = await connectNats(config.nats, 'shopstream-worker');
   try {
-    await applyTopology(await nc.jetstreamManager(), config); // the KV buckets, idempotent
-    const js = nc.jetstream();
+    const jsm = await nc.jetstreamManager();
     const n = names(config.nats.prefix);
+    // its own buckets (idempotent), and the events stream it publishes to, which the service applies
+    await ensureBuckets(jsm, config, [n.couponsBucket, n.slotsBucket]);
+    await checkTopology(jsm, config, { streams: [n.eventsStream] });
+    const js = nc.jetstream();
     const ledger = createKvCouponLedger(await js.views.kv(n.couponsBucket, { bindOnly: true }), { secret });
     const slots = createKvMessageSlots(await js.views.kv(n.slotsBucket, { bindOnly: true }));
     const { publish, producer } = await createNatsPublish(config, nc);

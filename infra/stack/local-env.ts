@@ -1,13 +1,14 @@
 // Settings files the CLI reads before its configuration: `.env` at the project root (the user's own,
 // as `make` reads it) and `<data dir>/local.env`, which the local stack writes once with random
-// secrets for this machine's demo (coupon secret, admin token, a server write key) and a public demo
-// write key. Variables already set in the environment always win; nothing here has a default that
-// could be used outside this machine.
+// secrets for this machine's demo (coupon secret, admin token, a server write key, the passwords of
+// the local NATS's role users) and a public demo write key. Variables already set in the environment
+// always win; nothing here has a default that could be used outside this machine.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseEnv } from 'node:util';
 import { PROJECT_ROOT } from '../config';
+import { rolePasswordVariable, ROLES } from '../../streams/permissions';
 
 /** The data directory as the configuration will see it (SHOPSTREAM_DATA_DIR, else .data/). */
 export function localEnvFile(env: NodeJS.ProcessEnv = process.env, root = PROJECT_ROOT): string {
@@ -49,6 +50,8 @@ export function ensureLocalEnv(env: NodeJS.ProcessEnv = process.env): string {
     'COLLECTOR_WRITE_KEYS=demo-shop:demo-write-key',
     `COLLECTOR_SERVER_KEYS=demo-shop:server-${hex(16)}`,
     `CHANNEL_SECRET=${hex(24)}`,
+    // the local NATS's users, one per role (streams/permissions.ts); each command connects as its own
+    ...ROLES.map((role) => `${rolePasswordVariable(role)}=${hex(16)}`),
     '',
   ];
   if (fs.existsSync(file)) {

@@ -21,6 +21,7 @@ import {
   type StopResult,
 } from './processes';
 import { ensureTools, type Tools } from './tools';
+import { natsAuthConfig, rolePasswordVariable, ROLES, type Role } from '../../streams/permissions';
 
 const HOST = '127.0.0.1';
 const START_TIMEOUT_MS = 60_000;
@@ -55,10 +56,38 @@ export function stackPaths(cfg: Config['stack']) {
   return {
     dataDir,
     natsStore: path.join(dataDir, 'nats'),
+    natsAuth: path.join(dataDir, 'nats-auth.conf'),
     temporalDb: path.join(dataDir, 'temporal', 'temporal.db'),
     pidFile: (name: ComponentName) => path.join(dataDir, 'run', `${name}.pid`),
     logFile: (name: ComponentName) => path.join(dataDir, 'logs', `${name}.log`),
   };
+}
+
+/**
+ * Writes the local NATS's users, one per role (streams/permissions.ts), as nats-server configuration
+ * (mode 0600) from the role passwords `make up` keeps in `<data dir>/local.env`. Without them (an
+ * environment of one's own) nothing is written and NATS runs without authentication.
+ */
+export function writeLocalNatsAuth(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): { file: string; changed: boolean } | undefined {
+  const passwords: Partial<Record<Role, string>> = {};
+  for (const role of ROLES) passwords[role] = env[rolePasswordVariable(role)];
+  if (ROLES.some((role) => !passwords[role])) return undefined;
+  const file = stackPaths(config.stack).natsAuth;
+  const text = natsAuthConfig(config.nats.prefix, passwords as Record<Role, string>);
+  let before: string | undefined;
+  try {
+    before = fs.readFileSync(file, 'utf8');
+  } catch {
+    before = undefined;
+  }
+  if (before === text) return { file, changed: false };
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode: 0o600 });
+  fs.chmodSync(file, 0o600);
+  return { file, changed: true };
 }
 
 /** Waits for ready(), failing early if the process dies; errors end with the tail of its log. */
@@ -321,6 +350,7 @@ function components(config: Config): ComponentSpec[] {
           logFile: paths.logFile('nats'),
           pidFile: paths.pidFile('nats'),
           timeoutMs,
+          ...(fs.existsSync(paths.natsAuth) ? { configFile: paths.natsAuth } : {}),
         }),
     },
     {
@@ -410,13 +440,25 @@ export async function stackUp(
   const only: ComponentName[] = opts.only ?? ['nats', 'temporal'];
   const wanted = components(config).filter((c) => only.includes(c.name));
 
+  const auth = only.includes('nats') ? writeLocalNatsAuth(config) : undefined;
+  // no role passwords (an environment of one's own): NATS starts without authentication
+  if (only.includes('nats') && !auth) fs.rmSync(paths.natsAuth, { force: true });
   const toStart: ComponentSpec[] = [];
   for (const spec of wanted) {
     const state = pidState(spec, paths.pidFile(spec.name));
     if (state.kind === 'ours') {
       const what = `${spec.name} (pid ${state.pid}, already started) to answer on ${spec.address}`;
       await waitUntilReady(state.pid, paths.logFile(spec.name), what, spec.responding, timeoutMs);
-      log(`${spec.name} already running (pid ${state.pid}) at ${spec.address}`);
+      if (spec.name !== 'nats' || !auth?.changed) {
+        log(`${spec.name} already running (pid ${state.pid}) at ${spec.address}`);
+        continue;
+      }
+      // new role users (new passwords, another prefix): nats-server cannot reload a configuration
+      // given beside flags, so it restarts on the same store; clients reconnect on their own
+      log(`nats (pid ${state.pid}) restarting to apply its role users (${auth.file})`);
+      await stopPid(state.pid, { timeoutMs: STOP_TIMEOUT_MS });
+      removePidFile(paths.pidFile(spec.name));
+      toStart.push(spec);
       continue;
     }
     if (state.kind === 'stale') {

@@ -97,6 +97,11 @@ it('demo: every event sent is stored once, and the report is printed', async () 
   expect(stdout).toContain(
     `ClickHouse for your own tools (read-only): http://127.0.0.1:${env['ANALYST_PORT']}`,
   );
+  // every process ran as its NATS role (the local stack's users): the service answered the demo's
+  // recommendation request, and NATS refuses a client without credentials
+  expect(stdout).toMatch(/recommendations \(recommendation service/);
+  const { connect } = await import('nats');
+  await expect(connect({ servers: env['NATS_URL']! })).rejects.toThrow(/authorization/i);
 }, 600_000);
 
 it("analysts query the running demo's embedded database: the CLI and their own clients, read-only", async () => {

@@ -8,6 +8,8 @@ import { testConfig } from '../../infra/stack/test-config';
 import { startTestNats, type TestNats } from '../../infra/stack/test-nats';
 import { startTestTemporal, type TestTemporal } from '../../infra/stack/test-temporal';
 import { getFreePort } from '../../infra/stack/processes';
+import { connectNats } from '../../infra/nats';
+import { applyTopology } from '../../streams/topology-apply';
 
 const CLI = path.join(__dirname, '../../cli/shopstream.cjs');
 let nats: TestNats;
@@ -31,6 +33,10 @@ const get = async (url: string): Promise<{ status: number; body: string }> => {
 it('readiness follows the worker and its dependencies; liveness the process', async () => {
   const config = testConfig(nats.url);
   const port = await getFreePort();
+  // the worker checks the events stream it publishes to (the service or `topology apply` makes it)
+  const nc = await connectNats(config.nats, 'test');
+  await applyTopology(await nc.jetstreamManager(), config);
+  await nc.close();
   child = spawn(process.execPath, [CLI, 'worker', '--queues', 'flows'], {
     env: {
       ...process.env,
