@@ -1,11 +1,16 @@
 // Runnable example of the producer SDK: `npx tsx examples/producer.ts` with the stack up (make up).
-// NATS_URL and SHOPSTREAM_PREFIX are read from the environment like everywhere else.
+// NATS_URL, SHOPSTREAM_PREFIX and the NATS credentials (NATS_USER / NATS_PASSWORD: a shop's server
+// connects as the `producer` role, RELIABILITY.md) are read from the environment like everywhere
+// else; on the local stack, without them, the producer role's password from .data/local.env.
 import { loadConfig } from '../infra/config';
+import { loadEnvFiles } from '../infra/stack/local-env';
+import { roleCredentials } from '../streams/permissions';
 import { createProducer } from '../streams/producer/producer';
 import { EventValidationError } from '../schemas/validate';
 
 export async function main(): Promise<void> {
-  const config = loadConfig();
+  loadEnvFiles();
+  const config = loadConfig({ ...process.env, ...roleCredentials('producer', process.env) });
   const producer = await createProducer({ nats: config.nats, shopId: 'demo-shop', maxInFlight: 500 });
   try {
     // Typed per event type: the properties are checked by the compiler, then by the schema rules.

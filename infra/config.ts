@@ -270,6 +270,11 @@ const spec = {
     port: ['ADMIN_PORT', port, '8089'],
     /** Bearer token of the admin endpoint's SQL and stats (at least 32 characters); none: they refuse. */
     token: ['ADMIN_TOKEN', z.string(), ''],
+    /**
+     * This pipeline instance's name among the instances sharing the consumers (leases): by default
+     * the host and ADMIN_PORT, so a restarted instance takes its own partitions back at once.
+     */
+    instance: ['SERVICE_INSTANCE', z.string().max(200), ''],
   },
   analyst: {
     /** The ClickHouse-compatible read-only HTTP endpoint of the embedded database (analysts' tools). */

@@ -32,6 +32,7 @@ function buckets(prefix: string): string[] {
     n.conversationsBucket,
     n.ordersBucket,
     n.botBucket,
+    n.leasesBucket,
   ];
 }
 

@@ -8,6 +8,7 @@ import { checkComponents, startComponents, type Component } from './pipeline/com
 import { bot } from './pipeline/bot';
 import { admin, analystSql, collector } from './pipeline/http';
 import { orders } from './pipeline/orders';
+import { leases } from './pipeline/leases';
 import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';
 import { clickhouse, maxDeliveriesCatcher, sink } from './pipeline/storage';
 import { triggers } from './pipeline/triggers';
@@ -43,6 +44,7 @@ export function components(opts: Omit<ServiceOptions, 'config' | 'logger'>): Com
   const withSink = opts.sink !== false;
   const withInterest = opts.interest !== false;
   return [
+    leases,
     maxDeliveriesCatcher,
     ...(withSink ? [clickhouse, sink] : []),
     ...(withInterest ? [interest, ...(withSink ? [snapshots, rulesJob] : [])] : []),

@@ -21,6 +21,7 @@ import {
 import type { Config } from '../infra/config';
 import { fnv1a } from '../schemas/hash';
 import type { EventType } from '../schemas/events';
+import { LEASE_TTL_MS } from './consumer/leases';
 
 export interface Names {
   prefix: string;
@@ -46,6 +47,8 @@ export interface Names {
   /** Durable consumer of the chat triggers (streams/triggers/escalation-triggers.ts). */
   chatTriggerConsumer: string;
   /** JetStream KV: the bot's dialogue state per user (streams/processors/chat/). */
+  /** JetStream KV: live pipeline instances and the ordered consumers each holds (consumer/leases.ts). */
+  leasesBucket: string;
   botBucket: string;
   /** Request-reply subject of the recommendation service. */
   recommendSubject: string;
@@ -93,6 +96,7 @@ export function names(prefix: string): Names {
     ordersConsumer: 'orders_view',
     chatTriggerConsumer: 'triggers_chat',
     botBucket: `${upper}_BOT`,
+    leasesBucket: `${upper}_LEASES`,
     recommendSubject: `${prefix}.svc.recommend`,
     advisoriesStream: `${upper}_ADVISORIES`,
     maxDeliveriesSubject: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${upper}_EVENTS.*`,
@@ -346,6 +350,12 @@ export const KV_BUCKETS = (cfg: Config['nats']): { bucket: string; description: 
     { bucket: n.botBucket, description: 'chat bot: dialogue state per user', ttl: 180 * 86_400_000 },
     // an order view is kept 90 days after its last change (the bot answers about recent orders)
     { bucket: n.ordersBucket, description: "order view: each user's recent orders", ttl: 90 * 86_400_000 },
+    // which pipeline instance consumes which partition: a lease lives until its holder stops renewing it
+    {
+      bucket: n.leasesBucket,
+      description: 'pipeline instances and the consumers each holds',
+      ttl: LEASE_TTL_MS,
+    },
   ];
 };
 

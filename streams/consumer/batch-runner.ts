@@ -92,6 +92,13 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
   async function consume(name: string): Promise<void> {
     let consumer: Consumer | undefined;
     while (!stopping) {
+      // with several instances, only while this one holds the consumer's lease; a batch is settled
+      // before the next check, so nothing is in hand when it says it yielded (streams/consumer/leases.ts)
+      if (opts.leases && !opts.leases.holds(name)) {
+        opts.leases.yielded(name);
+        await sleep(250);
+        continue;
+      }
       let msgs: JsMsg[] = [];
       try {
         consumer ??= await js.consumers.get(opts.stream, name);

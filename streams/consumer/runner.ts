@@ -22,6 +22,7 @@ import type { Envelope, EventType } from '../../schemas/events';
 import { publishDeadLetter } from '../dlq';
 import type { StepResult } from '../results';
 import { userKey } from '../topology';
+import type { LeaseGate } from './leases';
 
 /** What the server says about a message, beyond its (client-made) bytes. */
 export interface Delivery {
@@ -46,6 +47,11 @@ export interface ConsumerOptions {
   /** For log lines and dead-letter details: 'chat bot'. */
   label: string;
   logger: Logger;
+  /**
+   * With several instances (streams/consumer/leases.ts): a consumer is consumed only while this
+   * instance holds its lease, and settled before it is handed over. Without: always.
+   */
+  leases?: LeaseGate;
 }
 
 export interface RunnerOptions<T extends string> extends ConsumerOptions {
@@ -230,8 +236,11 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
     else retryingSince ??= Date.now();
   }
 
-  /** Queues a message behind its user's earlier ones; waits while the in-flight window is full. */
-  async function dispatch(m: JsMsg): Promise<void> {
+  /**
+   * Queues a message behind its user's earlier ones; waits while the in-flight window is full.
+   * Resolves, once queued, to its handling (wrapped: awaiting it does not wait for the handling).
+   */
+  async function dispatch(m: JsMsg): Promise<{ handled: Promise<void> }> {
     while (inFlight >= opts.maxInFlight) await new Promise<void>((r) => waiters.push(r));
     const d = decodeEnvelope(m.data);
     const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : `\u0000${m.seq}`;
@@ -253,30 +262,50 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
         waiters.shift()?.();
       });
     chains.set(key, next);
+    return { handled: next };
   }
+
+  const { leases } = opts;
+  const holds = (name: string): boolean => !leases || leases.holds(name);
 
   async function consume(name: string): Promise<void> {
     let consumer: Consumer | undefined;
     while (!stopping) {
+      if (!holds(name)) {
+        leases!.yielded(name);
+        await pause(250);
+        continue;
+      }
       try {
         // inside the retry: a slow or busy moment (a request timing out) is retried, not fatal
         consumer ??= await js.consumers.get(opts.stream, name);
         if (!(await untilReady())) break; // nothing is taken while the dependency is away
         const messages = await consumer.consume({ max_messages: opts.prefetch ?? 64 });
         subs.add(messages);
+        // this consumer's messages in hand: settled before its lease is handed over
+        const taken = new Set<Promise<void>>();
+        const handOver = leases && setInterval(() => !holds(name) && messages.stop(), 250);
         try {
           for await (const m of messages) {
             if (stopping) break; // not acked: redelivered to the next instance
+            if (!holds(name)) {
+              m.nak(); // handed over: the next holder gets it first (redeliveries go before new ones)
+              continue;
+            }
             if (waitingSince !== undefined) {
               const held = setInterval(() => m.working(), 10_000);
               const open = await untilReady().finally(() => clearInterval(held));
               if (!open) break;
             }
-            await dispatch(m);
+            const p = (await dispatch(m)).handled;
+            taken.add(p);
+            void p.finally(() => taken.delete(p));
           }
         } finally {
+          clearInterval(handOver);
           subs.delete(messages);
         }
+        if (leases) await Promise.allSettled([...taken]);
       } catch (err) {
         if (stopping) break;
         retried(1);

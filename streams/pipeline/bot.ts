@@ -57,6 +57,7 @@ export const bot: Component = {
       metrics,
       understand: (text) => brain.understand(text),
       ports,
+      ...(ctx.get('leases') ? { leases: ctx.get('leases')! } : {}),
     });
     log.info({ kbVersion: brain.kbVersion() }, 'chat bot running');
     return fromLoop(

@@ -9,6 +9,7 @@ import type { ClickHouseClient } from '../../infra/clickhouse/client';
 import type { Config } from '../../infra/config';
 import type { Logger } from '../../infra/logger';
 import type { Metrics } from '../../infra/metrics';
+import type { Leases } from '../consumer/leases';
 import type { HalfLives } from '../processors/interest/model';
 import type { InterestProcessor } from '../processors/interest/processor';
 import type { ProfileStore } from '../processors/interest/store';
@@ -49,6 +50,8 @@ export interface Shared {
   halfLives: HalfLives;
   profiles: ProfileStore;
   interest: InterestProcessor;
+  /** Which ordered consumers this instance may consume (the leases component). */
+  leases: Leases;
 }
 
 export interface PipelineContext {

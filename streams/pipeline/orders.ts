@@ -12,6 +12,7 @@ export const orders: Component = {
       config,
       logger: logger.child({ component: 'orders' }),
       metrics,
+      ...(ctx.get('leases') ? { leases: ctx.get('leases')! } : {}),
     });
     logger.info({ maxInFlight: config.orders.maxInFlight }, 'order view running');
     // a loop that holds its events while it retries stays ok: they are redelivered, never lost

@@ -21,6 +21,7 @@ export const interest: Component = {
       config,
       catalog,
       logger: logger.child({ component: 'interest' }),
+      ...(ctx.get('leases') ? { leases: ctx.get('leases')! } : {}),
     });
     ctx.provide('interest', proc);
     ctx.provide('catalog', catalog);

@@ -69,7 +69,13 @@ export const triggers: Component = {
       producerId: 'coupon-triggers',
       connection: nc,
     });
-    const common = { ready, nc, client, config };
+    const common = {
+      ready,
+      nc,
+      client,
+      config,
+      ...(ctx.get('leases') ? { leases: ctx.get('leases')! } : {}),
+    };
     const deadlines = escalationDeadlines(config.flows);
     const kv = await nc.jetstream().views.kv(names(config.nats.prefix).couponsBucket, { bindOnly: true });
     const all: Record<'cart' | 'chat' | 'coupon', TriggerProcessor<TriggerCounters>> = {

@@ -35,6 +35,7 @@ import { segment } from '../processors/interest/tags';
 import { isKnownTimeZone } from '../../schemas/time-zone';
 import type { ProfileStore } from '../processors/interest/store';
 import { names, userKey } from '../topology';
+import type { LeaseGate } from '../consumer/leases';
 import {
   createTriggerLoop,
   ensureConsumer,
@@ -216,6 +217,8 @@ export interface CartTriggerDeps {
   maxAttempts?: number;
   /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
   ready?: () => Promise<boolean>;
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }
 
 export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise<CartTriggerProcessor> {
@@ -295,6 +298,7 @@ export async function createCartTriggerProcessor(deps: CartTriggerDeps): Promise
     nc,
     prefix: config.nats.prefix,
     ...(deps.ready ? { ready: deps.ready } : {}),
+    ...(deps.leases ? { leases: deps.leases } : {}),
     stream: n.eventsStream,
     consumer: consumerName,
     logger,

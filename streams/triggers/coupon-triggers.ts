@@ -43,6 +43,7 @@ import {
 import { TIERS, type Flow, type Tier } from '../../workflows/dsl';
 import { couponRedeemed as couponRedeemedEvent } from '../../workflows/flow-events';
 import { names, userKey } from '../topology';
+import type { LeaseGate } from '../consumer/leases';
 import {
   createTriggerLoop,
   ensureConsumer,
@@ -163,6 +164,8 @@ export interface CouponTriggerDeps {
   batchSize?: number;
   /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
   ready?: () => Promise<boolean>;
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }
 
 export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Promise<CouponTriggerProcessor> {
@@ -292,6 +295,7 @@ export async function createCouponTriggerProcessor(deps: CouponTriggerDeps): Pro
     nc,
     prefix: config.nats.prefix,
     ...(deps.ready ? { ready: deps.ready } : {}),
+    ...(deps.leases ? { leases: deps.leases } : {}),
     stream,
     consumer,
     logger,

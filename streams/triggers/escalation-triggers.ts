@@ -52,6 +52,7 @@ import {
 import { isKvConflict } from '../../infra/nats';
 import { names } from '../topology';
 import { checkTopology } from '../topology-apply';
+import type { LeaseGate } from '../consumer/leases';
 import {
   createTriggerLoop,
   ensureConsumer,
@@ -138,6 +139,8 @@ export interface ChatTriggerDeps {
   maxAttempts?: number;
   /** Whether Temporal answers; while not, events are held (see runner.ts). Default: always. */
   ready?: () => Promise<boolean>;
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }
 
 const MAX_CAS_ATTEMPTS = 20;
@@ -350,6 +353,7 @@ export async function createEscalationTriggerProcessor(deps: ChatTriggerDeps): P
     nc,
     prefix: config.nats.prefix,
     ...(deps.ready ? { ready: deps.ready } : {}),
+    ...(deps.leases ? { leases: deps.leases } : {}),
     stream: n.eventsStream,
     consumer: consumerName,
     logger,

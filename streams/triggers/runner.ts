@@ -20,6 +20,7 @@ import {
 import type { Logger } from '../../infra/logger';
 import { isNotFound } from '../../infra/nats';
 import type { Envelope, EventType } from '../../schemas/events';
+import type { LeaseGate } from '../consumer/leases';
 import { createRunner, type Delivery } from '../consumer/runner';
 import type { StepResult } from '../results';
 
@@ -142,6 +143,8 @@ export interface TriggerLoopOptions<A> {
   maxAttempts?: number;
   /** Events applied at once (across users). Default 32. */
   userConcurrency?: number;
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }
 
 /** A trigger as the service runs it. */
@@ -181,6 +184,7 @@ export function createTriggerLoop<A>(opts: TriggerLoopOptions<A>): TriggerLoop {
     consumers: [opts.consumer],
     label: opts.label,
     logger: opts.logger,
+    ...(opts.leases ? { leases: opts.leases } : {}),
     maxInFlight: opts.userConcurrency ?? 32,
     prefetch: opts.batchSize ?? 100,
     maxAttempts: opts.maxAttempts ?? 5,

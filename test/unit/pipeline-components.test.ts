@@ -85,6 +85,7 @@ describe('the pipeline components', () => {
   it('the options choose the components, the admin endpoint last (then the analyst endpoint on its session)', () => {
     const names = (o: Parameters<typeof components>[0]) => components(o).map((c) => c.name);
     expect(names({})).toEqual([
+      'leases',
       'max-deliveries',
       'clickhouse',
       'sink',
@@ -100,10 +101,12 @@ describe('the pipeline components', () => {
       'analyst-sql',
     ]);
     expect(names({ sink: false, interest: false, collector: false, orders: false })).toEqual([
+      'leases',
       'max-deliveries',
       'admin',
     ]);
     expect(names({ triggers: false, sink: false })).toEqual([
+      'leases',
       'max-deliveries',
       'interest',
       'recommend',

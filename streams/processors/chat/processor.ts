@@ -10,6 +10,7 @@ import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
 import type { Metrics } from '../../../infra/metrics';
 import { kvKeyPart } from '../../../schemas/kv-keys';
+import type { LeaseGate } from '../../consumer/leases';
 import { createRunner, type RunnerHealth } from '../../consumer/runner';
 import { createProducer } from '../../producer/producer';
 import { chatConsumer, names, parsePartitions } from '../../topology';
@@ -67,6 +68,8 @@ export async function createChatProcessor(deps: {
   metrics?: Metrics;
   /** Defaults to every partition. */
   partitions?: number[];
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }): Promise<ChatProcessor> {
   const { nc, config, logger, metrics } = deps;
   const prefix = config.nats.prefix;
@@ -115,6 +118,7 @@ export async function createChatProcessor(deps: {
     consumers: partitions.map((p) => chatConsumer(p)),
     label: 'chat bot',
     logger,
+    ...(deps.leases ? { leases: deps.leases } : {}),
     maxInFlight: CHAT_IN_FLIGHT,
     maxAttempts: CHAT_MAX_ATTEMPTS,
     step: async (envelope, type, delivery) => {

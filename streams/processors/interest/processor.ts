@@ -36,6 +36,7 @@ import { sleep } from '../../../infra/sleep';
 import { decodeEnvelope } from '../../../schemas/codec';
 import { validateEnvelope } from '../../../schemas/validate';
 import { createBatchRunner, type BatchResult } from '../../consumer/batch-runner';
+import type { LeaseGate } from '../../consumer/leases';
 import { dlq, drop, ok } from '../../results';
 import type { EnvelopeInit } from '../../../schemas/events';
 import { createProducer } from '../../producer/producer';
@@ -103,6 +104,8 @@ export async function createInterestProcessor(deps: {
    * Default: a producer on `nc`. Tests wrap it to fail around the publish.
    */
   publish?: (envelope: EnvelopeInit) => Promise<unknown>;
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }): Promise<InterestProcessor> {
   const metrics = deps.metrics;
   const { nc, config, catalog, logger } = deps;
@@ -315,6 +318,7 @@ export async function createInterestProcessor(deps: {
     consumers: partitions.map((p) => interestConsumer(p)),
     label: 'interest',
     logger,
+    ...(deps.leases ? { leases: deps.leases } : {}),
     batchSize: config.interest.batchSize,
     expiresMs: 1000,
     async step(msgs, { consumer }) {

@@ -23,6 +23,7 @@ import { validateEnvelope } from '../../../schemas/validate';
 import { drop, ok, type StepResult } from '../../results';
 import { names, userKey } from '../../topology';
 import { checkTopology } from '../../topology-apply';
+import type { LeaseGate } from '../../consumer/leases';
 import { createRunner, type Delivery, type RunnerHealth } from '../../consumer/runner';
 import {
   applyFact,
@@ -79,6 +80,8 @@ export interface OrdersProcessorDeps {
   /** Attempts of a KV call that keeps failing before the event is dead-lettered. Default 5. */
   maxAttempts?: number;
   metrics?: Pick<Metrics, 'orderViewEvents' | 'orderViewApplySeconds'>;
+  /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
+  leases?: LeaseGate;
 }
 
 const MAX_CAS_ATTEMPTS = 20;
@@ -186,6 +189,7 @@ export async function createOrdersProcessor(deps: OrdersProcessorDeps): Promise<
     consumers: [n.ordersConsumer],
     label: 'orders',
     logger,
+    ...(deps.leases ? { leases: deps.leases } : {}),
     maxInFlight: deps.maxInFlight ?? config.orders.maxInFlight,
     maxAttempts: deps.maxAttempts ?? 5,
     step: async (envelope, _type, delivery) => {
