@@ -36,8 +36,9 @@ export interface Leases extends LeaseGate {
   stats(): { instance: string; members: string[]; held: string[]; handingOver: string[] };
 }
 
-export const LEASE_TTL_MS = 6000;
-export const LEASE_HEARTBEAT_MS = 1000;
+/** A lease not renewed for this long expires (the bucket's max age). */
+export const LEASE_TTL_MS = 20_000;
+export const LEASE_HEARTBEAT_MS = 2000;
 
 const memberKey = (instance: string): string => kvKey('member', instance);
 const unitKey = (unit: string): string => kvKey('unit', unit);
@@ -100,10 +101,11 @@ export function createLeases(opts: {
   }
 
   async function take(unit: string): Promise<void> {
+    const sentAt = Date.now();
     try {
       held.set(unit, {
         revision: await kv.create(unitKey(unit), instance),
-        renewedAt: Date.now(),
+        renewedAt: sentAt,
         handingOver: false,
         yielded: false,
       });
@@ -116,7 +118,7 @@ export function createLeases(opts: {
     if (e?.operation === 'PUT' && e.string() === instance) {
       held.set(unit, {
         revision: await kv.update(unitKey(unit), instance, e.revision),
-        renewedAt: Date.now(),
+        renewedAt: sentAt,
         handingOver: false,
         yielded: false,
       });
@@ -130,32 +132,39 @@ export function createLeases(opts: {
     logger.info({ unit }, 'lease handed over');
   }
 
+  /** Writes the renewal; renewedAt is when it was sent, so the lease lives at least LEASE_TTL past it. */
+  async function renew(unit: string, h: Held): Promise<void> {
+    const sentAt = Date.now();
+    try {
+      h.revision = await kv.update(unitKey(unit), instance, h.revision);
+      h.renewedAt = sentAt;
+    } catch (err) {
+      // expired (a long pause here) and maybe taken by another: stop at once
+      held.delete(unit);
+      logger.warn({ unit, err: (err as Error).message }, 'lease lost');
+    }
+  }
+
+  /** One heartbeat: membership, then every unit at once (a slow moment must not outlast a lease). */
   async function beat(): Promise<void> {
     await kv.put(memberKey(instance), instance);
     members = liveMembers();
     const plan = assign([...units], members);
+    const work: Promise<void>[] = [];
     for (const unit of units) {
       const h = held.get(unit);
       const mine = plan.get(unit) === instance;
       if (!h) {
         if (mine)
-          await take(unit).catch((err: Error) => logger.warn({ unit, err: err.message }, 'lease not taken'));
+          work.push(
+            take(unit).catch((err: Error) => logger.warn({ unit, err: err.message }, 'lease not taken')),
+          );
         continue;
       }
       if (!mine) h.handingOver = true;
-      if (h.handingOver && h.yielded) {
-        await release(unit, h);
-        continue;
-      }
-      try {
-        h.revision = await kv.update(unitKey(unit), instance, h.revision);
-        h.renewedAt = Date.now();
-      } catch (err) {
-        // expired (a long pause here) and maybe taken by another: stop at once
-        held.delete(unit);
-        logger.warn({ unit, err: (err as Error).message }, 'lease lost');
-      }
+      work.push(h.handingOver && h.yielded ? release(unit, h) : renew(unit, h));
     }
+    await Promise.all(work);
   }
 
   async function run(): Promise<void> {
@@ -176,7 +185,7 @@ export function createLeases(opts: {
       }
       const h = held.get(unit);
       // not renewed for most of its life (NATS away): it may expire and go to another instance
-      const fresh = h !== undefined && Date.now() - h.renewedAt < LEASE_TTL_MS - 2 * heartbeatMs;
+      const fresh = h !== undefined && Date.now() - h.renewedAt < LEASE_TTL_MS - 3 * heartbeatMs;
       return fresh && !h.handingOver && !stopping;
     },
     yielded(unit) {

@@ -47,6 +47,9 @@ export function needed<K extends keyof Shared>(ctx: PipelineContext, key: K, who
  * before the interest processor: components stop in reverse). A failed snapshot keeps its profiles
  * for the next one.
  */
+/** Changed users that trigger a snapshot before its interval. */
+export const SNAPSHOT_EARLY_AT = 5000;
+
 export const snapshots: Component = {
   name: 'snapshots',
   start(ctx) {
@@ -57,13 +60,22 @@ export const snapshots: Component = {
     const proc = needed(ctx, 'interest', 'snapshots');
     const snapshot = () =>
       snapshotChanged(proc, ch, config.clickhouse.database, Date.now(), catalog, halfLives, config.tiers);
-    const timer = setInterval(() => {
-      snapshot().catch((err: Error) => logger.error({ err: err.message }, 'interest snapshot failed'));
-    }, config.interest.snapshotIntervalMs);
+    let running: Promise<unknown> | undefined;
+    const take = (): void => {
+      running ??= snapshot()
+        .catch((err: Error) => logger.error({ err: err.message }, 'interest snapshot failed'))
+        .finally(() => (running = undefined));
+    };
+    const timer = setInterval(take, config.interest.snapshotIntervalMs);
+    // many users changed (a peak): snapshot now, so their decoded states do not pile up in memory
+    const early = setInterval(() => proc.changedCount() >= SNAPSHOT_EARLY_AT && take(), 1000);
     timer.unref();
+    early.unref();
     return Promise.resolve({
       stop: async () => {
         clearInterval(timer);
+        clearInterval(early);
+        await running;
         await snapshot();
       },
     });

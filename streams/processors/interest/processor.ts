@@ -81,12 +81,20 @@ export interface InterestProcessor {
   stats(): InterestStats;
   /** Users changed since the last call (for snapshots). */
   takeChanged(): Map<string, Loaded>;
+  /** How many users takeChanged would return now. */
+  changedCount(): number;
   /** Puts back what takeChanged returned when its snapshot failed; a newer change of a user wins. */
   restoreChanged(m: Map<string, Loaded>): void;
   readonly store: ProfileStore;
 }
 
 const MAX_CAS_RETRIES = 20;
+/**
+ * Changed users kept for the next snapshot at most (each holds its decoded state): the snapshots
+ * component takes them early when they pass SNAPSHOT_EARLY_AT; a process without snapshots (no sink)
+ * stops tracking beyond this, so its memory stays bounded (profiles are in KV all the same).
+ */
+export const MAX_CHANGED = 20_000;
 /** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
 const KV_HEADROOM_BYTES = 256;
 const WRITE_CONCURRENCY = 32;
@@ -211,7 +219,8 @@ export async function createInterestProcessor(deps: {
         if (items.length > applied)
           metrics?.interestEvents.inc({ result: 'duplicate' }, items.length - applied);
         metrics?.interestWrites.inc({ result: 'ok' });
-        changed.set(`${shopId}\u0000${key}`, { state: loaded.state, revision });
+        const k = `${shopId}\u0000${key}`;
+        if (changed.size < MAX_CHANGED || changed.has(k)) changed.set(k, { state: loaded.state, revision });
         return tierChangesFor(loaded.state, seqs);
       }
       stats.conflicts++;
@@ -350,6 +359,7 @@ export async function createInterestProcessor(deps: {
       changed = new Map();
       return out;
     },
+    changedCount: () => changed.size,
     restoreChanged(m: Map<string, Loaded>): void {
       for (const [k, l] of m) if (!changed.has(k)) changed.set(k, l);
     },
