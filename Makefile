@@ -79,6 +79,9 @@ test: install chromium ## typecheck, lint, format check, then every test (unit, 
 fuzz: install ## property-based fuzzing: 100,000 cases per parser property and 100,000 events through the pipeline
 	FUZZ_RUNS=$${FUZZ_RUNS:-100000} FUZZ_EVENTS=$${FUZZ_EVENTS:-100000} npx jest --ci test/unit/fuzz- test/int/fuzz-
 
+bench: install ## one run: the machine's limits, the pipeline (1 and 2 instances), conversations, workflows, memory, against the targets -> bench-results.json (BENCHMARKS.md)
+	npx tsx bench/run.ts
+
 bench-ingest: install ## producer publish rate and sink drain rate on a throwaway NATS + ClickHouse
 	npx tsx bench/ingest.ts
 
@@ -118,4 +121,4 @@ bench-flows: install ## cart-recovery flows through one worker and the local Tem
 clean: down ## stop, then delete local data (.data/)
 	rm -rf .data
 
-.PHONY: help install up down status demo chaos gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-limits bench-durability bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean
+.PHONY: help install up down status demo chaos bench gen typecheck lint format format-check chromium test-unit test-workflows test fuzz bench-ingest bench-freshness bench-limits bench-durability bench-interest bench-quality bench-recommend bench-rules bench-flows bench-chat train-nlu clean

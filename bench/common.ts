@@ -11,6 +11,39 @@ import { applyTopology } from '../streams/topology-apply';
 
 export const RESULTS_FILE = 'bench-results.json';
 
+export interface Quantiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface Spread extends Quantiles {
+  max: number;
+  n: number;
+}
+
+export const round1 = (v: number): number => Math.round(v * 10) / 10;
+
+/** Nearest-rank p50, p95, p99, the max and the count of the finite values, to 0.1. */
+export function spread(values: readonly number[]): Spread {
+  const s = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const q = (p: number): number =>
+    s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+  return {
+    p50: round1(q(0.5)),
+    p95: round1(q(0.95)),
+    p99: round1(q(0.99)),
+    max: round1(s.at(-1) ?? 0),
+    n: s.length,
+  };
+}
+
+/** p50, p95, p99 of the values (spread without its max and count). */
+export const quantiles = (values: readonly number[]): Quantiles => {
+  const { p50, p95, p99 } = spread(values);
+  return { p50, p95, p99 };
+};
+
 /** The simulator's journeys, flattened, cut to `total` events. */
 export function simulatedEvents(total: number, seed: number) {
   const events = [];
