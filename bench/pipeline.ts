@@ -20,8 +20,8 @@
 // With `instances: 2` a second service runs on the same prefix with `--no-sink` (the embedded
 // ClickHouse has one owner per data directory, and the sink, snapshots, rules job and admin SQL come
 // with it): both run the interest processor on every partition (INTEREST_PARTITIONS all), the chat
-// bot, the order view and the triggers, sharing the durable consumers (JetStream splits their
-// messages between the two; with the service's consumer leases, it deals the partitions out).
+// bot, the order view and the triggers, with SERVICE_LEASES on: the ordered consumers are dealt out
+// by lease (docs/scaling.md), the sink's is shared.
 // The driver is bench/pipeline-run.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -185,7 +185,7 @@ function latencyEvents(later: PlannedEvent[][], total: number): PlannedEvent[] {
 /** The service's environment: every shopstream variable at its default but those set here. */
 function serviceEnv(
   config: Config,
-  p: { adminPort: number; dataDir: string; partitions: string },
+  p: { adminPort: number; dataDir: string; partitions: string; leases: boolean },
 ): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const { variable } of describeVariables()) {
@@ -208,20 +208,34 @@ function serviceEnv(
     COUPON_SECRET: config.coupons.secret,
     TEMPORAL_ADDRESS: config.temporal.address, // nothing listens: the triggers hold their events
     INTEREST_PARTITIONS: p.partitions,
+    // two instances deal the ordered consumers out by lease (docs/scaling.md); one needs none
+    SERVICE_LEASES: p.leases ? 'on' : 'off',
     LOG_LEVEL: 'warn',
   };
 }
 
 function spawnService(
   config: Config,
-  opts: { name: string; adminPort: number; partitions: string; sink: boolean; cpuProfileDir?: string },
+  opts: {
+    name: string;
+    adminPort: number;
+    partitions: string;
+    sink: boolean;
+    leases: boolean;
+    cpuProfileDir?: string;
+  },
   log: (line: string) => void,
 ): ServiceProc {
   const dataDir = mkdtempSync(path.join(tmpdir(), `shopstream-bench-${opts.name}-`));
   const nodeArgs = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [];
   const args = [...nodeArgs, CLI, 'serve', '--no-collector', ...(opts.sink ? [] : ['--no-sink'])];
   const child = spawn(process.execPath, args, {
-    env: serviceEnv(config, { adminPort: opts.adminPort, dataDir, partitions: opts.partitions }),
+    env: serviceEnv(config, {
+      adminPort: opts.adminPort,
+      dataDir,
+      partitions: opts.partitions,
+      leases: opts.leases,
+    }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const proc: ServiceProc = { ...opts, child, dataDir, tail: [] };
@@ -532,10 +546,10 @@ export async function measurePipeline(opts: PipelineOptions = {}): Promise<Pipel
       // when the service assigns them by lease to the instance that does not run them
       const plan =
         instances === 1
-          ? [{ name: 'service', partitions: 'all', sink: true }]
+          ? [{ name: 'service', partitions: 'all', sink: true, leases: false }]
           : [
-              { name: 'service_1', partitions: 'all', sink: true },
-              { name: 'service_2', partitions: 'all', sink: false },
+              { name: 'service_1', partitions: 'all', sink: true, leases: true },
+              { name: 'service_2', partitions: 'all', sink: false, leases: true },
             ];
       const procs: ServiceProc[] = [];
       let watcher: Awaited<ReturnType<typeof watchProfiles>> | undefined;

@@ -275,6 +275,11 @@ const spec = {
      * the host and ADMIN_PORT, so a restarted instance takes its own partitions back at once.
      */
     instance: ['SERVICE_INSTANCE', z.string().max(200), ''],
+    /**
+     * on: this instance consumes only the ordered consumers it holds a lease on (docs/scaling.md), for
+     * several instances on one prefix; set it on every one of them. off: one instance consumes all.
+     */
+    leases: ['SERVICE_LEASES', z.enum(['on', 'off']), 'off'],
   },
   analyst: {
     /** The ClickHouse-compatible read-only HTTP endpoint of the embedded database (analysts' tools). */

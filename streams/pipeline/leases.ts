@@ -12,6 +12,8 @@ export const leases: Component = {
   name: 'leases',
   async start(ctx) {
     const { nc, config, logger } = ctx;
+    // one instance (the default): it consumes every consumer, no lease needed
+    if (config.admin.leases === 'off') return { stop: () => Promise.resolve() };
     const kv = await nc.jetstream().views.kv(names(config.nats.prefix).leasesBucket, { bindOnly: true });
     // the admin port is this host's only one of its kind: the name holds across restarts
     const instance = config.admin.instance || `${hostname()}:${config.admin.port}`;

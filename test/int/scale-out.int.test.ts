@@ -38,7 +38,10 @@ afterAll(async () => {
 
 const instance = async (config: Config, name: string): Promise<Service> =>
   startService({
-    config: { ...config, admin: { ...config.admin, port: await getFreePort(), instance: name } },
+    config: {
+      ...config,
+      admin: { ...config.admin, port: await getFreePort(), instance: name, leases: 'on' },
+    },
     logger: createLogger('silent', name),
     sink: false,
     collector: false,
