@@ -6,7 +6,7 @@
 //      from the publish to the reply on the conversation's reply subject, p50/p95/p99;
 //   2. burst: every conversation writes at the same moment: turns per second until all are answered.
 // Writes chat_reply_ms {p50, p95, p99} and chat_turns_per_s into bench-results.json (other keys kept).
-import { writeResults } from './common';
+import { SHOPPER_QUESTIONS, writeResults } from './common';
 import { cpus } from 'node:os';
 import { createLogger } from '../infra/logger';
 import { connectNats } from '../infra/nats';
@@ -21,30 +21,8 @@ const CONVERSATIONS = Number(process.env['CONVERSATIONS'] ?? 10_000);
 const TURNS = Number(process.env['TURNS'] ?? 2);
 const THINK_MS = Number(process.env['THINK_MS'] ?? 40_000);
 
-/** What shoppers ask at a promotion's peak, both languages (not the model's training data). */
-const ASKED = [
-  '我的快递到哪了',
-  '什么时候发货啊',
-  '这个可以七天无理由退货吗',
-  '退款多久到账',
-  '175cm 70kg 穿什么码',
-  '有没有优惠券',
-  '满减怎么用',
-  '可以开发票吗',
-  '怎么改收货地址',
-  '在吗',
-  '谢谢',
-  'where is my order',
-  'how long does shipping take',
-  'can i return this if it does not fit',
-  'which size should i get, i am 180cm',
-  'do you have any discount codes',
-  'recommend a coffee machine under $200',
-  'is this jacket waterproof',
-  'hi there',
-  'thanks, bye',
-  '我要转人工',
-];
+/** The shoppers' questions, and a few that close or hand off a conversation. */
+const ASKED = [...SHOPPER_QUESTIONS, '谢谢', 'thanks, bye', '我要转人工'];
 
 const quantile = (sorted: number[], q: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;

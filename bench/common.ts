@@ -104,3 +104,28 @@ export async function onThrowawayNats<T>(
     await nats.stop();
   }
 }
+
+/**
+ * What shoppers ask at a promotion's peak, both languages, not the model's training data; none of it
+ * hands off (checked against the shipped model): bench/chat.ts and bench/conversations.ts.
+ */
+export const SHOPPER_QUESTIONS = [
+  '我的快递到哪了',
+  '什么时候发货啊',
+  '这个可以七天无理由退货吗',
+  '退款多久到账',
+  '175cm 70kg 穿什么码',
+  '有没有优惠券',
+  '满减怎么用',
+  '可以开发票吗',
+  '怎么改收货地址',
+  '在吗',
+  'where is my order',
+  'how long does shipping take',
+  'can i return this if it does not fit',
+  'which size should i get, i am 180cm',
+  'do you have any discount codes',
+  'recommend a coffee machine under $200',
+  'is this jacket waterproof',
+  'hi there',
+];

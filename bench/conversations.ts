@@ -57,7 +57,7 @@ import { createProducer, type Producer } from '../streams/producer/producer';
 import { names, partitionOf } from '../streams/topology';
 import { applyTopology } from '../streams/topology-apply';
 import { escalationWorkflowId } from '../workflows/escalation';
-import { round1, simulatedEvents, spread, type Spread } from './common';
+import { round1, SHOPPER_QUESTIONS as ASKED, simulatedEvents, spread, type Spread } from './common';
 
 export interface ConversationOptions {
   /** Shoppers chatting at once. Default 500. */
@@ -226,27 +226,6 @@ const REPLY_TIMEOUT_MS = 20_000;
 const ESCALATION_WAIT_MS = 60_000;
 const SHOP = 'bench';
 
-/** What shoppers ask, both languages; none of it hands off (checked against the shipped model). */
-const ASKED = [
-  '我的快递到哪了',
-  '什么时候发货啊',
-  '这个可以七天无理由退货吗',
-  '退款多久到账',
-  '175cm 70kg 穿什么码',
-  '有没有优惠券',
-  '满减怎么用',
-  '可以开发票吗',
-  '怎么改收货地址',
-  '在吗',
-  'where is my order',
-  'how long does shipping take',
-  'can i return this if it does not fit',
-  'which size should i get, i am 180cm',
-  'do you have any discount codes',
-  'recommend a coffee machine under $200',
-  'is this jacket waterproof',
-  'hi there',
-];
 /** Asking for a human (human_handoff, not phrasings of the training data). */
 const HUMAN = [
   'I want to talk to a human agent',
