@@ -2,6 +2,10 @@
 import { connect, credsAuthenticator, type ConnectionOptions, type NatsConnection } from 'nats';
 import { readFileSync } from 'node:fs';
 import type { Config } from './config';
+import { patchNatsRequests } from './nats-request-patch';
+
+// every connection of the process answers its requests without an Error each (nats-request-patch.ts)
+patchNatsRequests();
 
 /** A KV compare-and-set lost to a concurrent writer (retry on the new revision). */
 export function isKvConflict(err: unknown): boolean {
