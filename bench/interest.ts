@@ -1,5 +1,6 @@
 // Interest processor benchmark: events/s applied and stored (KV compare-and-set, coalesced per user
-// per batch), on a throwaway nats-server. `npx tsx bench/interest.ts` (EVENTS=50000 by default).
+// per batch), on a throwaway nats-server. `npx tsx bench/interest.ts` (EVENTS=50000 by default;
+// USERS=25000 deals that many users' events round-robin: about one event per user per batch).
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { loadCatalog } from '../catalog';
@@ -22,9 +23,19 @@ async function main(): Promise<void> {
   const nc = await connectNats(config.nats, 'bench-interest', { noAsyncTraces: true });
   try {
     await applyTopology(await nc.jetstreamManager(), config);
-    const events = planSimulation({ users: Math.ceil(target / 9), seed: 3 })
-      .flatMap((u) => u.events)
-      .slice(0, target);
+    // USERS: that many users, their events dealt round-robin (each user's in order), so a batch holds
+    // about one event per user, as at a peak with many shoppers; default: whole journeys one after another
+    const spread = process.env['USERS'] !== undefined;
+    const plans = planSimulation({
+      users: spread ? Number(process.env['USERS']) : Math.ceil(target / 9),
+      seed: 3,
+    });
+    const dealt = spread
+      ? Array.from({ length: Math.max(...plans.map((u) => u.events.length)) }, (_, i) =>
+          plans.flatMap((u) => (u.events[i] ? [u.events[i]] : [])),
+        ).flat()
+      : plans.flatMap((u) => u.events);
+    const events = dealt.slice(0, target);
     const producer = await createProducer({
       nats: config.nats,
       shopId: 'bench',

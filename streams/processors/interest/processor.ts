@@ -43,8 +43,7 @@ import { createProducer } from '../../producer/producer';
 import { interestConsumer, names, parsePartitions, userKey } from '../../topology';
 import { checkTopology } from '../../topology-apply';
 import { advanceFloor, halfLivesOf, IGNORED_EVENT_TYPES, isTooFarAhead, type TierChange } from './model';
-import { MAX_STATE_BYTES } from './state-codec';
-import { ProfileStore, type Loaded } from './store';
+import { openProfileStore, type Loaded, type ProfileStore } from './store';
 import { applyAndTrackTier, INTEREST_PRODUCER_ID, tierChangedEnvelope, tierChangesFor } from './tier-changes';
 import {
   interestDeadLetterId,
@@ -95,9 +94,29 @@ const MAX_CAS_RETRIES = 20;
  * stops tracking beyond this, so its memory stays bounded (profiles are in KV all the same).
  */
 export const MAX_CHANGED = 20_000;
-/** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
-const KV_HEADROOM_BYTES = 256;
-const WRITE_CONCURRENCY = 32;
+/** Users written at once: compare-and-set writes in flight (each a JetStream publish awaiting its ack). */
+const WRITE_CONCURRENCY = 128;
+
+/**
+ * Runs task(0..n-1) with at most `limit` at once, each started as soon as one ends (not in waves that
+ * wait for their slowest); rejects with the first failure after the running ones settled.
+ */
+async function eachLimited(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async (): Promise<void> => {
+    while (next < n && !failure) {
+      const i = next++;
+      try {
+        await task(i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, lane));
+  if (failure) throw failure.err;
+}
 
 export async function createInterestProcessor(deps: {
   nc: NatsConnection;
@@ -114,6 +133,8 @@ export async function createInterestProcessor(deps: {
   publish?: (envelope: EnvelopeInit) => Promise<unknown>;
   /** With several instances: consume only the consumers this one holds (streams/consumer/leases.ts). */
   leases?: LeaseGate;
+  /** Default: openProfileStore on the profiles bucket. */
+  store?: ProfileStore;
 }): Promise<InterestProcessor> {
   const metrics = deps.metrics;
   const { nc, config, catalog, logger } = deps;
@@ -123,21 +144,7 @@ export async function createInterestProcessor(deps: {
     consumers: partitions.map((p) => ({ stream: n.eventsStream, name: interestConsumer(p) })),
     buckets: [n.profilesBucket],
   });
-  const js = nc.jetstream();
-  // a KV value is one message: keep states well under the server's max_payload, and under the
-  // bucket's own max value size when it has one (headroom for the compare-and-set header)
-  const kv = await js.views.kv(n.profilesBucket, { bindOnly: true });
-  const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-  const bucketMax = (await kv.status()).maxValueSize;
-  const store = new ProfileStore(
-    kv,
-    catalog.features,
-    Math.min(
-      MAX_STATE_BYTES,
-      Math.floor(maxPayload / 2),
-      bucketMax > 0 ? Math.max(0, bucketMax - KV_HEADROOM_BYTES) : Number.POSITIVE_INFINITY,
-    ),
-  );
+  const store = deps.store ?? (await openProfileStore(nc, n.profilesBucket, catalog.features));
   const producer = deps.publish
     ? undefined
     : await createProducer({
@@ -192,10 +199,14 @@ export async function createInterestProcessor(deps: {
     key: string,
     items: Item[],
     ackFloor: number,
+    /** The state read with the batch's others (store.loadMany), for the first attempt. */
+    preloaded?: Loaded | Error,
   ): Promise<TierChange[]> {
     const seqs = new Set(items.map((it) => it.m.seq));
     for (let attempt = 0; attempt < MAX_CAS_RETRIES; attempt++) {
-      const loaded = await store.load(shopId, key);
+      if (preloaded instanceof Error) throw preloaded; // does not decode: as load() would throw
+      const loaded = preloaded ?? (await store.load(shopId, key));
+      preloaded = undefined; // a lost compare-and-set reads it again
       advanceFloor(loaded.state, ackFloor);
       const fresh = applyAll(loaded, items);
       const applied = fresh.length;
@@ -287,33 +298,32 @@ export async function createInterestProcessor(deps: {
       u.items.push({ m, e: d.envelope, type: d.type, arrivedAt });
     }
     const users = [...byUser.values()];
-    for (let i = 0; i < users.length; i += WRITE_CONCURRENCY) {
-      await Promise.all(
-        users.slice(i, i + WRITE_CONCURRENCY).map(async (u) => {
-          let changes: TierChange[];
-          try {
-            changes = await applyUser(u.shopId, u.key, u.items, ackFloor);
-          } catch (err) {
-            if (stopping || isTransientError(err)) throw err; // the whole batch is retried
-            // a state that cannot be written: the events it would have applied; one that cannot be
-            // read (does not decode): all of them, nothing is known to be applied
-            const unstorable = err instanceof UnstorableProfileError;
-            if (unstorable) stats.skippedDuplicates += err.alreadyApplied;
-            const pending = unstorable ? err.pending : u.items;
-            const detail = unstorableDetail(u.shopId, pending.length, unstorable ? err.cause : err);
-            for (const it of u.items) results.set(it.m, ok('applied')); // applied before
-            for (const it of pending) results.set(it.m, dlq('processing_failed', detail));
-            return;
-          }
-          for (const it of u.items) results.set(it.m, ok('applied'));
-          // one user's changes in order; each acked by JetStream before the next, and before our ack
-          for (const c of changes) {
-            await publish(tierChangedEnvelope(u.shopId, c));
-            stats.tierChangesPublished++;
-          }
-        }),
-      );
-    }
+    // every user's state with one request per 1,000 (a lost compare-and-set reads its user again)
+    const preloaded = await store.loadMany(users.map((u) => ({ shopId: u.shopId, userKey: u.key })));
+    await eachLimited(users.length, WRITE_CONCURRENCY, async (i) => {
+      const u = users[i]!;
+      let changes: TierChange[];
+      try {
+        changes = await applyUser(u.shopId, u.key, u.items, ackFloor, preloaded[i]);
+      } catch (err) {
+        if (stopping || isTransientError(err)) throw err; // the whole batch is retried
+        // a state that cannot be written: the events it would have applied; one that cannot be
+        // read (does not decode): all of them, nothing is known to be applied
+        const unstorable = err instanceof UnstorableProfileError;
+        if (unstorable) stats.skippedDuplicates += err.alreadyApplied;
+        const pending = unstorable ? err.pending : u.items;
+        const detail = unstorableDetail(u.shopId, pending.length, unstorable ? err.cause : err);
+        for (const it of u.items) results.set(it.m, ok('applied')); // applied before
+        for (const it of pending) results.set(it.m, dlq('processing_failed', detail));
+        return;
+      }
+      for (const it of u.items) results.set(it.m, ok('applied'));
+      // one user's changes in order; each acked by JetStream before the next, and before our ack
+      for (const c of changes) {
+        await publish(tierChangedEnvelope(u.shopId, c));
+        stats.tierChangesPublished++;
+      }
+    });
     // acked by the runner after every state of the batch is durable and its tier changes published
     stats.batches++;
     metrics?.interestBatchSeconds.observe((performance.now() - started) / 1000);

@@ -1,11 +1,19 @@
 // Interest profiles in a JetStream KV bucket, one key per user, written with compare-and-set on the
 // revision: several processor instances can work on the same users without losing an update.
-import type { KV } from 'nats';
+import type { KV, NatsConnection, QueuedIterator, StoredMsg } from 'nats';
 import { isKvConflict } from '../../../infra/nats';
 import type { FeatureSpace } from '../../../catalog/types';
 import { kvKey } from '../../../schemas/kv-keys';
 import { emptyState, type ProfileState } from './model';
-import { decodeState, encodeStateBounded, MAX_STATE_BYTES } from './state-codec';
+import { decodeState, encodeStateBounded, MAX_STATE_BYTES, StateFormatError } from './state-codec';
+
+/** A stored state that does not decode (not JSON, another format): that user's problem, not the batch's. */
+function isDecodeError(err: unknown): boolean {
+  return err instanceof SyntaxError || err instanceof StateFormatError;
+}
+
+/** Bytes kept free under a bucket's max value size (headers of a compare-and-set write). */
+const KV_HEADROOM_BYTES = 256;
 
 export function profileKey(shopId: string, userKey: string): string {
   return kvKey(shopId, userKey);
@@ -17,15 +25,37 @@ export interface Loaded {
   revision: number;
 }
 
+/** Keys read with one batch request at most (the server answers at most 1,024 messages). */
+const BATCH_GET_MAX = 1000;
+
+/** Where loadMany reads a batch of states at once: the bucket's stream and subject prefix. */
+export interface BatchGet {
+  /** nats.js's direct get API (JetStreamManager.direct: there, but not in its published type). */
+  direct: {
+    getBatch(
+      stream: string,
+      opts: { multi_last: string[]; batch: number },
+    ): Promise<QueuedIterator<StoredMsg>>;
+  };
+  /** The bucket's stream: KV_<bucket>. */
+  stream: string;
+  /** The keys' subject prefix: $KV.<bucket>. */
+  prefix: string;
+}
+
 export class ProfileStore {
   /** Trims made to fit a state under maxStateBytes (state-codec.ts encodeStateBounded). */
   trims = 0;
+  /** States read by one-key requests (a batch read cut short, or no batch read). */
+  singleReads = 0;
 
   constructor(
     readonly kv: KV,
     readonly features: FeatureSpace,
     /** Largest value written (state-codec.ts MAX_STATE_BYTES, or less for a server with a smaller max_payload). */
     readonly maxStateBytes = MAX_STATE_BYTES,
+    /** For loadMany's batch reads; without it, loadMany reads key by key. */
+    private batchGet?: BatchGet,
   ) {}
 
   async load(shopId: string, userKey: string): Promise<Loaded> {
@@ -34,6 +64,77 @@ export class ProfileStore {
       return { state: emptyState(shopId, userKey, this.features.size), revision: 0 };
     }
     return { state: decodeState(entry.value, this.features), revision: entry.revision };
+  }
+
+  /**
+   * Many users' states, in the order asked, with one request per BATCH_GET_MAX keys (JetStream's
+   * batch direct get of the last message of each key's subject) instead of one per key. The server
+   * answers in stream order and leaves out keys that have no entry; a deleted key's marker (empty)
+   * ends the answer early (nats.js stops at an empty message), which Nats-Num-Pending shows: the keys
+   * not answered are then read one by one, as are all of them when the server has no batch get
+   * (before 2.11). A state that does not decode is an error of that user only: it is returned as the
+   * error, for the caller to handle as load() would have thrown it.
+   */
+  async loadMany(users: readonly { shopId: string; userKey: string }[]): Promise<(Loaded | Error)[]> {
+    const out: (Loaded | Error)[] = new Array<Loaded | Error>(users.length);
+    const single = async (i: number): Promise<void> => {
+      this.singleReads++;
+      const u = users[i]!;
+      out[i] = await this.load(u.shopId, u.userKey).catch((err: Error) => {
+        if (isDecodeError(err)) return err;
+        throw err;
+      });
+    };
+    if (!this.batchGet) {
+      await Promise.all(users.map((_, i) => single(i)));
+      return out;
+    }
+    const { direct, stream, prefix } = this.batchGet;
+    for (let from = 0; from < users.length; from += BATCH_GET_MAX) {
+      const chunk = users.slice(from, from + BATCH_GET_MAX);
+      const subjects = chunk.map((u) => `${prefix}.${profileKey(u.shopId, u.userKey)}`);
+      const got = new Map<string, StoredMsg>();
+      let complete = true;
+      try {
+        const answer = await direct.getBatch(stream, { multi_last: subjects, batch: chunk.length });
+        let pending = 0;
+        for await (const m of answer) {
+          got.set(m.subject, m);
+          pending = Number(m.header.get('Nats-Num-Pending') || 0);
+        }
+        complete = pending === 0;
+      } catch (err) {
+        const message = (err as Error).message ?? '';
+        if (/no results/i.test(message))
+          complete = true; // none of them has an entry
+        else if (/not supported/i.test(message)) {
+          this.batchGet = undefined; // an older server: key by key from now on
+          complete = false;
+        } else throw err;
+      }
+      const missing: number[] = [];
+      chunk.forEach((u, j) => {
+        const m = got.get(subjects[j]!);
+        if (!m) {
+          if (complete)
+            out[from + j] = { state: emptyState(u.shopId, u.userKey, this.features.size), revision: 0 };
+          else missing.push(from + j);
+          return;
+        }
+        const op = m.header.get('KV-Operation');
+        if ((op && op !== 'PUT') || m.data.length === 0) {
+          out[from + j] = { state: emptyState(u.shopId, u.userKey, this.features.size), revision: 0 };
+          return;
+        }
+        try {
+          out[from + j] = { state: decodeState(m.data, this.features), revision: m.seq };
+        } catch (err) {
+          out[from + j] = err as Error;
+        }
+      });
+      await Promise.all(missing.map((i) => single(i)));
+    }
+    return out;
   }
 
   /**
@@ -53,4 +154,38 @@ export class ProfileStore {
       throw err;
     }
   }
+}
+
+/**
+ * The profile store on the profiles bucket (which must exist). A KV value is one message: states are
+ * kept well under the server's max_payload, and under the bucket's own max value size when it has one
+ * (headroom for the compare-and-set header).
+ */
+export async function openProfileStore(
+  nc: NatsConnection,
+  bucket: string,
+  features: FeatureSpace,
+): Promise<ProfileStore> {
+  const kv = await nc.jetstream().views.kv(bucket, { bindOnly: true });
+  const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  const status = await kv.status();
+  const bucketMax = status.maxValueSize;
+  return new ProfileStore(
+    kv,
+    features,
+    Math.min(
+      MAX_STATE_BYTES,
+      Math.floor(maxPayload / 2),
+      bucketMax > 0 ? Math.max(0, bucketMax - KV_HEADROOM_BYTES) : Number.POSITIVE_INFINITY,
+    ),
+    // batch reads need direct gets (the bucket's allow_direct, set by the topology)
+    status.streamInfo.config.allow_direct
+      ? await batchGetOf(nc, status.streamInfo.config.name, bucket)
+      : undefined,
+  );
+}
+
+async function batchGetOf(nc: NatsConnection, stream: string, bucket: string): Promise<BatchGet | undefined> {
+  const direct = ((await nc.jetstreamManager()) as unknown as { direct?: BatchGet['direct'] }).direct;
+  return typeof direct?.getBatch === 'function' ? { direct, stream, prefix: `$KV.${bucket}` } : undefined;
 }
