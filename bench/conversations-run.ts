@@ -1,8 +1,8 @@
 // Runs bench/conversations.ts and prints its figures:
 //   npx tsx bench/conversations-run.ts
 //   CONVERSATIONS=50 RATE=500 SECONDS=10 npx tsx bench/conversations-run.ts      (a small run)
-// Optional: THINK_MS, HANDOFF_SHARE, TIMING=production, WRITE=1 (merges conversation_* keys into
-// bench-results.json).
+// Optional: THINK_MS, HANDOFF_SHARE, TIMING=production, LAYOUT=one (every part in one service
+// process), BULK_NICE (default 10), WRITE=1 (merges conversation_* keys into bench-results.json).
 import { writeResults } from './common';
 import { measureConversations } from './conversations';
 
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
     thinkMs: env('THINK_MS'),
     handoffShare: env('HANDOFF_SHARE'),
     timing: process.env['TIMING'] === 'production' ? 'production' : 'demo',
+    layout: process.env['LAYOUT'] === 'one' ? 'one' : 'split',
+    bulkNice: env('BULK_NICE'),
     log: (l) => console.log(`[${Math.round((Date.now() - started) / 1000)} s] ${l}`),
   });
   console.log(JSON.stringify(figures, null, 2));

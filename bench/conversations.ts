@@ -75,6 +75,15 @@ export interface ConversationOptions {
    * 'production': the shipped durations (flows wait hours on their timers: they pile up running).
    */
   timing?: 'demo' | 'production';
+  /**
+   * 'split' (default): the service as two processes, as docs/scaling.md recommends: the clickstream
+   * (`serve --only sink,interest`) and the conversations (`serve --only bot,triggers,orders`), so a
+   * chat turn never waits for the event loop of the process busy with clicks; 'one': every part in
+   * one `serve` process.
+   */
+  layout?: 'one' | 'split';
+  /** With the split layout: PROCESS_NICE of the bulk processes (the clickstream service, the flow worker). Default 10. */
+  bulkNice?: number;
   log?: (line: string) => void;
 }
 
@@ -97,6 +106,9 @@ export interface ConversationFigures {
 
 export interface ConversationDetail {
   timing: 'demo' | 'production';
+  layout: 'one' | 'split';
+  /** PROCESS_NICE of the bulk processes (0: all at the same priority). */
+  bulk_nice: number;
   think_ms: number;
   handoff_share: number;
   conversations_opened: number;
@@ -545,12 +557,16 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
   const thinkMs = opts.thinkMs ?? 4000;
   const handoffShare = opts.handoffShare ?? 0.05;
   const timing = opts.timing ?? 'demo';
+  const layout = opts.layout ?? 'split';
+  const bulkNice = opts.bulkNice ?? 10;
   const t0 = Date.now();
 
   let nats: TestNats | undefined;
   let relay: Relay | undefined;
   let temporal: Temporal | undefined;
   let inst: Instance | undefined;
+  /** With the split layout: the conversations' service process (bot, triggers, orders). */
+  let convService: { child?: ChildProcess; adminPort: number } | undefined;
   let nc: NatsConnection | undefined;
   let chatNc: NatsConnection | undefined;
   let connection: Connection | undefined;
@@ -603,13 +619,23 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
           stdio: ['ignore', 'ignore', 'pipe'],
         }),
       );
-    inst.child = spawnChild(['serve', '--no-collector']);
+    if (layout === 'split') {
+      // the bulk parts yield the CPU to the conversations under load (docs/scaling.md)
+      inst.child = spawnChild(['serve', '--only', 'sink,interest'], { PROCESS_NICE: String(bulkNice) });
+      convService = { adminPort: await getFreePort() };
+      convService.child = spawnChild(['serve', '--only', 'bot,triggers,orders'], {
+        ADMIN_PORT: String(convService.adminPort),
+      });
+    } else inst.child = spawnChild(['serve', '--no-collector']);
     for (const [name, queue] of [
       ['flows', config.temporal.taskQueue],
       ['chat', config.temporal.chatTaskQueue],
     ] as const) {
       const w: Worker = { name, queue, adminPort: await getFreePort() };
-      w.child = spawnChild(['worker', '--queues', name], { WORKER_ADMIN_PORT: String(w.adminPort) });
+      w.child = spawnChild(['worker', '--queues', name], {
+        WORKER_ADMIN_PORT: String(w.adminPort),
+        ...(layout === 'split' && name === 'flows' ? { PROCESS_NICE: String(bulkNice) } : {}),
+      });
       workers.push(w);
     }
     log(`servers up (${Math.round((Date.now() - t0) / 1000)} s); starting the service and the workers`);
@@ -617,12 +643,17 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
     await healthy(inst, 120_000).catch((err: Error) => {
       throw new Error(`${err.message}\n${tailOf(inst?.child)}`);
     });
+    if (convService)
+      await healthy({ ...inst, adminPort: convService.adminPort }, 120_000).catch((err: Error) => {
+        throw new Error(`the conversations service: ${err.message}\n${tailOf(convService?.child)}`);
+      });
     for (const w of workers)
       if (!(await pollsWithin(connection, inst, w.child, w.queue, 180_000)))
         throw new Error(`the ${w.name} worker did not poll ${w.queue} within 180 s\n${tailOf(w.child)}`);
     let exitedEarly: string | undefined;
     for (const [what, child] of [
       ['service', inst.child],
+      ...(convService ? [['conversations service', convService.child] as const] : []),
       ...workers.map((w) => [`${w.name} worker`, w.child] as const),
     ] as const)
       child?.once('exit', (code, signal) => {
@@ -762,6 +793,7 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
     watching = true;
     const pids: Record<string, number | undefined> = {
       service: inst.child?.pid,
+      ...(convService ? { 'conversations service': convService.child?.pid } : {}),
       'flows worker': workers[0]?.child?.pid,
       'chat worker': workers[1]?.child?.pid,
       temporal: temporal.pid,
@@ -795,6 +827,9 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
     };
     const loopUrls: Record<string, string> = {
       service: `http://127.0.0.1:${inst.adminPort}/metrics`,
+      ...(convService
+        ? { 'conversations service': `http://127.0.0.1:${convService.adminPort}/metrics` }
+        : {}),
       ...Object.fromEntries(
         workers.map((w) => [`${w.name} worker`, `http://127.0.0.1:${w.adminPort}/metrics`]),
       ),
@@ -994,12 +1029,15 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
       }),
     );
 
-    const serviceStats = await fetch(`http://127.0.0.1:${inst.adminPort}/v1/stats`, {
-      headers: { authorization: `Bearer ${config.admin.token}` },
-      signal: AbortSignal.timeout(5000),
-    })
-      .then((r) => r.json() as Promise<Record<string, unknown>>)
-      .catch((): Record<string, unknown> => ({}));
+    const statsOf = (port: number): Promise<Record<string, unknown>> =>
+      fetch(`http://127.0.0.1:${port}/v1/stats`, {
+        headers: { authorization: `Bearer ${config.admin.token}` },
+        signal: AbortSignal.timeout(5000),
+      })
+        .then((r) => r.json() as Promise<Record<string, unknown>>)
+        .catch((): Record<string, unknown> => ({}));
+    // the conversations' parts from the process that runs them
+    const serviceStats = await statsOf(convService?.adminPort ?? inst.adminPort);
     // messages delivered again and not yet acked, at the end (JetStream's num_redelivered is a gauge:
     // a redelivered message leaves it when it is acked)
     const redeliveredAtEnd: Record<string, number> = {};
@@ -1094,6 +1132,8 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
       seconds,
       detail: {
         timing,
+        layout,
+        bulk_nice: layout === 'split' ? bulkNice : 0,
         think_ms: thinkMs,
         handoff_share: handoffShare,
         conversations_opened: opened,
@@ -1215,6 +1255,7 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
     for (const p of producers) await p.close().catch(() => undefined);
     await Promise.allSettled([
       ...workers.map((w) => stop(w.child)),
+      stop(convService?.child),
       stop(clickstream?.child),
       ...(inst ? [dispose(inst)] : []),
     ]);
@@ -1225,5 +1266,6 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
     await temporal?.stop().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
     if (inst?.child && running(inst.child)) inst.child.kill('SIGKILL');
+    if (convService?.child && running(convService.child)) convService.child.kill('SIGKILL');
   }
 }

@@ -56,10 +56,21 @@ program
   .option('--no-sink', 'do not run the ClickHouse sink')
   .option('--no-collector', 'do not run the HTTP collector')
   .option('--no-bot', 'do not run the customer-service bot')
+  .option(
+    '--only <parts>',
+    'run only these parts, comma-separated: sink, interest, triggers, orders, bot, collector (docs/scaling.md)',
+  )
   .option('--topology <mode>', 'apply | check', 'apply')
   .option('--detach', 'run in the background (pid file under .data/run; make down stops it)')
-  .action((opts: { sink: boolean; collector: boolean; bot: boolean; topology: string; detach?: boolean }) =>
-    runCommand('serve', opts),
+  .action(
+    (opts: {
+      sink: boolean;
+      collector: boolean;
+      bot: boolean;
+      only?: string;
+      topology: string;
+      detach?: boolean;
+    }) => runCommand('serve', opts),
   );
 
 program

@@ -308,6 +308,15 @@ const spec = {
     /** ...from this batch on (1 = the first). */
     fromBatch: ['SHOPSTREAM_FAILPOINT_SINK_FROM_BATCH', positiveInt, '1'],
   },
+  process: {
+    /**
+     * CPU niceness this process gives itself at start (0: as started; 19: the lowest priority). On a
+     * machine shared by several parts, run the bulk ones (the sink and interest service, the flow
+     * worker) at 10, so the conversations' process and the chat worker get the CPU first under load
+     * (docs/scaling.md). A process can lower its own priority, not raise it.
+     */
+    nice: ['PROCESS_NICE', z.coerce.number().int().min(0).max(19), '0'],
+  },
   log: {
     level: ['LOG_LEVEL', z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']), 'info'],
   },

@@ -9,7 +9,7 @@ import { bot } from './pipeline/bot';
 import { admin, analystSql, collector } from './pipeline/http';
 import { orders } from './pipeline/orders';
 import { leases } from './pipeline/leases';
-import { interest, recommend, rulesJob, snapshots } from './pipeline/profiles';
+import { interest, profiles, recommend, rulesJob, snapshots } from './pipeline/profiles';
 import { clickhouse, maxDeliveriesCatcher, sink } from './pipeline/storage';
 import { triggers } from './pipeline/triggers';
 import { applyTopology, checkTopology } from './topology-apply';
@@ -24,11 +24,11 @@ export interface ServiceOptions {
   interest?: boolean;
   /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
   topology?: 'apply' | 'check';
-  /** Cart, chat and coupon triggers (need the interest processor and COUPON_SECRET). Default on. */
+  /** Cart, chat and coupon triggers (need COUPON_SECRET). Default on. */
   triggers?: boolean;
   /** The order view (each user's recent orders in KV, for the bot). Default on. */
   orders?: boolean;
-  /** The customer-service bot (needs the interest processor's catalog). Default on. */
+  /** The customer-service bot. Default on. */
   bot?: boolean;
 }
 
@@ -39,19 +39,32 @@ export interface Service {
   readonly metrics: Metrics;
 }
 
+/**
+ * The parts a pipeline process can run (`serve --only`): each one or more components. One process
+ * runs them all by default; a deployment can split them into processes (docs/scaling.md), e.g. the
+ * conversations (bot, triggers, orders) apart from the clickstream (sink, interest), so a chat turn
+ * never waits for the event loop of a process busy with clicks.
+ */
+export const SERVICE_PARTS = ['sink', 'interest', 'triggers', 'orders', 'bot', 'collector'] as const;
+export type ServicePart = (typeof SERVICE_PARTS)[number];
+
 /** The components of the pipeline process, in start order. */
 export function components(opts: Omit<ServiceOptions, 'config' | 'logger'>): Component[] {
   const withSink = opts.sink !== false;
   const withInterest = opts.interest !== false;
+  const withTriggers = opts.triggers !== false;
+  const withBot = opts.bot !== false;
   return [
     leases,
     maxDeliveriesCatcher,
     ...(withSink ? [clickhouse, sink] : []),
+    ...(withInterest || withTriggers || withBot ? [profiles] : []),
+    // the snapshots take the interest processor's changed users: only where both run
     ...(withInterest ? [interest, ...(withSink ? [snapshots, rulesJob] : [])] : []),
-    ...(withInterest && opts.triggers !== false ? [triggers] : []),
+    ...(withTriggers ? [triggers] : []),
     ...(withInterest ? [recommend] : []),
     ...(opts.orders !== false ? [orders] : []),
-    ...(withInterest && opts.bot !== false ? [bot] : []),
+    ...(withBot ? [bot] : []),
     ...(opts.collector !== false ? [collector] : []),
     admin,
     ...(withSink ? [analystSql] : []),

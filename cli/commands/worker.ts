@@ -4,6 +4,7 @@
 // published to the events stream. SIGTERM / SIGINT drain it.
 import { requireSecret, type Config } from '../../infra/config';
 import { createLogger, type Logger } from '../../infra/logger';
+import { applyNice } from '../../infra/priority';
 import { createChannels, describeChannels } from '../../activities/channels';
 import { createKvCouponLedger } from '../../coupons/kv-coupon-ledger';
 import { createKvMessageSlots } from '../../activities/kv-message-slots';
@@ -35,6 +36,7 @@ export function queuesFor(
 export async function worker(config: Config, opts: { queues?: string } = {}): Promise<number> {
   const queues = (opts.queues ?? 'all') as WorkerQueues;
   const logger = createLogger(config.log.level, queues === 'chat' ? 'chat-worker' : 'worker');
+  applyNice(config.process.nice, logger);
   // before anything connects: a worker without the secret must not start (it could issue no code)
   const secret = requireSecret(config.coupons.secret, 'COUPON_SECRET', 32, 'the coupon ledger');
   const nc = await connectNats(config.nats, 'shopstream-worker');

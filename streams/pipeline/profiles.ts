@@ -5,28 +5,47 @@ import { loadCatalog } from '../../catalog';
 import { sqlFromClient } from '../../infra/clickhouse/sql';
 import { halfLivesOf } from '../processors/interest/model';
 import { createInterestProcessor } from '../processors/interest/processor';
+import { openProfileStore } from '../processors/interest/store';
 import { snapshotChanged } from '../processors/interest/snapshots';
 import { scheduleRulesJob } from '../processors/recommend/rules-job';
 import { startRecommendService } from '../processors/recommend/service';
 import { names } from '../topology';
 import { fromLoop, type Component, type PipelineContext, type Shared } from './component';
 
+/**
+ * What the interest processor, the triggers and the bot share: the catalog, the half-lives and the
+ * profile store (KV). Its own component, so a process can run the bot or the triggers without the
+ * interest processor (`serve --only bot,triggers`).
+ */
+export const profiles: Component = {
+  name: 'profiles',
+  async start(ctx) {
+    const { nc, config } = ctx;
+    const catalog = loadCatalog(config.interest.catalogFile || undefined);
+    ctx.provide('catalog', catalog);
+    ctx.provide('halfLives', halfLivesOf(config.interest));
+    ctx.provide(
+      'profiles',
+      await openProfileStore(nc, names(config.nats.prefix).profilesBucket, catalog.features),
+    );
+    return { stop: () => Promise.resolve() };
+  },
+};
+
 export const interest: Component = {
   name: 'interest',
   async start(ctx) {
     const { nc, config, logger } = ctx;
-    const catalog = loadCatalog(config.interest.catalogFile || undefined);
+    const catalog = needed(ctx, 'catalog', 'the interest processor');
     const proc = await createInterestProcessor({
       nc,
       config,
       catalog,
       logger: logger.child({ component: 'interest' }),
+      store: needed(ctx, 'profiles', 'the interest processor'),
       ...(ctx.get('leases') ? { leases: ctx.get('leases')! } : {}),
     });
     ctx.provide('interest', proc);
-    ctx.provide('catalog', catalog);
-    ctx.provide('halfLives', halfLivesOf(config.interest));
-    ctx.provide('profiles', proc.store);
     logger.info(
       { products: catalog.products.length, features: catalog.features.size },
       'interest processor running',

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { loadConfig } from '../../infra/config';
 import { createMetrics } from '../../infra/metrics';
 import { fromLoop, startComponents, type Component, type Running } from '../../streams/pipeline/component';
+import { parseParts } from '../../cli/commands/serve';
 import { components } from '../../streams/service';
 
 const nc = { isClosed: () => false, drain: () => Promise.resolve() } as unknown as NatsConnection;
@@ -89,6 +90,7 @@ describe('the pipeline components', () => {
       'max-deliveries',
       'clickhouse',
       'sink',
+      'profiles',
       'interest',
       'snapshots',
       'rules',
@@ -100,14 +102,19 @@ describe('the pipeline components', () => {
       'admin',
       'analyst-sql',
     ]);
-    expect(names({ sink: false, interest: false, collector: false, orders: false })).toEqual([
-      'leases',
-      'max-deliveries',
-      'admin',
-    ]);
+    const none = {
+      sink: false,
+      interest: false,
+      triggers: false,
+      orders: false,
+      bot: false,
+      collector: false,
+    };
+    expect(names(none)).toEqual(['leases', 'max-deliveries', 'admin']);
     expect(names({ triggers: false, sink: false })).toEqual([
       'leases',
       'max-deliveries',
+      'profiles',
       'interest',
       'recommend',
       'orders',
@@ -115,5 +122,40 @@ describe('the pipeline components', () => {
       'collector',
       'admin',
     ]);
+    // the conversations apart from the clickstream: the bot and the triggers without the interest
+    // processor, the catalog and profile store still before them
+    expect(names({ ...none, bot: true, triggers: true, orders: true })).toEqual([
+      'leases',
+      'max-deliveries',
+      'profiles',
+      'triggers',
+      'orders',
+      'bot',
+      'admin',
+    ]);
+    expect(names({ ...none, sink: true, interest: true })).toEqual([
+      'leases',
+      'max-deliveries',
+      'clickhouse',
+      'sink',
+      'profiles',
+      'interest',
+      'snapshots',
+      'rules',
+      'recommend',
+      'admin',
+      'analyst-sql',
+    ]);
+  });
+});
+
+describe('serve --only', () => {
+  it('takes known parts separated by commas, and refuses anything else with the list', () => {
+    expect([...parseParts('bot, triggers,orders')!]).toEqual(['bot', 'triggers', 'orders']);
+    expect(parseParts(undefined)).toBeUndefined();
+    expect(() => parseParts('bot,sinks')).toThrow(/unknown: sinks/);
+    expect(() => parseParts('bot,sinks')).toThrow(/sink, interest, triggers, orders, bot, collector/);
+    expect(() => parseParts(' , ')).toThrow(/--only takes parts/);
+    expect(() => parseParts('__proto__')).toThrow(/unknown: __proto__/);
   });
 });
