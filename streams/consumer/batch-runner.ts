@@ -2,15 +2,19 @@
 // runner.ts does for one message at a time, for a batch at a time, where a batch is the unit of work
 // (one insert, one coalesced KV write per user). Per consumer: fetch up to `batchSize` messages (or
 // what came within `expiresMs`), hand them to the step in stream order, and settle each message by
-// the result the step returned for it:
+// the result the step returned for it. With `fetchPending` a fetch asks for what the consumer has
+// pending (the last message's count), at least one and at most `batchSize`: it returns as soon as
+// those are there, so at a moderate rate an event waits for no batch to fill, and under a backlog
+// the batches are full. Settling:
 //   ok    acked (the effect is durable: the step returns only after it)
 //   drop  acked (nothing to do: a duplicate, our own output, or what the sink dead-letters)
 //   dlq   dead-lettered with its reason, then acked; a dead letter that cannot be stored is nak'd
 //   retry nak'd: handed back for redelivery (the step was stopped while waiting for its store)
 // A step that throws fails its batch: every message is nak'd and redelivered after `nakDelayMs`, and
 // the stage must be idempotent for it (the sink's dedup check, the interest watermark). An ack only
-// ever follows the effect (or the dead letter) being durable. Consumers run side by side; stop()
-// ends the fetches, lets the batch in hand finish (the step sees `stopping()`), and returns.
+// ever follows the effect (or the dead letter) being durable. Consumers run side by side; stop() lets
+// the batch in hand finish (the step sees `stopping()`) and the fetch in progress end (within
+// expiresMs: its messages are nak'd), and returns.
 import type { Consumer, JsMsg } from 'nats';
 import { sleep } from '../../infra/sleep';
 import { decodeEnvelope } from '../../schemas/codec';
@@ -31,6 +35,8 @@ export interface BatchRunnerOptions<T> extends ConsumerOptions {
   batchSize: number;
   /** How long a fetch waits for a full batch. */
   expiresMs: number;
+  /** Fetch what is pending (at least 1, at most batchSize) instead of a full batch. */
+  fetchPending?: boolean;
   /** One result per message, in the order given. */
   step(msgs: readonly JsMsg[], ctx: BatchContext): Promise<BatchResult<T>[]>;
   /** The dead letter's Nats-Msg-Id, so a redelivered message is dead-lettered once. */
@@ -64,7 +70,6 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
   let failing = 0;
   let lastProgressAt: number | undefined;
   let lastError: string | undefined;
-  const fetches = new Set<{ stop(): void }>();
 
   async function settle(m: JsMsg, r: BatchResult<T>): Promise<void> {
     if (r.kind === 'retry') return m.nak();
@@ -91,6 +96,8 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
 
   async function consume(name: string): Promise<void> {
     let consumer: Consumer | undefined;
+    /** Messages the consumer had pending after the last one fetched (fetchPending). */
+    let pending = opts.batchSize;
     while (!stopping) {
       // with several instances, only while this one holds the consumer's lease; a batch is settled
       // before the next check, so nothing is in hand when it says it yielded (streams/consumer/leases.ts)
@@ -102,19 +109,21 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
       let msgs: JsMsg[] = [];
       try {
         consumer ??= await js.consumers.get(opts.stream, name);
-        const batch = await consumer.fetch({ max_messages: opts.batchSize, expires: opts.expiresMs });
-        fetches.add(batch);
-        try {
-          for await (const m of batch) msgs.push(m);
-        } finally {
-          fetches.delete(batch);
-        }
+        const size = opts.fetchPending ? Math.min(opts.batchSize, Math.max(1, pending)) : opts.batchSize;
+        const batch = await consumer.fetch({ max_messages: size, expires: opts.expiresMs });
+        for await (const m of batch) msgs.push(m);
+        pending = msgs.length > 0 ? msgs[msgs.length - 1]!.info.pending : 0;
         if (msgs.length === 0) {
           if (!stopping) {
             lastProgressAt = Date.now();
             opts.idle?.();
           }
           continue;
+        }
+        if (stopping) {
+          for (const m of msgs) m.nak(); // not started: handed back to the next instance
+          await nc.flush();
+          break;
         }
         const results = await opts.step(msgs, { consumer, stopping: () => stopping });
         if (results.length !== msgs.length)
@@ -146,8 +155,10 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
   return {
     run: () => (loop ??= Promise.all(opts.consumers.map((c) => consume(c))).then(() => undefined)),
     async stop() {
+      // the fetches in progress end on their own (within expiresMs), and their messages are nak'd: a
+      // fetch stopped early leaves the server delivering its pull to nobody, and those messages come
+      // back only after their ack wait, behind later ones (another instance's: out of order)
       stopping = true;
-      for (const f of fetches) f.stop();
       await loop;
     },
     health: () => ({

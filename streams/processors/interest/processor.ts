@@ -27,7 +27,7 @@
 //
 // Here: the batch step, run by the shared batch runner (streams/consumer/batch-runner.ts: fetch per
 // partition, ack or dead-letter by the step's results); failures.ts says which errors are retried.
-import type { JsMsg, NatsConnection } from 'nats';
+import type { Consumer, JsMsg, NatsConnection } from 'nats';
 import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import type { Logger } from '../../../infra/logger';
@@ -88,6 +88,8 @@ export interface InterestProcessor {
 }
 
 const MAX_CAS_RETRIES = 20;
+/** How old a partition's ack floor may be when a batch uses it (advanceFloor). */
+const ACK_FLOOR_MAX_AGE_MS = 1000;
 /**
  * Changed users kept for the next snapshot at most (each holds its decoded state): the snapshots
  * component takes them early when they pass SNAPSHOT_EARLY_AT; a process without snapshots (no sink)
@@ -330,6 +332,7 @@ export async function createInterestProcessor(deps: {
     return msgs.map((m) => results.get(m)!);
   }
 
+  const ackFloors = new Map<Consumer, { floor: number; at: number }>();
   const runner = createBatchRunner<'applied'>({
     nc,
     prefix: config.nats.prefix,
@@ -340,9 +343,18 @@ export async function createInterestProcessor(deps: {
     ...(deps.leases ? { leases: deps.leases } : {}),
     batchSize: config.interest.batchSize,
     expiresMs: 1000,
+    // a batch is what is pending: at a moderate rate an event waits for no batch to fill
+    fetchPending: true,
     async step(msgs, { consumer }) {
-      // read before applying: everything at or below it is acked, hence stored (see advanceFloor)
-      const ackFloor = (await consumer.info(false)).ack_floor.stream_seq;
+      // read before applying: everything at or below it is acked, hence stored (see advanceFloor).
+      // One read a second per partition: an older floor is lower, so still true (a request per batch
+      // was a third of the round trips at a moderate rate, when batches are small)
+      const known = ackFloors.get(consumer);
+      let ackFloor = known?.floor ?? 0;
+      if (!known || performance.now() - known.at > ACK_FLOOR_MAX_AGE_MS) {
+        ackFloor = (await consumer.info(false)).ack_floor.stream_seq;
+        ackFloors.set(consumer, { floor: ackFloor, at: performance.now() });
+      }
       return handleBatch(msgs, ackFloor);
     },
     deadLetterId: (m) => interestDeadLetterId(m.seq),
