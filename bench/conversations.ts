@@ -77,7 +77,7 @@ export interface ConversationOptions {
   timing?: 'demo' | 'production';
   /**
    * 'split' (default): the service as two processes, as docs/scaling.md recommends: the clickstream
-   * (`serve --only sink,interest`) and the conversations (`serve --only bot,triggers,orders`), so a
+   * (`serve --only sink,interest`) and the conversations (`serve --only bot,recommend,triggers,orders`), so a
    * chat turn never waits for the event loop of the process busy with clicks; 'one': every part in
    * one `serve` process.
    */
@@ -623,7 +623,7 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
       // the bulk parts yield the CPU to the conversations under load (docs/scaling.md)
       inst.child = spawnChild(['serve', '--only', 'sink,interest'], { PROCESS_NICE: String(bulkNice) });
       convService = { adminPort: await getFreePort() };
-      convService.child = spawnChild(['serve', '--only', 'bot,triggers,orders'], {
+      convService.child = spawnChild(['serve', '--only', 'bot,recommend,triggers,orders'], {
         ADMIN_PORT: String(convService.adminPort),
       });
     } else inst.child = spawnChild(['serve', '--no-collector']);

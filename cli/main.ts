@@ -58,7 +58,7 @@ program
   .option('--no-bot', 'do not run the customer-service bot')
   .option(
     '--only <parts>',
-    'run only these parts, comma-separated: sink, interest, triggers, orders, bot, collector (docs/scaling.md)',
+    'run only these parts, comma-separated: sink, interest, recommend, triggers, orders, bot, collector (docs/scaling.md)',
   )
   .option('--topology <mode>', 'apply | check', 'apply')
   .option('--detach', 'run in the background (pid file under .data/run; make down stops it)')

@@ -20,8 +20,10 @@ export interface ServiceOptions {
   /** The ClickHouse sink (and the database this process then owns). Default on. */
   sink?: boolean;
   collector?: boolean;
-  /** The interest processor, its snapshots, the rules job and the recommendation service. */
+  /** The interest processor (with the sink: its snapshots and the rules job). Default on. */
   interest?: boolean;
+  /** The recommendation service (a NATS queue group: every process running it answers). Default on. */
+  recommend?: boolean;
   /** 'apply' creates or updates streams and consumers; 'check' only verifies they exist. */
   topology?: 'apply' | 'check';
   /** Cart, chat and coupon triggers (need COUPON_SECRET). Default on. */
@@ -42,10 +44,18 @@ export interface Service {
 /**
  * The parts a pipeline process can run (`serve --only`): each one or more components. One process
  * runs them all by default; a deployment can split them into processes (docs/scaling.md), e.g. the
- * conversations (bot, triggers, orders) apart from the clickstream (sink, interest), so a chat turn
- * never waits for the event loop of a process busy with clicks.
+ * conversations (bot, recommend, triggers, orders) apart from the clickstream (sink, interest), so a
+ * chat turn never waits for the event loop of a process busy with clicks.
  */
-export const SERVICE_PARTS = ['sink', 'interest', 'triggers', 'orders', 'bot', 'collector'] as const;
+export const SERVICE_PARTS = [
+  'sink',
+  'interest',
+  'recommend',
+  'triggers',
+  'orders',
+  'bot',
+  'collector',
+] as const;
 export type ServicePart = (typeof SERVICE_PARTS)[number];
 
 /** The components of the pipeline process, in start order. */
@@ -54,15 +64,16 @@ export function components(opts: Omit<ServiceOptions, 'config' | 'logger'>): Com
   const withInterest = opts.interest !== false;
   const withTriggers = opts.triggers !== false;
   const withBot = opts.bot !== false;
+  const withRecommend = opts.recommend !== false;
   return [
     leases,
     maxDeliveriesCatcher,
     ...(withSink ? [clickhouse, sink] : []),
-    ...(withInterest || withTriggers || withBot ? [profiles] : []),
+    ...(withInterest || withTriggers || withBot || withRecommend ? [profiles] : []),
     // the snapshots take the interest processor's changed users: only where both run
     ...(withInterest ? [interest, ...(withSink ? [snapshots, rulesJob] : [])] : []),
     ...(withTriggers ? [triggers] : []),
-    ...(withInterest ? [recommend] : []),
+    ...(withRecommend ? [recommend] : []),
     ...(opts.orders !== false ? [orders] : []),
     ...(withBot ? [bot] : []),
     ...(opts.collector !== false ? [collector] : []),

@@ -42,6 +42,7 @@ export async function serve(config: Config, opts: Record<string, unknown>): Prom
     interest: runs('interest'),
     triggers: runs('triggers'),
     orders: runs('orders'),
+    recommend: runs('recommend'),
     topology: opts['topology'] === 'check' ? 'check' : 'apply',
   });
   logger.info({ pid: process.pid, parts: only ? [...only] : 'all' }, 'service ready');

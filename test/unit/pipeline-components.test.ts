@@ -105,6 +105,7 @@ describe('the pipeline components', () => {
     const none = {
       sink: false,
       interest: false,
+      recommend: false,
       triggers: false,
       orders: false,
       bot: false,
@@ -124,11 +125,12 @@ describe('the pipeline components', () => {
     ]);
     // the conversations apart from the clickstream: the bot and the triggers without the interest
     // processor, the catalog and profile store still before them
-    expect(names({ ...none, bot: true, triggers: true, orders: true })).toEqual([
+    expect(names({ ...none, bot: true, triggers: true, orders: true, recommend: true })).toEqual([
       'leases',
       'max-deliveries',
       'profiles',
       'triggers',
+      'recommend',
       'orders',
       'bot',
       'admin',
@@ -142,7 +144,6 @@ describe('the pipeline components', () => {
       'interest',
       'snapshots',
       'rules',
-      'recommend',
       'admin',
       'analyst-sql',
     ]);
@@ -154,7 +155,9 @@ describe('serve --only', () => {
     expect([...parseParts('bot, triggers,orders')!]).toEqual(['bot', 'triggers', 'orders']);
     expect(parseParts(undefined)).toBeUndefined();
     expect(() => parseParts('bot,sinks')).toThrow(/unknown: sinks/);
-    expect(() => parseParts('bot,sinks')).toThrow(/sink, interest, triggers, orders, bot, collector/);
+    expect(() => parseParts('bot,sinks')).toThrow(
+      /sink, interest, recommend, triggers, orders, bot, collector/,
+    );
     expect(() => parseParts(' , ')).toThrow(/--only takes parts/);
     expect(() => parseParts('__proto__')).toThrow(/unknown: __proto__/);
   });
