@@ -62,7 +62,10 @@ export interface RunnerOptions<T extends string> extends ConsumerOptions {
   maxAttempts: number;
   /** Each outcome, as it happens (metrics). */
   observe?(outcome: Outcome<T>, seconds: number): void;
-  /** Messages the server pushes ahead per consumer. Default 64. */
+  /**
+   * Messages the server pushes ahead per consumer. Default 64. Keep consumers x prefetch near
+   * maxInFlight: a message pushed ahead waits outside the window with its ack wait running.
+   */
   prefetch?: number;
   /** The consumer's max_deliver, when above maxAttempts: a failure on that delivery dead-letters at once. */
   maxDeliver?: number;
@@ -240,14 +243,16 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
    * Queues a message behind its user's earlier ones; waits while the in-flight window is full.
    * Resolves, once queued, to its handling (wrapped: awaiting it does not wait for the handling).
    */
-  async function dispatch(m: JsMsg): Promise<{ handled: Promise<void> }> {
+  async function dispatch(m: JsMsg, ackWaitMs: number): Promise<{ handled: Promise<void> }> {
+    // in progress from the moment it is taken: a message waiting for the window, a step that is slow,
+    // retried, or queued behind the user's earlier events burns no JetStream delivery. Well within
+    // the consumer's ack wait (a heartbeat every 10 s on the bot's 10 s ack wait came too late: turns
+    // waiting in the window were redelivered and answered again from the outbox)
+    const heartbeat = setInterval(() => m.working(), Math.max(250, Math.min(10_000, ackWaitMs / 3)));
     while (inFlight >= opts.maxInFlight) await new Promise<void>((r) => waiters.push(r));
     const d = decodeEnvelope(m.data);
     const key = d.ok ? `${d.envelope.shopId}\u0000${userKey(d.envelope)}` : `\u0000${m.seq}`;
     inFlight++;
-    // in progress from the moment it is in the window: a step that is slow, retried, or queued behind
-    // the user's earlier events burns no JetStream delivery
-    const heartbeat = setInterval(() => m.working(), 10_000);
     const next = (chains.get(key) ?? Promise.resolve())
       .then(() => handle(m))
       .catch((err: unknown) => {
@@ -279,6 +284,9 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
       try {
         // inside the retry: a slow or busy moment (a request timing out) is retried, not fatal
         consumer ??= await js.consumers.get(opts.stream, name);
+        // the first delivery's ack wait (JetStream uses backoff[0] when there is a backoff)
+        const { ack_wait, backoff } = (await consumer.info(true)).config;
+        const ackWaitMs = (backoff?.[0] ?? ack_wait ?? 30e9) / 1e6;
         if (!(await untilReady())) break; // nothing is taken while the dependency is away
         const messages = await consumer.consume({ max_messages: opts.prefetch ?? 64 });
         subs.add(messages);
@@ -297,7 +305,7 @@ export function createRunner<T extends string>(opts: RunnerOptions<T>): Runner<T
               const open = await untilReady().finally(() => clearInterval(held));
               if (!open) break;
             }
-            const p = (await dispatch(m)).handled;
+            const p = (await dispatch(m, ackWaitMs)).handled;
             taken.add(p);
             void p.finally(() => taken.delete(p));
           }
