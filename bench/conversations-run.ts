@@ -2,7 +2,8 @@
 //   npx tsx bench/conversations-run.ts
 //   CONVERSATIONS=50 RATE=500 SECONDS=10 npx tsx bench/conversations-run.ts      (a small run)
 // Optional: THINK_MS, HANDOFF_SHARE, TIMING=production, LAYOUT=one (every part in one service
-// process), BULK_NICE (default 10), WRITE=1 (merges conversation_* keys into bench-results.json).
+// process), BULK_NICE (default 10), CPU_PROFILE_DIR (a --cpu-prof profile per process), WRITE=1
+// (merges conversation_* keys into bench-results.json).
 import { writeResults } from './common';
 import { measureConversations } from './conversations';
 
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     timing: process.env['TIMING'] === 'production' ? 'production' : 'demo',
     layout: process.env['LAYOUT'] === 'one' ? 'one' : 'split',
     bulkNice: env('BULK_NICE'),
+    ...(process.env['CPU_PROFILE_DIR'] ? { cpuProfileDir: process.env['CPU_PROFILE_DIR'] } : {}),
     log: (l) => console.log(`[${Math.round((Date.now() - started) / 1000)} s] ${l}`),
   });
   console.log(JSON.stringify(figures, null, 2));

@@ -84,6 +84,8 @@ export interface ConversationOptions {
   layout?: 'one' | 'split';
   /** With the split layout: PROCESS_NICE of the bulk processes (the clickstream service, the flow worker). Default 10. */
   bulkNice?: number;
+  /** Writes a --cpu-prof profile of each service and worker process here (on their exit). */
+  cpuProfileDir?: string;
   log?: (line: string) => void;
 }
 
@@ -612,9 +614,11 @@ export async function measureConversations(opts: ConversationOptions = {}): Prom
     const client = new Client({ connection, namespace: config.temporal.namespace });
 
     const service = inst;
+    // a --cpu-prof profile of each service and worker process (bench/cpu-profile.ts reads it)
+    const profiling = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [];
     const spawnChild = (args: string[], extra: Record<string, string> = {}): ChildProcess =>
       quiet(
-        spawn(process.execPath, [CLI, ...args], {
+        spawn(process.execPath, [...profiling, CLI, ...args], {
           env: { ...serviceEnv(service), ...extra },
           stdio: ['ignore', 'ignore', 'pipe'],
         }),
