@@ -1,6 +1,6 @@
 // Interest profiles in a JetStream KV bucket, one key per user, written with compare-and-set on the
 // revision: several processor instances can work on the same users without losing an update.
-import type { KV, NatsConnection, QueuedIterator, StoredMsg } from 'nats';
+import { RequestStrategy, type KV, type NatsConnection } from 'nats';
 import { isKvConflict } from '../../../infra/nats';
 import type { FeatureSpace } from '../../../catalog/types';
 import { kvKey } from '../../../schemas/kv-keys';
@@ -19,6 +19,15 @@ export function profileKey(shopId: string, userKey: string): string {
   return kvKey(shopId, userKey);
 }
 
+/**
+ * A profile as written, kept encoded until its snapshot (a decoded state takes about 4.5 times its
+ * encoded size in the heap: 20,000 of them were a large part of the service's memory).
+ */
+export interface Changed {
+  revision: number;
+  bytes: Uint8Array;
+}
+
 export interface Loaded {
   state: ProfileState;
   /** KV revision the state was read at; 0 when the user has none yet. */
@@ -30,17 +39,60 @@ const BATCH_GET_MAX = 1000;
 
 /** Where loadMany reads a batch of states at once: the bucket's stream and subject prefix. */
 export interface BatchGet {
-  /** nats.js's direct get API (JetStreamManager.direct: there, but not in its published type). */
-  direct: {
-    getBatch(
-      stream: string,
-      opts: { multi_last: string[]; batch: number },
-    ): Promise<QueuedIterator<StoredMsg>>;
-  };
+  nc: NatsConnection;
   /** The bucket's stream: KV_<bucket>. */
   stream: string;
   /** The keys' subject prefix: $KV.<bucket>. */
   prefix: string;
+}
+
+/** What one batch direct get answered: the last message of each subject that has one. */
+interface BatchAnswer {
+  got: Map<string, { seq: number; op: string; data: Uint8Array }>;
+  /** Every subject answered (or none had a message); false: cut short, ask the rest one by one. */
+  complete: boolean;
+  /** The server has no batch get (before 2.11). */
+  unsupported?: boolean;
+}
+
+/**
+ * One JetStream batch direct get (multi_last) of `subjects`, read here rather than with nats.js's
+ * direct.getBatch, whose reader rejects a promise nobody holds when the request fails (NATS away:
+ * an unhandled rejection that ended the service in the cluster-restart scenario). The answer ends
+ * with an empty message: the end-of-batch status, a 404 (none of them exists), or a deleted key's
+ * marker, which ends it early (Nats-Num-Pending then says messages were left).
+ */
+async function batchDirectGet(b: BatchGet, subjects: string[]): Promise<BatchAnswer> {
+  const answer = await b.nc.requestMany(
+    `$JS.API.DIRECT.GET.${b.stream}`,
+    JSON.stringify({ multi_last: subjects, batch: subjects.length }),
+    { strategy: RequestStrategy.SentinelMsg, maxWait: 5000 },
+  );
+  const got: BatchAnswer['got'] = new Map();
+  let pending: number | undefined;
+  let ended = false;
+  for await (const m of answer) {
+    const code = m.headers?.code ?? 0;
+    if (code === 404) return { got, complete: true };
+    if (code !== 0 && code !== 204)
+      throw new Error(`batch direct get: ${code} ${m.headers?.description ?? ''}`.trim());
+    const subject = m.headers?.get('Nats-Subject');
+    if (!subject) {
+      ended = m.data.length === 0; // the end-of-batch status
+      break;
+    }
+    const left = m.headers!.get('Nats-Num-Pending');
+    if (!left) return { got, complete: false, unsupported: true };
+    pending = Number(left);
+    got.set(subject, {
+      seq: Number(m.headers!.get('Nats-Sequence')),
+      op: m.headers!.get('KV-Operation') || 'PUT',
+      data: m.data,
+    });
+    if (m.data.length === 0) break; // a delete marker: the answer ends here (SentinelMsg)
+  }
+  // all there when the last one said nothing was left, or the end came with nothing at all
+  return { got, complete: pending === 0 || (ended && pending === undefined) };
 }
 
 export class ProfileStore {
@@ -89,29 +141,12 @@ export class ProfileStore {
       await Promise.all(users.map((_, i) => single(i)));
       return out;
     }
-    const { direct, stream, prefix } = this.batchGet;
+    const batchGet = this.batchGet;
     for (let from = 0; from < users.length; from += BATCH_GET_MAX) {
       const chunk = users.slice(from, from + BATCH_GET_MAX);
-      const subjects = chunk.map((u) => `${prefix}.${profileKey(u.shopId, u.userKey)}`);
-      const got = new Map<string, StoredMsg>();
-      let complete = true;
-      try {
-        const answer = await direct.getBatch(stream, { multi_last: subjects, batch: chunk.length });
-        let pending = 0;
-        for await (const m of answer) {
-          got.set(m.subject, m);
-          pending = Number(m.header.get('Nats-Num-Pending') || 0);
-        }
-        complete = pending === 0;
-      } catch (err) {
-        const message = (err as Error).message ?? '';
-        if (/no results/i.test(message))
-          complete = true; // none of them has an entry
-        else if (/not supported/i.test(message)) {
-          this.batchGet = undefined; // an older server: key by key from now on
-          complete = false;
-        } else throw err;
-      }
+      const subjects = chunk.map((u) => `${batchGet.prefix}.${profileKey(u.shopId, u.userKey)}`);
+      const { got, complete, unsupported } = await batchDirectGet(batchGet, subjects);
+      if (unsupported) this.batchGet = undefined; // an older server: key by key from now on
       const missing: number[] = [];
       chunk.forEach((u, j) => {
         const m = got.get(subjects[j]!);
@@ -121,8 +156,7 @@ export class ProfileStore {
           else missing.push(from + j);
           return;
         }
-        const op = m.header.get('KV-Operation');
-        if ((op && op !== 'PUT') || m.data.length === 0) {
+        if (m.op !== 'PUT' || m.data.length === 0) {
           out[from + j] = { state: emptyState(u.shopId, u.userKey, this.features.size), revision: 0 };
           return;
         }
@@ -142,13 +176,20 @@ export class ProfileStore {
    * Never writes more than maxStateBytes (trims, or throws StateTooLargeError).
    */
   async save(loaded: Loaded): Promise<number | undefined> {
+    return (await this.saveEncoded(loaded))?.revision;
+  }
+
+  /** save(), also returning the bytes written (kept for a snapshot: a fraction of the decoded state). */
+  async saveEncoded(loaded: Loaded): Promise<Changed | undefined> {
     const key = profileKey(loaded.state.shopId, loaded.state.userKey);
-    const { bytes: value, trimmed } = encodeStateBounded(loaded.state, this.features, this.maxStateBytes);
+    const { bytes, trimmed } = encodeStateBounded(loaded.state, this.features, this.maxStateBytes);
     if (trimmed) this.trims++;
     try {
-      return loaded.revision === 0
-        ? await this.kv.create(key, value)
-        : await this.kv.update(key, value, loaded.revision);
+      const revision =
+        loaded.revision === 0
+          ? await this.kv.create(key, bytes)
+          : await this.kv.update(key, bytes, loaded.revision);
+      return { revision, bytes };
     } catch (err) {
       if (isKvConflict(err)) return undefined;
       throw err;
@@ -179,13 +220,10 @@ export async function openProfileStore(
       bucketMax > 0 ? Math.max(0, bucketMax - KV_HEADROOM_BYTES) : Number.POSITIVE_INFINITY,
     ),
     // batch reads need direct gets (the bucket's allow_direct, set by the topology)
-    status.streamInfo.config.allow_direct
-      ? await batchGetOf(nc, status.streamInfo.config.name, bucket)
-      : undefined,
+    status.streamInfo.config.allow_direct ? batchGetOf(nc, status.streamInfo.config.name, bucket) : undefined,
   );
 }
 
-async function batchGetOf(nc: NatsConnection, stream: string, bucket: string): Promise<BatchGet | undefined> {
-  const direct = ((await nc.jetstreamManager()) as unknown as { direct?: BatchGet['direct'] }).direct;
-  return typeof direct?.getBatch === 'function' ? { direct, stream, prefix: `$KV.${bucket}` } : undefined;
+function batchGetOf(nc: NatsConnection, stream: string, bucket: string): BatchGet {
+  return { nc, stream, prefix: `$KV.${bucket}` };
 }
