@@ -86,7 +86,7 @@ export const snapshots: Component = {
         .finally(() => (running = undefined));
     };
     const timer = setInterval(take, config.interest.snapshotIntervalMs);
-    // many users changed (a peak): snapshot now, so their decoded states do not pile up in memory
+    // many users changed (a peak): snapshot now, so their states do not pile up in memory
     const early = setInterval(() => proc.changedCount() >= SNAPSHOT_EARLY_AT && take(), 1000);
     timer.unref();
     early.unref();

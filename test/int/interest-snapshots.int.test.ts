@@ -3,7 +3,8 @@
 import type { Config } from '../../infra/config';
 import { applyEvent, emptyState } from '../../streams/processors/interest/model';
 import { snapshotChanged, snapshotRow, writeSnapshots } from '../../streams/processors/interest/snapshots';
-import type { Loaded } from '../../streams/processors/interest/store';
+import { encodeState } from '../../streams/processors/interest/state-codec';
+import type { Changed } from '../../streams/processors/interest/store';
 import { decodeEnvelope, encodeEnvelope } from '../../schemas/codec';
 import { buildEnvelope } from '../helpers/events';
 import { startTestClickHouse, type TestClickHouse } from '../../infra/stack/test-clickhouse';
@@ -104,10 +105,13 @@ it('stores a profile whose last event time is beyond what DateTime64 holds (clam
 
 it('keeps the changed profiles for the next snapshot when one fails', async () => {
   const halfLives = { shortMs: config.interest.shortHalfLifeMs, longMs: config.interest.longHalfLifeMs };
-  let changed = new Map<string, Loaded>([
+  let changed = new Map<string, Changed>([
     [
       'shop-1\u0000user-retry',
-      { state: emptyState('shop-1', 'user-retry', catalog.features.size), revision: 1 },
+      {
+        bytes: encodeState(emptyState('shop-1', 'user-retry', catalog.features.size), catalog.features),
+        revision: 1,
+      },
     ],
   ]);
   const source = {
@@ -116,7 +120,7 @@ it('keeps the changed profiles for the next snapshot when one fails', async () =
       changed = new Map();
       return out;
     },
-    restoreChanged: (m: Map<string, Loaded>) => {
+    restoreChanged: (m: Map<string, Changed>) => {
       for (const [k, v] of m) if (!changed.has(k)) changed.set(k, v);
     },
   };

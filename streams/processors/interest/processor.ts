@@ -43,7 +43,7 @@ import { createProducer } from '../../producer/producer';
 import { interestConsumer, names, parsePartitions, userKey } from '../../topology';
 import { checkTopology } from '../../topology-apply';
 import { advanceFloor, halfLivesOf, IGNORED_EVENT_TYPES, isTooFarAhead, type TierChange } from './model';
-import { openProfileStore, type Loaded, type ProfileStore } from './store';
+import { openProfileStore, type Changed, type Loaded, type ProfileStore } from './store';
 import { applyAndTrackTier, INTEREST_PRODUCER_ID, tierChangedEnvelope, tierChangesFor } from './tier-changes';
 import {
   interestDeadLetterId,
@@ -79,11 +79,11 @@ export interface InterestProcessor {
   stop(): Promise<void>;
   stats(): InterestStats;
   /** Users changed since the last call (for snapshots). */
-  takeChanged(): Map<string, Loaded>;
+  takeChanged(): Map<string, Changed>;
   /** How many users takeChanged would return now. */
   changedCount(): number;
   /** Puts back what takeChanged returned when its snapshot failed; a newer change of a user wins. */
-  restoreChanged(m: Map<string, Loaded>): void;
+  restoreChanged(m: Map<string, Changed>): void;
   readonly store: ProfileStore;
 }
 
@@ -91,7 +91,7 @@ const MAX_CAS_RETRIES = 20;
 /** How old a partition's ack floor may be when a batch uses it (advanceFloor). */
 const ACK_FLOOR_MAX_AGE_MS = 1000;
 /**
- * Changed users kept for the next snapshot at most (each holds its decoded state): the snapshots
+ * Changed users kept for the next snapshot at most (each as the bytes written, store.ts Changed): the snapshots
  * component takes them early when they pass SNAPSHOT_EARLY_AT; a process without snapshots (no sink)
  * stops tracking beyond this, so its memory stays bounded (profiles are in KV all the same).
  */
@@ -170,7 +170,7 @@ export async function createInterestProcessor(deps: {
     conflicts: 0,
     tierChangesPublished: 0,
   };
-  let changed = new Map<string, Loaded>();
+  let changed = new Map<string, Changed>();
   let stopping = false;
 
   /** The items that changed the state (the others were applied before). */
@@ -217,14 +217,14 @@ export async function createInterestProcessor(deps: {
         metrics?.interestEvents.inc({ result: 'duplicate' }, items.length);
         return tierChangesFor(loaded.state, seqs);
       }
-      let revision: number | undefined;
+      let written: Changed | undefined;
       try {
-        revision = await store.save(loaded);
+        written = await store.saveEncoded(loaded);
       } catch (err) {
         if (isTransientError(err)) throw err;
         throw new UnstorableProfileError(fresh, items.length - applied, err);
       }
-      if (revision !== undefined) {
+      if (written !== undefined) {
         stats.writes++;
         stats.applied += applied;
         stats.skippedDuplicates += items.length - applied;
@@ -233,7 +233,7 @@ export async function createInterestProcessor(deps: {
           metrics?.interestEvents.inc({ result: 'duplicate' }, items.length - applied);
         metrics?.interestWrites.inc({ result: 'ok' });
         const k = `${shopId}\u0000${key}`;
-        if (changed.size < MAX_CHANGED || changed.has(k)) changed.set(k, { state: loaded.state, revision });
+        if (changed.size < MAX_CHANGED || changed.has(k)) changed.set(k, written);
         return tierChangesFor(loaded.state, seqs);
       }
       stats.conflicts++;
@@ -376,13 +376,13 @@ export async function createInterestProcessor(deps: {
       await producer?.close(); // flushes; the connection is the caller's
     },
     stats: () => ({ ...stats }),
-    takeChanged(): Map<string, Loaded> {
+    takeChanged(): Map<string, Changed> {
       const out = changed;
       changed = new Map();
       return out;
     },
     changedCount: () => changed.size,
-    restoreChanged(m: Map<string, Loaded>): void {
+    restoreChanged(m: Map<string, Changed>): void {
       for (const [k, l] of m) if (!changed.has(k)) changed.set(k, l);
     },
   };

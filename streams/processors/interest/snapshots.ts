@@ -14,7 +14,8 @@ import type { Catalog } from '../../../catalog/types';
 import type { Config } from '../../../infra/config';
 import { toClickHouseTime } from '../../sinks/clickhouse/rows';
 import { topCategory, topInterests, type HalfLives, type ProfileState } from './model';
-import type { Loaded } from './store';
+import { decodeState } from './state-codec';
+import type { Changed } from './store';
 import { segment } from './tags';
 
 /** One element of top_short / top_long: the named tuple's fields as a JSON object. */
@@ -86,9 +87,9 @@ export async function writeSnapshots(
 
 /** Where changed profiles come from: the interest processor (processor.ts). */
 export interface ChangedProfiles {
-  takeChanged(): Map<string, Loaded>;
+  takeChanged(): Map<string, Changed>;
   /** Puts back profiles whose snapshot could not be stored (a newer change of the same user wins). */
-  restoreChanged(m: Map<string, Loaded>): void;
+  restoreChanged(m: Map<string, Changed>): void;
 }
 
 /**
@@ -108,7 +109,10 @@ export async function snapshotChanged(
   const taken = source.takeChanged();
   if (taken.size === 0) return 0;
   try {
-    const rows = [...taken.values()].map((l) => snapshotRow(l.state, now, catalog, halfLives, tiers));
+    // decoded one at a time: only the rows (a few hundred bytes each) are held at once
+    const rows = [...taken.values()].map((c) =>
+      snapshotRow(decodeState(c.bytes, catalog.features), now, catalog, halfLives, tiers),
+    );
     await writeSnapshots(ch, database, rows);
     return rows.length;
   } catch (err) {
