@@ -107,23 +107,11 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
         continue;
       }
       let msgs: JsMsg[] = [];
-      let heartbeat: NodeJS.Timeout | undefined;
       try {
         consumer ??= await js.consumers.get(opts.stream, name);
-        // in progress from arrival until settled, well within the ack wait (JetStream uses backoff[0]
-        // when there is a backoff): the first messages of a fetch wait for the last ones, and then for
-        // the step, and a short ack wait would hand them to another instance meanwhile (found by the
-        // slow-ClickHouse scenario under load, with a 1 s ack wait)
-        const { ack_wait, backoff } = (await consumer.info(true)).config;
-        const workingEveryMs = Math.max(100, (backoff?.[0] ?? ack_wait ?? 30e9) / 1e6 / 3);
         const size = opts.fetchPending ? Math.min(opts.batchSize, Math.max(1, pending)) : opts.batchSize;
         const batch = await consumer.fetch({ max_messages: size, expires: opts.expiresMs });
-        for await (const m of batch) {
-          msgs.push(m);
-          heartbeat ??= setInterval(() => {
-            for (const x of msgs) x.working();
-          }, workingEveryMs);
-        }
+        for await (const m of batch) msgs.push(m);
         pending = msgs.length > 0 ? msgs[msgs.length - 1]!.info.pending : 0;
         if (msgs.length === 0) {
           if (!stopping) {
@@ -156,12 +144,9 @@ export function createBatchRunner<T>(opts: BatchRunnerOptions<T>): BatchRunner {
           `${label}: batch failed; redelivering it`,
         );
         for (const m of msgs) m.nak(nakDelayMs);
-        msgs = [];
         failing++;
         await sleep(1000);
         failing--;
-      } finally {
-        clearInterval(heartbeat);
       }
     }
   }

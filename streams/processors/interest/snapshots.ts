@@ -85,6 +85,9 @@ export async function writeSnapshots(
   });
 }
 
+/** Snapshot rows made between two yields of the event loop. */
+const SNAPSHOT_SLICE = 200;
+
 /** Where changed profiles come from: the interest processor (processor.ts). */
 export interface ChangedProfiles {
   takeChanged(): Map<string, Changed>;
@@ -109,10 +112,14 @@ export async function snapshotChanged(
   const taken = source.takeChanged();
   if (taken.size === 0) return 0;
   try {
-    // decoded one at a time: only the rows (a few hundred bytes each) are held at once
-    const rows = [...taken.values()].map((c) =>
-      snapshotRow(decodeState(c.bytes, catalog.features), now, catalog, halfLives, tiers),
-    );
+    // decoded one at a time (only the rows, a few hundred bytes each, are held at once), yielding
+    // the event loop every SNAPSHOT_SLICE rows: 20,000 in one go blocked it for seconds, long enough
+    // for the processors' fetches to time out with messages on the wire (redelivered 30 s later)
+    const rows: SnapshotRow[] = [];
+    for (const c of taken.values()) {
+      rows.push(snapshotRow(decodeState(c.bytes, catalog.features), now, catalog, halfLives, tiers));
+      if (rows.length % SNAPSHOT_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     await writeSnapshots(ch, database, rows);
     return rows.length;
   } catch (err) {
