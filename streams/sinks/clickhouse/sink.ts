@@ -148,7 +148,12 @@ export async function createClickHouseSink(deps: SinkDeps): Promise<ClickHouseSi
     logger,
     batchSize: config.sink.batchSize,
     expiresMs: Math.max(1000, config.sink.flushMs),
-    step: (msgs) => handleBatch(msgs),
+    step: (msgs) => {
+      // in progress from the moment the step takes them: the first messages of a batch waited for the
+      // fetch to fill (up to 1 s), and the insert's own heartbeats start only after the rows are built
+      for (const m of msgs) m.working();
+      return handleBatch(msgs);
+    },
     deadLetterId: (m) => `dlq:${n.eventsStream}:${m.seq}`,
     settled,
     idle: () => (stats.lastProgressAt = Date.now()), // caught up: nothing to do is progress
